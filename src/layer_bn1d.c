@@ -1,0 +1,89 @@
+/* layer_bn1d.c - batch normalisation over the batch for vectors (PyTorch BatchNorm1d).
+ * params: gamma (out), beta (out); buffers: running mean (out), running var (out).
+ * Train: batch mean and biased variance normalise; the running variance is updated
+ * with the unbiased estimate, momentum 0.1, as PyTorch does.  Eval: running stats. */
+#include "layers.h"
+
+#include <math.h>
+#include <string.h>
+
+void mg_bn1d_init(const mg_layer *l, float *params, float *buffers)
+{
+    int c = l->out;
+    for (int j = 0; j < c; j++) {
+        params[l->p_off + j] = 1.0f;
+        params[l->p_off + c + j] = 0.0f;
+        buffers[l->b_off + j] = 0.0f;
+        buffers[l->b_off + c + j] = 1.0f;
+    }
+}
+
+void mg_bn1d_forward(mg_layer *l, const float *params, float *buffers, const float *x, float *y,
+                     int n, int train)
+{
+    int c = l->out;
+    const float *gamma = params + l->p_off, *beta = gamma + c;
+    float *rmean = buffers + l->b_off, *rvar = rmean + c;
+    float *xhat = l->aux, *mean = l->aux2, *istd = l->aux2 + c;
+    if (train) {
+        for (int j = 0; j < c; j++) {
+            double s = 0.0, ss = 0.0;
+            for (int i = 0; i < n; i++) s += x[(size_t)i * c + j];
+            double mu = s / n;
+            for (int i = 0; i < n; i++) {
+                double d = x[(size_t)i * c + j] - mu;
+                ss += d * d;
+            }
+            double var = ss / n;
+            mean[j] = (float)mu;
+            istd[j] = (float)(1.0 / sqrt(var + MG_BN_EPS));
+            rmean[j] = (1.0f - MG_BN_MOMENTUM) * rmean[j] + MG_BN_MOMENTUM * (float)mu;
+            double unb = n > 1 ? ss / (n - 1) : var;
+            rvar[j] = (1.0f - MG_BN_MOMENTUM) * rvar[j] + MG_BN_MOMENTUM * (float)unb;
+        }
+    } else {
+        for (int j = 0; j < c; j++) {
+            mean[j] = rmean[j];
+            istd[j] = 1.0f / sqrtf(rvar[j] + MG_BN_EPS);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * c;
+        float *hi = xhat + (size_t)i * c, *yi = y + (size_t)i * c;
+        for (int j = 0; j < c; j++) {
+            hi[j] = (xi[j] - mean[j]) * istd[j];
+            yi[j] = gamma[j] * hi[j] + beta[j];
+        }
+    }
+}
+
+void mg_bn1d_backward(const mg_layer *l, const float *params, float *grads,
+                      const float *buffers, const float *dy, float *dx, int n, int train)
+{
+    int c = l->out;
+    const float *gamma = params + l->p_off;
+    float *dgamma = grads + l->p_off, *dbeta = dgamma + c;
+    const float *xhat = l->aux, *istd = l->aux2 + c;
+    (void)buffers;
+    for (int j = 0; j < c; j++) {
+        double sdy = 0.0, sdyx = 0.0;
+        for (int i = 0; i < n; i++) {
+            double g = dy[(size_t)i * c + j];
+            sdy += g;
+            sdyx += g * xhat[(size_t)i * c + j];
+        }
+        dgamma[j] += (float)sdyx;
+        dbeta[j] += (float)sdy;
+        if (!dx) continue;
+        double k = gamma[j] * istd[j];
+        if (train) {
+            double mdy = sdy / n, mdyx = sdyx / n;
+            for (int i = 0; i < n; i++) {
+                size_t o = (size_t)i * c + j;
+                dx[o] = (float)(k * (dy[o] - mdy - xhat[o] * mdyx));
+            }
+        } else {
+            for (int i = 0; i < n; i++) dx[(size_t)i * c + j] = (float)(k * dy[(size_t)i * c + j]);
+        }
+    }
+}

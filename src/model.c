@@ -1,0 +1,428 @@
+/* model.c - a network as a list of blocks, each a short list of layers.
+ *
+ * Memory: one arena each for parameters, gradients, saved buffers (batch-norm
+ * running statistics) and activations (sized by mg_model_reserve).  Nothing is
+ * allocated by forward or backward.
+ *
+ * Mixing happens only at block boundaries: the state after block k (k = 0 is
+ * the input) is replaced by lambda*h + (1-lambda)*h[perm] in a separate buffer,
+ * and the backward pass applies the exact adjoint, so the gradient reaches
+ * both h and h[perm] and every layer before k. */
+#include "layers.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mg_model {
+    char arch[256];
+    mg_arch_opts opts;
+    int L;                           /* blocks                         */
+    int dims[MG_MAX_BLOCKS + 1];     /* features at layer k = 0..L      */
+    int nl;                          /* layers                          */
+    mg_layer *layers;
+    int first[MG_MAX_BLOCKS + 2];    /* first layer of block b; first[L+1] = nl */
+    size_t n_params, n_buffers;
+    float *params, *grads, *buffers; /* one allocation: params | grads | buffers */
+    int max_batch;
+    float *act;                      /* activation arena                */
+    float *mix_h, *mix_g;            /* mixed state and its gradient (max_batch x max dim) */
+    float *scratch;                  /* gradient of the unmixed state at the start */
+    /* the last forward */
+    int f_from, f_n, f_train, f_has_mix;
+    mg_mix f_mix;
+    const float *f_x;
+    const float *state[MG_MAX_BLOCKS + 1];
+};
+
+mg_arch_opts mg_arch_opts_default(void)
+{
+    mg_arch_opts o = {MG_ACT_RELU, 0.01f, 0, 0.0f, 0.0f, MG_INIT_HE};
+    return o;
+}
+
+static mg_status parse_widths(const char *arch, int *dims, int *count)
+{
+    const char *p = arch;
+    int c = 0;
+    if (!*p) return mg_fail(MG_ERR_CONFIG, "--arch: empty architecture");
+    while (*p) {
+        if (!isdigit((unsigned char)*p))
+            return mg_fail(MG_ERR_CONFIG,
+                           "--arch '%s': expected widths like 784-512-10 (at '%s')", arch, p);
+        errno = 0;
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (errno || v <= 0 || v > (1L << 22))
+            return mg_fail(MG_ERR_CONFIG, "--arch '%s': width out of range at '%s'", arch, p);
+        if (c > MG_MAX_BLOCKS)
+            return mg_fail(MG_ERR_CONFIG, "--arch '%s': more than %d blocks", arch, MG_MAX_BLOCKS);
+        dims[c++] = (int)v;
+        p = end;
+        if (*p == '-') {
+            p++;
+            if (!*p) return mg_fail(MG_ERR_CONFIG, "--arch '%s': trailing '-'", arch);
+        } else if (*p) {
+            return mg_fail(MG_ERR_CONFIG, "--arch '%s': unexpected '%c'", arch, *p);
+        }
+    }
+    if (c < 2)
+        return mg_fail(MG_ERR_CONFIG, "--arch '%s': need at least an input and an output width",
+                       arch);
+    *count = c;
+    return MG_OK;
+}
+
+static void add_layer(mg_model *m, mg_layer_kind kind, int block, int in, int out, float param)
+{
+    mg_layer *l = &m->layers[m->nl++];
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    l->block = block;
+    l->in = in;
+    l->out = out;
+    l->param = param;
+    mg_layer_sizes(l);
+}
+
+void mg_layer_sizes(mg_layer *l)
+{
+    switch (l->kind) {
+    case MG_LAYER_DENSE: l->n_p = (size_t)l->out * l->in + l->out; l->n_b = 0; break;
+    case MG_LAYER_BN1D: l->n_p = 2 * (size_t)l->out; l->n_b = 2 * (size_t)l->out; break;
+    default: l->n_p = 0; l->n_b = 0; break;
+    }
+}
+
+size_t mg_layer_act_per_example(const mg_layer *l)
+{
+    size_t aux = (l->kind == MG_LAYER_DROPOUT || l->kind == MG_LAYER_BN1D) ? (size_t)l->out : 0;
+    return 2 * (size_t)l->out + aux; /* y, dy, aux */
+}
+
+mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rng,
+                          mg_model **out)
+{
+    MG_ASSERT(arch && out);
+    *out = NULL;
+    mg_arch_opts o = opts ? *opts : mg_arch_opts_default();
+    if (strlen(arch) >= sizeof(((mg_model *)0)->arch))
+        return mg_fail(MG_ERR_CONFIG, "--arch: string too long");
+    if (o.dropout < 0.0f || o.dropout >= 1.0f)
+        return mg_fail(MG_ERR_CONFIG, "--dropout %g: must be in [0, 1)", o.dropout);
+    if (o.input_noise < 0.0f)
+        return mg_fail(MG_ERR_CONFIG, "--input-noise %g: must be >= 0", o.input_noise);
+    if (o.act == MG_ACT_LRELU && !(o.slope >= 0.0f && o.slope < 1.0f))
+        return mg_fail(MG_ERR_CONFIG, "--slope %g: must be in [0, 1)", o.slope);
+    int dims[MG_MAX_BLOCKS + 2], c = 0;
+    mg_status st = parse_widths(arch, dims, &c);
+    if (st) return st;
+    if (dims[c - 1] < 2)
+        return mg_fail(MG_ERR_CONFIG, "--arch '%s': the last width (classes) must be >= 2", arch);
+
+    mg_model *m = calloc(1, sizeof *m);
+    if (!m) return mg_fail(MG_ERR_NOMEM, "out of memory creating the model");
+    strcpy(m->arch, arch);
+    m->opts = o;
+    m->L = c - 1;
+    memcpy(m->dims, dims, sizeof(int) * c);
+    m->layers = calloc((size_t)m->L * 5 + 1, sizeof(mg_layer));
+    if (!m->layers) {
+        free(m);
+        return mg_fail(MG_ERR_NOMEM, "out of memory creating the model");
+    }
+    for (int b = 1; b <= m->L; b++) {
+        m->first[b] = m->nl;
+        int in = dims[b - 1], w = dims[b];
+        if (b == 1 && o.input_noise > 0.0f) add_layer(m, MG_LAYER_NOISE, b, in, in, o.input_noise);
+        add_layer(m, MG_LAYER_DENSE, b, in, w, 0.0f);
+        if (b == m->L) break;
+        if (o.batchnorm) add_layer(m, MG_LAYER_BN1D, b, w, w, 0.0f);
+        switch (o.act) {
+        case MG_ACT_RELU: add_layer(m, MG_LAYER_RELU, b, w, w, 0.0f); break;
+        case MG_ACT_LRELU: add_layer(m, MG_LAYER_LRELU, b, w, w, o.slope); break;
+        case MG_ACT_TANH: add_layer(m, MG_LAYER_TANH, b, w, w, 0.0f); break;
+        case MG_ACT_NONE: break;
+        }
+        if (o.dropout > 0.0f) add_layer(m, MG_LAYER_DROPOUT, b, w, w, o.dropout);
+    }
+    m->first[m->L + 1] = m->nl;
+    for (int i = 0; i < m->nl; i++) {
+        m->layers[i].p_off = m->n_params;
+        m->layers[i].b_off = m->n_buffers;
+        m->n_params += m->layers[i].n_p;
+        m->n_buffers += m->layers[i].n_b;
+    }
+    m->params = calloc(2 * m->n_params + m->n_buffers + 1, sizeof(float));
+    if (!m->params) {
+        size_t np = m->n_params;
+        mg_model_free(m);
+        return mg_fail(MG_ERR_NOMEM, "out of memory for %zu parameters", np);
+    }
+    m->grads = m->params + m->n_params;
+    m->buffers = m->grads + m->n_params;
+
+    /* Initialise: He gain from the activation that follows each dense layer. */
+    float gain2 = 2.0f;
+    if (o.act == MG_ACT_LRELU) gain2 = 2.0f / (1.0f + o.slope * o.slope);
+    if (o.act == MG_ACT_TANH || o.act == MG_ACT_NONE) gain2 = 1.0f;
+    for (int i = 0; i < m->nl; i++) {
+        mg_layer *l = &m->layers[i];
+        if (l->kind == MG_LAYER_DENSE) {
+            MG_ASSERT(rng);
+            mg_dense_init(l, m->params, o.init, l->block == m->L ? 1.0f : gain2, rng);
+        } else if (l->kind == MG_LAYER_BN1D) {
+            mg_bn1d_init(l, m->params, m->buffers);
+        }
+    }
+    *out = m;
+    return MG_OK;
+}
+
+void mg_model_free(mg_model *m)
+{
+    if (!m) return;
+    free(m->params);
+    free(m->act);
+    free(m->layers);
+    free(m);
+}
+
+const char *mg_model_arch(const mg_model *m) { return m->arch; }
+const mg_arch_opts *mg_model_opts(const mg_model *m) { return &m->opts; }
+int mg_model_n_blocks(const mg_model *m) { return m->L; }
+int mg_model_classes(const mg_model *m) { return m->dims[m->L]; }
+int mg_model_n_layers(const mg_model *m) { return m->nl; }
+size_t mg_model_n_params(const mg_model *m) { return m->n_params; }
+float *mg_model_params(mg_model *m) { return m->params; }
+float *mg_model_grads(mg_model *m) { return m->grads; }
+size_t mg_model_n_buffers(const mg_model *m) { return m->n_buffers; }
+float *mg_model_buffers(mg_model *m) { return m->buffers; }
+int mg_model_max_batch(const mg_model *m) { return m->max_batch; }
+
+int mg_model_dim(const mg_model *m, int k)
+{
+    MG_ASSERT(k >= 0 && k <= m->L);
+    return m->dims[k];
+}
+
+int mg_model_block_first_layer(const mg_model *m, int block)
+{
+    MG_ASSERT(block >= 1 && block <= m->L);
+    return m->first[block];
+}
+
+static const char *kind_name(mg_layer_kind k)
+{
+    switch (k) {
+    case MG_LAYER_DENSE: return "dense";
+    case MG_LAYER_BN1D: return "bn1d";
+    case MG_LAYER_RELU: return "relu";
+    case MG_LAYER_LRELU: return "lrelu";
+    case MG_LAYER_TANH: return "tanh";
+    case MG_LAYER_DROPOUT: return "dropout";
+    case MG_LAYER_NOISE: return "noise";
+    default: return "?";
+    }
+}
+
+void mg_model_describe(const mg_model *m, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int b = 1; b <= m->L && used < len; b++) {
+        int w = snprintf(buf + used, len - used, "block %d (%d -> %d):", b, m->dims[b - 1],
+                         m->dims[b]);
+        used += w > 0 ? (size_t)w : 0;
+        for (int i = m->first[b]; i < m->first[b + 1] && used < len; i++) {
+            const mg_layer *l = &m->layers[i];
+            w = snprintf(buf + used, len - used, " %s", kind_name(l->kind));
+            used += w > 0 ? (size_t)w : 0;
+            if ((l->kind == MG_LAYER_LRELU || l->kind == MG_LAYER_DROPOUT ||
+                 l->kind == MG_LAYER_NOISE) && used < len) {
+                w = snprintf(buf + used, len - used, "(%g)", l->param);
+                used += w > 0 ? (size_t)w : 0;
+            }
+        }
+        if (used < len) {
+            w = snprintf(buf + used, len - used, "\n");
+            used += w > 0 ? (size_t)w : 0;
+        }
+    }
+}
+
+mg_layer_info mg_model_layer(const mg_model *m, int i)
+{
+    MG_ASSERT(i >= 0 && i < m->nl);
+    const mg_layer *l = &m->layers[i];
+    mg_layer_info info = {l->kind, l->block, l->in, l->out, l->param, NULL, NULL};
+    if (l->kind == MG_LAYER_DENSE) {
+        info.W = m->params + l->p_off;
+        info.b = info.W + (size_t)l->out * l->in;
+    }
+    return info;
+}
+
+void mg_model_zero_grad(mg_model *m)
+{
+    memset(m->grads, 0, sizeof(float) * m->n_params);
+}
+
+void mg_model_copy_params(mg_model *dst, const mg_model *src)
+{
+    MG_ASSERT(dst->n_params == src->n_params && dst->n_buffers == src->n_buffers);
+    memcpy(dst->params, src->params, sizeof(float) * src->n_params);
+    memcpy(dst->buffers, src->buffers, sizeof(float) * src->n_buffers);
+}
+
+mg_status mg_model_reserve(mg_model *m, int max_batch)
+{
+    MG_ASSERT(max_batch > 0);
+    if (max_batch <= m->max_batch) return MG_OK;
+    int maxd = 0;
+    for (int k = 0; k <= m->L; k++) maxd = m->dims[k] > maxd ? m->dims[k] : maxd;
+    size_t per = 0, fixed = 0;
+    for (int i = 0; i < m->nl; i++) {
+        per += mg_layer_act_per_example(&m->layers[i]);
+        fixed += 2 * (size_t)m->layers[i].out;
+    }
+    per += 3 * (size_t)maxd; /* mix_h, mix_g, scratch */
+    size_t total = per * (size_t)max_batch + fixed;
+    float *act = calloc(total, sizeof(float));
+    if (!act) return mg_fail(MG_ERR_NOMEM, "out of memory for activations (%zu floats)", total);
+    free(m->act);
+    m->act = act;
+    m->max_batch = max_batch;
+    float *p = act;
+    size_t B = (size_t)max_batch;
+    for (int i = 0; i < m->nl; i++) {
+        mg_layer *l = &m->layers[i];
+        l->y = p; p += B * l->out;
+        l->dy = p; p += B * l->out;
+        if (l->kind == MG_LAYER_DROPOUT || l->kind == MG_LAYER_BN1D) {
+            l->aux = p; p += B * l->out;
+        } else {
+            l->aux = NULL;
+        }
+        l->aux2 = p; p += 2 * (size_t)l->out;
+    }
+    m->mix_h = p; p += B * maxd;
+    m->mix_g = p; p += B * maxd;
+    m->scratch = p; p += B * maxd;
+    MG_ASSERT((size_t)(p - act) == total);
+    return MG_OK;
+}
+
+static void layer_forward(mg_model *m, mg_layer *l, const float *x, int n, int train, mg_rng *rng)
+{
+    size_t cnt = (size_t)n * l->out;
+    l->x = x;
+    switch (l->kind) {
+    case MG_LAYER_DENSE: mg_dense_forward(l, m->params, x, l->y, n); break;
+    case MG_LAYER_BN1D: mg_bn1d_forward(l, m->params, m->buffers, x, l->y, n, train); break;
+    case MG_LAYER_RELU:
+    case MG_LAYER_LRELU:
+    case MG_LAYER_TANH: mg_act_forward(l->kind, l->param, x, l->y, cnt); break;
+    case MG_LAYER_DROPOUT: mg_dropout_forward(l->param, x, l->y, l->aux, cnt, train, rng); break;
+    case MG_LAYER_NOISE: mg_noise_forward(l->param, x, l->y, cnt, train, rng); break;
+    default: MG_ASSERT(!"unknown layer kind");
+    }
+}
+
+/* dx may be NULL when no gradient below this layer is wanted. */
+static void layer_backward(mg_model *m, mg_layer *l, const float *dy, float *dx, int n, int train)
+{
+    size_t cnt = (size_t)n * l->out;
+    switch (l->kind) {
+    case MG_LAYER_DENSE: mg_dense_backward(l, m->params, m->grads, l->x, dy, dx, n); break;
+    case MG_LAYER_BN1D:
+        mg_bn1d_backward(l, m->params, m->grads, m->buffers, dy, dx, n, train);
+        break;
+    case MG_LAYER_RELU:
+    case MG_LAYER_LRELU:
+    case MG_LAYER_TANH:
+        if (dx) mg_act_backward(l->kind, l->param, l->x, l->y, dy, dx, cnt);
+        break;
+    case MG_LAYER_DROPOUT:
+        if (dx) mg_dropout_backward(l->aux, dy, dx, cnt, train);
+        break;
+    case MG_LAYER_NOISE:
+        if (dx && dx != dy) memcpy(dx, dy, sizeof(float) * cnt);
+        break;
+    default: MG_ASSERT(!"unknown layer kind");
+    }
+}
+
+const float *mg_model_forward(mg_model *m, int from, const float *x, int n, int train,
+                              const mg_mix *mix, mg_rng *rng)
+{
+    MG_ASSERT(from >= 0 && from < m->L + 1 && n > 0 && n <= m->max_batch && x);
+    MG_ASSERT(!mix || (mix->k >= from && mix->k < m->L && mix->perm));
+    m->f_from = from;
+    m->f_n = n;
+    m->f_train = train;
+    m->f_x = x;
+    m->f_has_mix = mix != NULL;
+    if (mix) m->f_mix = *mix;
+    for (int k = 0; k <= m->L; k++) m->state[k] = NULL;
+    const float *cur = x;
+    for (int b = from;; b++) {
+        if (mix && mix->k == b) {
+            mg_mix_forward(cur, m->mix_h, n, m->dims[b], mix->lambda, mix->perm);
+            cur = m->mix_h;
+        }
+        m->state[b] = cur;
+        if (b == m->L) break;
+        for (int i = m->first[b + 1]; i < m->first[b + 2]; i++) {
+            layer_forward(m, &m->layers[i], cur, n, train, rng);
+            cur = m->layers[i].y;
+        }
+    }
+    return cur;
+}
+
+const float *mg_model_state(const mg_model *m, int k)
+{
+    MG_ASSERT(k >= 0 && k <= m->L && m->state[k]);
+    return m->state[k];
+}
+
+void mg_model_backward(mg_model *m, const float *dlogits, float *dx)
+{
+    int n = m->f_n, from = m->f_from;
+    const float *g = dlogits;
+    int mix_k = m->f_has_mix ? m->f_mix.k : -1;
+    for (int b = m->L; b > from; b--) {
+        for (int i = m->first[b + 1] - 1; i >= m->first[b]; i--) {
+            mg_layer *l = &m->layers[i];
+            float *dst;
+            int first_of_block = (i == m->first[b]);
+            if (first_of_block && mix_k == b - 1) {
+                /* gradient w.r.t. the mixed state; not needed when nothing lies
+                 * below the mix and the caller wants no input gradient */
+                dst = (b - 1 == from && !dx) ? NULL : m->mix_g;
+            } else if (first_of_block && b - 1 == from) {
+                dst = dx;                       /* gradient w.r.t. the start state  */
+            } else {
+                dst = m->layers[i - 1].dy;
+            }
+            layer_backward(m, l, g, dst, n, m->f_train);
+            g = dst;
+        }
+        if (mix_k == b - 1) {
+            /* adjoint of the mix: dh = lam*dmix + (1-lam) P^T dmix */
+            float *dh;
+            if (b - 1 == from)
+                dh = dx;
+            else
+                dh = m->layers[m->first[b] - 1].dy;
+            if (dh && g) {
+                memset(dh, 0, sizeof(float) * (size_t)n * m->dims[b - 1]);
+                mg_mix_backward(m->mix_g, dh, n, m->dims[b - 1], m->f_mix.lambda,
+                                m->f_mix.perm);
+            }
+            g = dh;
+        }
+    }
+}
