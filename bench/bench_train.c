@@ -1,0 +1,211 @@
+/* bench_train.c - training throughput of the reference MLP against the
+ * machine's own sgemm rate, measured in the same run.
+ *
+ * Workload (issue #2): Fashion-MNIST, 784-512-512-10 ReLU, batch 128, Manifold
+ * Mixup with S = {0,1,2}, alpha 2, SGD Nesterov, BCE loss, 2 threads.
+ *
+ * Bounds (samples/s that sgemm alone would allow for the same FLOPs):
+ *  - "same-shape": the exact GEMM calls of one training step (3 forward,
+ *    3 weight-gradient, 2 input-gradient products), timed alone;
+ *  - "peak": a large square sgemm (2048^3).
+ * Reported: medians over repeats.  Peak memory: ru_maxrss, compared with the
+ * dataset's size + 64 MiB.
+ * Usage: bench_train [--threads N] [--epochs E] [--data DIR] */
+#include "mixgeo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef struct {
+    int reps;
+    double sec[64];
+} epoch_times;
+
+static int on_epoch(void *u, const mg_epoch_metrics *em)
+{
+    epoch_times *t = u;
+    if (t->reps < 64) t->sec[t->reps++] = em->seconds;
+    return 0;
+}
+
+/* Buffers of the same sizes as the training step's (weights, weight
+ * gradients, activations and their gradients, per layer), so that the
+ * reference GEMMs see the same memory footprint as the real ones. */
+typedef struct {
+    float *W[8], *dW[8], *h[9], *dh[9];
+} gemm_bufs;
+
+static int bufs_alloc(gemm_bufs *g, const int *w, int L, int B)
+{
+    memset(g, 0, sizeof *g);
+    for (int l = 0; l <= L; l++) {
+        g->h[l] = malloc(sizeof(float) * (size_t)B * w[l]);
+        g->dh[l] = malloc(sizeof(float) * (size_t)B * w[l]);
+        if (!g->h[l] || !g->dh[l]) return -1;
+        for (size_t i = 0; i < (size_t)B * w[l]; i++) g->h[l][i] = g->dh[l][i] = 0.01f * (float)(i % 7);
+    }
+    for (int l = 0; l < L; l++) {
+        size_t n = (size_t)w[l] * w[l + 1];
+        g->W[l] = malloc(sizeof(float) * n);
+        g->dW[l] = calloc(n, sizeof(float));
+        if (!g->W[l] || !g->dW[l]) return -1;
+        for (size_t i = 0; i < n; i++) g->W[l][i] = 0.01f * (float)((int)(i % 5) - 2);
+    }
+    return 0;
+}
+
+static void bufs_free(gemm_bufs *g, int L)
+{
+    for (int l = 0; l <= L; l++) free(g->h[l]), free(g->dh[l]);
+    for (int l = 0; l < L; l++) free(g->W[l]), free(g->dW[l]);
+}
+
+/* The GEMMs of one training step of an MLP with widths w[0..L] at batch B. */
+static double step_gemms(const int *w, int L, int B, gemm_bufs *g)
+{
+    double t0 = now();
+    for (int l = 0; l < L; l++) /* forward: h[l+1] = h[l] W^T */
+        mg_sgemm(0, 1, B, w[l + 1], w[l], 1.0f, g->h[l], w[l], g->W[l], w[l], 0.0f, g->h[l + 1],
+                 w[l + 1]);
+    for (int l = L - 1; l >= 0; l--) {
+        /* dW += dh[l+1]^T h[l] */
+        mg_sgemm(1, 0, w[l + 1], w[l], B, 1.0f, g->dh[l + 1], w[l + 1], g->h[l], w[l], 1.0f,
+                 g->dW[l], w[l]);
+        /* dh[l] = dh[l+1] W, not for the input layer */
+        if (l > 0)
+            mg_sgemm(0, 0, B, w[l], w[l + 1], 1.0f, g->dh[l + 1], w[l + 1], g->W[l], w[l], 0.0f,
+                     g->dh[l], w[l]);
+    }
+    return now() - t0;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 2, epochs = 3;
+    const char *dir = MG_FASHION_MNIST_DIR;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--data") && i + 1 < argc) dir = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_train [--threads N] [--epochs E] [--data DIR]\n");
+            return 2;
+        }
+    }
+    if (threads < 1 || epochs < 1) {
+        fprintf(stderr, "bench_train: --threads and --epochs must be >= 1\n");
+        return 2;
+    }
+    mg_set_threads(threads);
+    mg_dataset *train;
+    if (mg_load_idx_dir(dir, "train", 10, &train)) {
+        fprintf(stderr, "bench_train: %s\n", mg_errmsg());
+        return 1;
+    }
+    const int w[4] = {784, 512, 512, 10}, L = 3, B = 128;
+    double flops_step = 0.0;
+    for (int l = 0; l < L; l++) flops_step += 2.0 * B * w[l] * w[l + 1] * (l > 0 ? 3 : 2);
+    double flops_sample = flops_step / B;
+
+    /* reference 1: the same GEMM shapes, alone */
+    size_t big = (size_t)2048 * 2048;
+    float *A = calloc(big, sizeof(float)), *Bm = calloc(big, sizeof(float)),
+          *C = calloc(big, sizeof(float));
+    if (!A || !Bm || !C) return 1;
+    for (size_t i = 0; i < big; i++) A[i] = Bm[i] = (float)((i % 7) - 3) * 0.01f;
+    int steps = (train->n + B - 1) / B;
+    double shape_t[5];
+    gemm_bufs gb;
+    if (bufs_alloc(&gb, w, L, B)) return 1;
+    for (int r = 0; r < 5; r++) {
+        double s = 0.0;
+        for (int i = 0; i < steps; i++) s += step_gemms(w, L, B, &gb);
+        shape_t[r] = s;
+    }
+    bufs_free(&gb, L);
+    double shape_sec = median(shape_t, 5);
+    double shape_rate = flops_step * steps / shape_sec;
+    /* reference 2: square peak */
+    double sq[5];
+    for (int r = 0; r < 5; r++) {
+        double t0 = now();
+        mg_sgemm(0, 0, 2048, 2048, 2048, 1.0f, A, 2048, Bm, 2048, 0.0f, C, 2048);
+        sq[r] = now() - t0;
+    }
+    double peak_rate = 2.0 * 2048.0 * 2048.0 * 2048.0 / median(sq, 5);
+    free(A);
+    free(Bm);
+    free(C);
+
+    /* the training run */
+    mg_rng r;
+    mg_rng_seed3(&r, 1, MG_STREAM_INIT, 0);
+    mg_model *m;
+    mg_trainer *t;
+    mg_train_config cfg = mg_train_config_default();
+    cfg.epochs = epochs;
+    cfg.batch = B;
+    cfg.mix = MG_MIX_MANIFOLD;
+    cfg.n_mix_layers = 3;
+    cfg.mix_layers[0] = 0, cfg.mix_layers[1] = 1, cfg.mix_layers[2] = 2;
+    cfg.alpha = 2.0;
+    cfg.threads = threads;
+    cfg.seed = 1;
+    if (mg_model_create("784-512-512-10", NULL, &r, &m) ||
+        mg_trainer_create(m, &cfg, train, NULL, NULL, &t)) {
+        fprintf(stderr, "bench_train: %s\n", mg_errmsg());
+        return 1;
+    }
+    epoch_times et = {0};
+    mg_train_hooks hooks = {NULL, on_epoch, &et};
+    if (mg_trainer_run(t, &hooks)) {
+        fprintf(stderr, "bench_train: %s\n", mg_errmsg());
+        return 1;
+    }
+    double ep_sec = median(et.sec, et.reps);
+    double sps = train->n / ep_sec;
+    double bound_shape = shape_rate / flops_sample, bound_peak = peak_rate / flops_sample;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mib = ru.ru_maxrss / 1024.0;
+    double data_mib = (double)train->n * train->dim * sizeof(float) / (1024.0 * 1024.0);
+
+    printf("# bench_train: 784-512-512-10, batch %d, manifold mixup S={0,1,2} alpha 2, "
+           "%d threads, %d epochs of %d samples (median epoch)\n", B, threads, epochs, train->n);
+    printf("flops/sample          %.4g\n", flops_sample);
+    printf("sgemm same-shape      %.2f GFLOP/s  -> bound %.0f samples/s\n", shape_rate / 1e9,
+           bound_shape);
+    printf("sgemm 2048^3 peak     %.2f GFLOP/s  -> bound %.0f samples/s\n", peak_rate / 1e9,
+           bound_peak);
+    printf("training              %.0f samples/s (%.3f s/epoch)\n", sps, ep_sec);
+    printf("ratio vs same-shape   %.3f   (target >= 0.70)\n", sps / bound_shape);
+    printf("ratio vs peak         %.3f\n", sps / bound_peak);
+    printf("peak RSS              %.1f MiB; dataset %.1f MiB + 64 MiB = %.1f MiB -> %s\n",
+           rss_mib, data_mib, data_mib + 64.0, rss_mib <= data_mib + 64.0 ? "within" : "OVER");
+    mg_trainer_free(t);
+    mg_model_free(m);
+    mg_dataset_free(train);
+    return 0;
+}
