@@ -1,0 +1,275 @@
+/*
+ * cli.h - shared pieces of the `mixgeo` program (src/cli/).
+ *
+ * The program is one binary with subcommands taken from a table
+ * {name, fn, summary} in main.c; to add one, write `int cli_cmd_NAME(int argc,
+ * char **argv)` in its own cmd_NAME.c, declare it below and add a row to the
+ * table.  argv[0] of a subcommand is its name.
+ *
+ * What lives where:
+ *  - main.c:   the subcommand table, main(), messages and logging, exit codes,
+ *              signals, the progress line, run-directory paths, the git
+ *              revision and provenance line, TSV and JSON writers.
+ *  - config.c: option tables (one table drives getopt_long, the INI keys, the
+ *              --help text and the saved config.ini), number parsing with
+ *              messages that name the flag or FILE:LINE: key, and the run
+ *              configuration shared by train / eval / later analyses: typed
+ *              config, data loading, model checks.
+ *
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error,
+ * 130 interrupted (SIGINT/SIGTERM; the run can be resumed).
+ *
+ * Locale: the program never calls setlocale(), so printf/strtod use "C"
+ * (a '.' decimal point) whatever the environment says.
+ */
+#ifndef MIXGEO_CLI_H
+#define MIXGEO_CLI_H
+
+#include "mixgeo.h"
+
+#include <cJSON.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---------------------------------------------------------------- commands */
+
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_RUNTIME = 1,
+    CLI_EXIT_USAGE = 2,
+    CLI_EXIT_INTERRUPTED = 130
+};
+
+typedef int (*cli_cmd_fn)(int argc, char **argv);
+typedef struct {
+    const char *name;    /* `mixgeo NAME ...`                 */
+    cli_cmd_fn fn;       /* argv[0] is NAME; returns the exit code */
+    const char *summary; /* one line for `mixgeo --help`      */
+} cli_command;
+
+int cli_cmd_train(int argc, char **argv);
+int cli_cmd_eval(int argc, char **argv);
+
+/* 1 if NAME is a subcommand (INI sections named after other subcommands are
+ * skipped by cli_ini_load, so one file can configure several commands). */
+int cli_command_exists(const char *name);
+
+/* ---------------------------------------------------------------- messages */
+
+/* -q: silences everything but errors (also the library's log callback). */
+void cli_set_quiet(int quiet);
+int cli_quiet(void);
+/* "mixgeo: <msg>\n" on stderr, always. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "<msg>\n" on stderr unless quiet (clears a pending progress line first). */
+void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "mixgeo: <mg_errmsg()>" and return the exit code for st:
+ * MG_ERR_CONFIG -> 2, MG_ERR_INTERRUPTED -> 130, anything else -> 1. */
+int cli_fail_status(mg_status st);
+/* Print each line of a multi-line message as "mixgeo: <line>". */
+void cli_error_lines(const char *msg);
+
+/* ---------------------------------------------------------------- signals */
+
+/* SIGINT/SIGTERM set a flag (a second signal kills the process the default
+ * way).  The training hooks poll cli_stop_requested(). */
+void cli_signals_install(void);
+int cli_stop_requested(void);
+
+/* ---------------------------------------------------------------- progress */
+
+/* A status line on stderr: when stderr is a terminal, cli_progress_update
+ * rewrites one line in place (\r, at most ~10 times a second); otherwise it
+ * prints nothing.  cli_progress_line prints a permanent line (TTY or not).
+ * Everything is silent under -q. */
+double cli_now(void); /* monotonic seconds */
+void cli_progress_update(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_progress_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_progress_clear(void);
+
+/* ---------------------------------------------------------------- files */
+
+/* buf <- "dir/file"; MG_ERR_CONFIG if it does not fit. */
+mg_status cli_path(char *buf, size_t len, const char *dir, const char *file);
+int cli_file_exists(const char *path);
+int cli_dir_exists(const char *path);
+
+/* The git revision of the program's source tree ("git rev-parse --short HEAD"
+ * run next to the executable), or "unknown".  Cached. */
+const char *cli_git_revision(void);
+/* "# mixgeo 0.1.0 seed=S git=REV config=CONFIG" (no newline). */
+void cli_provenance(char *buf, size_t len, uint64_t seed, const char *config);
+
+/* TSV: the provenance line, "# columns: a b c", then one row per line,
+ * tab-separated, every number "%.9g" (NaN prints as "nan").  rows is
+ * nrows x ncols, row-major.  Written atomically (mg_write_atomic). */
+mg_status cli_tsv_write(const char *path, const char *provenance, const char *const *columns,
+                        int ncols, const double *rows, int nrows);
+/* Read the numeric rows of a file written by cli_tsv_write ('#' lines
+ * skipped; every row must have ncols fields).  *rows is malloc'ed (caller
+ * frees), nrows x ncols. */
+mg_status cli_tsv_read(const char *path, int ncols, double **rows, int *nrows);
+/* x rounded to the 9 significant digits "%.9g" keeps, so that values kept in
+ * memory equal the ones read back from a TSV file. */
+double cli_round9(double x);
+
+/* Pretty-printed JSON plus a newline, written atomically. */
+mg_status cli_json_write(const char *path, const cJSON *root);
+
+/* ---------------------------------------------------------------- options */
+
+typedef enum {
+    CLI_FLAG, /* boolean: --name sets, --no-name clears; INI: true/false/1/0/yes/no/on/off */
+    CLI_VALUE /* takes an argument                                                         */
+} cli_arg_kind;
+
+enum {
+    CLI_SAVE = 1u << 0,    /* an INI key, written to RUN/config.ini               */
+    CLI_RESUME_OK = 1u << 1, /* may differ from RUN/config.ini on --resume         */
+    CLI_DATA = 1u << 2,    /* describes the data: `eval` accepts it as an override */
+    CLI_NO_NEG = 1u << 3   /* flag without a --no-NAME form                        */
+};
+
+typedef struct {
+    const char *name;    /* long option and INI key                        */
+    int short_name;      /* 0 = none                                        */
+    cli_arg_kind kind;
+    const char *metavar; /* for --help: "N", "X", "LIST" (CLI_VALUE only)   */
+    const char *def;     /* default as text; "auto" when it depends on others */
+    unsigned flags;      /* CLI_SAVE | ...                                   */
+    const char *help;    /* one sentence; the default is appended by --help  */
+    const char *group;   /* non-NULL: --help prints this heading before it   */
+} cli_opt;
+
+#define CLI_MAX_OPTS 96
+#define CLI_ORIGIN_LEN 512
+
+/* The option values of one command as text, in table order.  value[i] NULL
+ * means "not set" (the default applies).  origin[i] says where the value came
+ * from, for messages: "--alpha", "exp.ini:7: alpha" or "--alpha (default)". */
+typedef struct {
+    const cli_opt *opts;
+    int n;
+    char *value[CLI_MAX_OPTS];             /* owned */
+    unsigned char from_argv[CLI_MAX_OPTS]; /* 1 if set on the command line */
+    char origin[CLI_MAX_OPTS][CLI_ORIGIN_LEN];
+} cli_values;
+
+void cli_values_init(cli_values *v, const cli_opt *opts, int n);
+void cli_values_free(cli_values *v);
+int cli_opt_index(const cli_values *v, const char *name); /* -1 if unknown */
+/* The value (or the default when unset); never NULL. */
+const char *cli_get(const cli_values *v, const char *name);
+const char *cli_origin(const cli_values *v, const char *name);
+int cli_is_set(const cli_values *v, const char *name);
+void cli_set(cli_values *v, int i, const char *value, const char *origin);
+void cli_set_by_name(cli_values *v, const char *name, const char *value, const char *origin);
+
+/* Parse argv[1..] with getopt_long over v's table.  Positional arguments are
+ * stored in pos[0..*npos-1] (at most maxpos; more is a usage error).  Returns
+ * 0 or the number of problems (each printed, naming the option). */
+int cli_parse_args(cli_values *v, const char *cmd, int argc, char **argv, char **pos,
+                   int maxpos, int *npos);
+/* Read an INI file into v: keys of section `section` or of no section; keys
+ * of sections named after other subcommands are skipped.  Only CLI_SAVE
+ * options are keys.  Every problem is printed as "mixgeo: FILE:LINE: ...".
+ * Returns 0, the number of problems, or -1 if the file cannot be read
+ * (printed too).  If only_unset, keys already set in v are left alone (so
+ * flags given on the command line keep precedence over the file). */
+int cli_ini_load(cli_values *v, const char *path, const char *section, int only_unset);
+/* Write the CLI_SAVE options of v as "key = value" lines under [section],
+ * after a comment header (header may hold several lines, without '#'). */
+mg_status cli_ini_write(const char *path, const cli_values *v, const char *section,
+                        const char *header);
+/* The same text on an open stream (for --dry-run). */
+void cli_ini_print(FILE *f, const cli_values *v, const char *section, const char *header);
+/* --help: usage line(s), description, every option with its default. */
+void cli_print_help(FILE *f, const cli_values *v, const char *usage, const char *description,
+                    const char *epilog);
+
+/* Typed access.  Each returns 0 on success; on failure prints one line
+ * "mixgeo: ORIGIN: problem (got 'VALUE')" and returns 1, so callers can sum
+ * the results and report every problem before giving up. */
+int cli_get_int(const cli_values *v, const char *name, long lo, long hi, int *out);
+int cli_get_u64(const cli_values *v, const char *name, uint64_t *out);
+int cli_get_double(const cli_values *v, const char *name, double *out); /* finite */
+int cli_get_bool(const cli_values *v, const char *name, int *out);
+/* names[] is NULL-terminated; *out = index of the match. */
+int cli_get_enum(const cli_values *v, const char *name, const char *const *names, int *out);
+/* "0,1,2" (or empty) -> out[0..*n-1]; each in lo..hi. */
+int cli_get_int_list(const cli_values *v, const char *name, long lo, long hi, int *out,
+                     int max, int *n);
+/* Report a problem with option `name`: "mixgeo: ORIGIN: <fmt> (got 'VALUE')";
+ * returns 1. */
+int cli_bad(const cli_values *v, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Shortest "%.Ng" text that reads back as x. */
+void cli_format_double(char *buf, size_t len, double x);
+
+/* ---------------------------------------------------------------- run config */
+
+/* The options of `mixgeo train` (also the keys of RUN/config.ini). */
+extern const cli_opt cli_train_opts[];
+extern const int cli_train_n_opts;
+
+typedef enum { CLI_DATA_SYNTH, CLI_DATA_FASHION, CLI_DATA_IDX, CLI_DATA_CSV } cli_data_kind;
+
+/* A resolved, typed run configuration: what train does and what eval and the
+ * analyses rebuild.  Filled by cli_run_config_resolve from cli_values built
+ * over cli_train_opts. */
+typedef struct {
+    /* data */
+    cli_data_kind data_kind;
+    mg_synth_kind synth;       /* CLI_DATA_SYNTH                          */
+    char data[1024];           /* the --data text                         */
+    char data_dir[1024];       /* fashion-mnist / idx: the directory      */
+    char csv_train[1024], csv_test[1024]; /* csv: files ("" = no test set) */
+    int classes;               /* 0 = from the labels (idx, csv)          */
+    int n_per_class, n_test_per_class;
+    double noise;
+    uint64_t data_seed;
+    int standardize;
+    int val;                   /* examples held out of train for validation */
+    /* model */
+    char arch[256];            /* "auto" until cli_run_config_finish_arch */
+    int widths[MG_MAX_BLOCKS + 1], n_widths; /* parsed --arch (0 while auto) */
+    int n_blocks;              /* L = n_widths - 1 (3 for an auto --arch)  */
+    mg_arch_opts arch_opts;
+    /* training */
+    mg_train_config train;
+    int threads;               /* as given: 0 = all cores                  */
+    char out[1024];
+    int checkpoint_every;
+} cli_run_config;
+
+/* Parse and check every option of v (built over cli_train_opts); resolve the
+ * "auto" values that do not need the data; write canonical text back into v
+ * (so config.ini and --resume comparisons see one spelling).  Prints every
+ * problem; returns their number. */
+int cli_run_config_resolve(cli_values *v, cli_run_config *c);
+/* After the data is loaded: an "auto" --arch becomes DIM-H-H-CLASSES; then
+ * the widths must match the data (input = features, output = classes).
+ * Prints every problem naming --arch / --classes; returns their number. */
+int cli_run_config_finish_arch(cli_values *v, cli_run_config *c, const mg_dataset *train);
+
+/* The datasets of a run: train (after removing val), val (NULL unless
+ * --val > 0), test (NULL when the source has none), all standardised with
+ * the training statistics when --standardize. */
+typedef struct {
+    mg_dataset *train, *val, *test;
+} cli_data;
+/* Seeds: synthetic train (data_seed, MG_STREAM_DATA, 0), test (.., 1), the
+ * validation split (.., 2).  Errors name the path or option. */
+mg_status cli_data_load(const cli_run_config *c, cli_data *d);
+void cli_data_free(cli_data *d);
+
+/* Read RUN/config.ini into v (origins "RUN/config.ini:LINE: key").  Returns 0,
+ * the number of problems, or -1 when the file cannot be read (printed). */
+int cli_run_config_load(cli_values *v, const char *run);
+/* Write RUN/config.ini from v (after cli_run_config_resolve). */
+mg_status cli_run_config_save(const cli_values *v, const char *run);
+/* A cJSON object with every CLI_SAVE key of v as a string (caller owns). */
+cJSON *cli_values_to_json(const cli_values *v);
+
+#endif /* MIXGEO_CLI_H */

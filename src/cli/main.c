@@ -1,0 +1,418 @@
+/* main.c - the `mixgeo` program: subcommand table and dispatch, messages,
+ * signals, the progress line, run-directory and provenance helpers, TSV and
+ * JSON writers (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- commands */
+
+/* Add a subcommand here (and declare its function in cli.h). */
+static const cli_command k_commands[] = {
+    {"train", cli_cmd_train, "train a network (Manifold Mixup, input mixup or none)"},
+    {"eval", cli_cmd_eval, "evaluate a trained run on its train, val or test split"},
+};
+#define N_COMMANDS ((int)(sizeof k_commands / sizeof k_commands[0]))
+
+int cli_command_exists(const char *name)
+{
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (strcmp(k_commands[i].name, name) == 0) return 1;
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mixgeo COMMAND [OPTIONS]   (mixgeo COMMAND --help for its options)\n"
+            "\n"
+            "Manifold Mixup training and representation geometry, version %s.\n"
+            "\n"
+            "commands:\n",
+            MG_VERSION_STRING);
+    for (int i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", k_commands[i].name, k_commands[i].summary);
+    fprintf(f, "\n"
+               "exit status: 0 ok, 1 runtime failure, 2 usage or configuration error,\n"
+               "130 interrupted (SIGINT/SIGTERM; a training run can be resumed).\n");
+}
+
+/* ---------------------------------------------------------------- messages */
+
+static int g_quiet;
+static int g_progress_pending; /* a \r line is on the terminal */
+
+static void log_to_stderr(int level, const char *msg, void *user)
+{
+    (void)user;
+    if (g_quiet || level >= 2) return;
+    cli_progress_clear();
+    fprintf(stderr, "mixgeo: %s%s\n", level == 1 ? "warning: " : "", msg);
+}
+
+void cli_set_quiet(int quiet)
+{
+    g_quiet = quiet;
+    mg_log_set(quiet ? NULL : log_to_stderr, NULL);
+}
+
+int cli_quiet(void)
+{
+    return g_quiet;
+}
+
+void cli_error(const char *fmt, ...)
+{
+    cli_progress_clear();
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mixgeo: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void cli_info(const char *fmt, ...)
+{
+    if (g_quiet) return;
+    cli_progress_clear();
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void cli_error_lines(const char *msg)
+{
+    const char *p = msg;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        int n = e ? (int)(e - p) : (int)strlen(p);
+        if (n > 0) cli_error("%.*s", n, p);
+        if (!e) break;
+        p = e + 1;
+    }
+}
+
+int cli_fail_status(mg_status st)
+{
+    const char *m = mg_errmsg();
+    if (m && *m) cli_error_lines(m);
+    else cli_error("%s", mg_status_name(st));
+    switch (st) {
+    case MG_OK: return CLI_EXIT_OK;
+    case MG_ERR_CONFIG: return CLI_EXIT_USAGE;
+    case MG_ERR_INTERRUPTED: return CLI_EXIT_INTERRUPTED;
+    default: return CLI_EXIT_RUNTIME;
+    }
+}
+
+/* ---------------------------------------------------------------- signals */
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    if (g_stop) {
+        /* Second signal: the user insists; die the default way. */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    g_stop = 1;
+}
+
+void cli_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_stop_requested(void)
+{
+    return g_stop != 0;
+}
+
+/* ---------------------------------------------------------------- progress */
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int stderr_is_tty(void)
+{
+    static int known = -1;
+    if (known < 0) known = isatty(STDERR_FILENO) ? 1 : 0;
+    return known;
+}
+
+static int g_progress_len;
+static double g_progress_last = -1.0;
+
+void cli_progress_update(const char *fmt, ...)
+{
+    if (g_quiet || !stderr_is_tty()) return;
+    double t = cli_now();
+    if (g_progress_last >= 0.0 && t - g_progress_last < 0.1) return;
+    g_progress_last = t;
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if (n >= (int)sizeof buf) n = (int)sizeof buf - 1;
+    /* Pad with blanks over the previous, longer line (no terminal escapes). */
+    fprintf(stderr, "\r%s%*s", buf, g_progress_len > n ? g_progress_len - n : 0, "");
+    fflush(stderr);
+    g_progress_len = n;
+    g_progress_pending = 1;
+}
+
+void cli_progress_clear(void)
+{
+    if (!g_progress_pending) return;
+    fprintf(stderr, "\r%*s\r", g_progress_len, "");
+    fflush(stderr);
+    g_progress_pending = 0;
+    g_progress_len = 0;
+    g_progress_last = -1.0;
+}
+
+void cli_progress_line(const char *fmt, ...)
+{
+    if (g_quiet) return;
+    cli_progress_clear();
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* ---------------------------------------------------------------- files */
+
+mg_status cli_path(char *buf, size_t len, const char *dir, const char *file)
+{
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/') dl--;
+    int n = snprintf(buf, len, "%.*s/%s", (int)dl, dir, file);
+    if (n < 0 || (size_t)n >= len)
+        return mg_fail(MG_ERR_CONFIG, "path too long: %s/%s", dir, file);
+    return MG_OK;
+}
+
+int cli_file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+int cli_dir_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+const char *cli_git_revision(void)
+{
+    static char rev[64];
+    if (rev[0]) return rev;
+    snprintf(rev, sizeof rev, "unknown");
+    /* The source tree of this executable: the directory holding it (the
+     * program is built as build/mixgeo inside the checkout).  An installed
+     * copy outside a checkout reports "unknown". */
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return rev;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) return rev;
+    *slash = '\0';
+    if (strchr(exe, '\'')) return rev; /* keep the shell command simple and safe */
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse --short HEAD 2>/dev/null", exe[0] ? exe : "/");
+    FILE *p = popen(cmd, "r");
+    if (!p) return rev;
+    char line[64] = "";
+    if (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        int ok = line[0] != '\0';
+        for (const char *c = line; *c; c++)
+            if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'))) ok = 0;
+        if (ok) snprintf(rev, sizeof rev, "%s", line);
+    }
+    pclose(p);
+    return rev;
+}
+
+void cli_provenance(char *buf, size_t len, uint64_t seed, const char *config)
+{
+    snprintf(buf, len, "# mixgeo %s seed=%llu git=%s config=%s", MG_VERSION_STRING,
+             (unsigned long long)seed, cli_git_revision(), config);
+}
+
+double cli_round9(double x)
+{
+    if (!isfinite(x)) return x;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.9g", x);
+    return strtod(buf, NULL);
+}
+
+typedef struct {
+    const char *provenance;
+    const char *const *columns;
+    int ncols, nrows;
+    const double *rows;
+} tsv_job;
+
+static mg_status tsv_emit(FILE *f, void *user)
+{
+    const tsv_job *j = user;
+    if (j->provenance && *j->provenance) fprintf(f, "%s\n", j->provenance);
+    fputs("# columns:", f);
+    for (int c = 0; c < j->ncols; c++) fprintf(f, " %s", j->columns[c]);
+    fputc('\n', f);
+    for (int r = 0; r < j->nrows; r++) {
+        for (int c = 0; c < j->ncols; c++) {
+            double x = j->rows[(size_t)r * (size_t)j->ncols + (size_t)c];
+            if (c) fputc('\t', f);
+            if (isnan(x)) fputs("nan", f);
+            else fprintf(f, "%.9g", x);
+        }
+        fputc('\n', f);
+    }
+    return MG_OK;
+}
+
+mg_status cli_tsv_write(const char *path, const char *provenance, const char *const *columns,
+                        int ncols, const double *rows, int nrows)
+{
+    tsv_job j = {provenance, columns, ncols, nrows, rows};
+    return mg_write_atomic(path, tsv_emit, &j);
+}
+
+mg_status cli_tsv_read(const char *path, int ncols, double **rows, int *nrows)
+{
+    *rows = NULL;
+    *nrows = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return mg_fail(MG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    int cap = 0, n = 0, lineno = 0;
+    double *r = NULL;
+    char line[8192];
+    mg_status st = MG_OK;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n') {
+            st = mg_fail(MG_ERR_FORMAT, "%s:%d: line too long", path, lineno);
+            break;
+        }
+        if (line[0] == '#' || line[0] == '\n' || line[0] == '\0') continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            double *nr = realloc(r, sizeof *r * (size_t)cap * (size_t)ncols);
+            if (!nr) {
+                st = mg_fail(MG_ERR_NOMEM, "out of memory reading %s", path);
+                break;
+            }
+            r = nr;
+        }
+        char *p = line;
+        int c;
+        for (c = 0; c < ncols; c++) {
+            char *end;
+            double x = strtod(p, &end);
+            if (end == p) break;
+            r[(size_t)n * (size_t)ncols + (size_t)c] = x;
+            p = end;
+            if (c < ncols - 1) {
+                if (*p != '\t') break;
+                p++;
+            }
+        }
+        if (c < ncols || (*p != '\n' && *p != '\0' && *p != '\r')) {
+            st = mg_fail(MG_ERR_FORMAT, "%s:%d: expected %d tab-separated numbers", path, lineno,
+                         ncols);
+            break;
+        }
+        n++;
+    }
+    if (st == MG_OK && ferror(f)) st = mg_fail(MG_ERR_IO, "cannot read %s", path);
+    fclose(f);
+    if (st != MG_OK) {
+        free(r);
+        return st;
+    }
+    *rows = r;
+    *nrows = n;
+    return MG_OK;
+}
+
+static mg_status json_emit(FILE *f, void *user)
+{
+    char *s = cJSON_Print((const cJSON *)user);
+    if (!s) return mg_fail(MG_ERR_NOMEM, "out of memory printing JSON");
+    fputs(s, f);
+    fputc('\n', f);
+    cJSON_free(s);
+    return MG_OK;
+}
+
+mg_status cli_json_write(const char *path, const cJSON *root)
+{
+    return mg_write_atomic(path, json_emit, (void *)root);
+}
+
+/* ---------------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+    cli_set_quiet(0);
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        if (argc > 2 && strcmp(cmd, "help") == 0) {
+            /* `mixgeo help train` = `mixgeo train --help` */
+            for (int i = 0; i < N_COMMANDS; i++) {
+                if (!strcmp(argv[2], k_commands[i].name)) {
+                    char *av[] = {argv[2], "--help", NULL};
+                    return k_commands[i].fn(2, av);
+                }
+            }
+            cli_error("unknown command '%s' (see mixgeo --help)", argv[2]);
+            return CLI_EXIT_USAGE;
+        }
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("mixgeo %s (git %s)\n", MG_VERSION_STRING, cli_git_revision());
+        return CLI_EXIT_OK;
+    }
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(cmd, k_commands[i].name)) return k_commands[i].fn(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (see mixgeo --help)", cmd);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,240 @@
+/*
+ * suite.h - experiment suites of the `mixgeo` program (src/cli/): the suite
+ * file, the grid expansion into runs with stable ids, the state of each run
+ * on disk, and the report (tables and figures aggregated over seeds).
+ * `mixgeo suite` (cmd_suite.c) is the command; the process handling of
+ * `suite run` (fork/exec, -j, signals) lives there, everything that only
+ * reads or writes files lives in suite.c.
+ *
+ * A suite file (INI; '#' or ';' start a comment, also after a blank inside
+ * a line):
+ *
+ *   [suite]    name = fig1-spiral          (default: the file name without .suite)
+ *              description = one line for the report
+ *              out = results/fig1-spiral   (default: results/NAME)
+ *              aggregate = seed            (axes averaged over in the report)
+ *              quick.KEY = VALUE           (--quick: KEY is a grid axis -> its new
+ *                                           values "v1 | v2"; else a train key)
+ *   [base]     any `mixgeo train` key = value
+ *   [method N] label = Manifold Mixup      (legend and table text)
+ *              train keys of the preset named N
+ *   [grid]     AXIS = v1 | v2 | v3          (AXIS: method (values = [method N]
+ *                                           names) or a train key)
+ *   [analyze]  layers = 1,2  split = test  only = spectra,collapse
+ *              max-per-class = 500         (`only = none` or no section: no analyses)
+ *   [table N]  kind = summary  metrics = test_acc, test_nll  rows = method
+ *              cols = alpha  values = final, best  digits = 4  title = ...
+ *   [figure N] kind = curve|bar|sweep  y = test_acc  x = epoch  group = method ...
+ *
+ * Precedence of the train keys of one run: defaults < [base] < the [method]
+ * preset of its method value < its other axis values < quick.KEY (--quick).
+ *
+ * Run id: "<slug>-<hash>": slug = the run's axis values (method name, then
+ * KEYVALUE for other axes) joined by '_', hash = 8 hex digits of FNV-1a 64 over
+ * the sorted "key=value" lines of the resolved train configuration, leaving out
+ * out/threads/checkpoint-every (they do not change results) and every key
+ * whose resolved value is the option's default text (so that adding a train
+ * option keeps the ids; a changed default is caught by comparing RUN/config.ini,
+ * see CLI_RUN_STALE).
+ *
+ * Run directory OUT/runs/ID/ (OUT = [suite] out, --out, or --root/NAME):
+ *   config.ini, metrics.tsv, summary.json, model.ckpt   (mixgeo train)
+ *   analysis/...                                       (mixgeo analyze)
+ *   log.txt          stdout+stderr of every step, appended, one header per step
+ *   lock             flock()ed while a runner or a step of it works on the run
+ *   steps/train.done, steps/analyze-SPLIT-LK.done      one per finished step
+ *   DONE             written atomically after the last step (its steps line
+ *                    names the analyses; a changed [analyze] makes it partial)
+ *   FAILED           step, exit status and log of the last failure
+ *
+ * Ownership: everything reachable from a cli_suite is owned by it and freed
+ * by cli_suite_free.  Printing: the parse and check functions print every
+ * problem ("mixgeo: FILE:LINE: KEY: ...") and return the number of problems.
+ */
+#ifndef MIXGEO_CLI_SUITE_H
+#define MIXGEO_CLI_SUITE_H
+
+#include "cli.h"
+
+#include <stdint.h>
+
+#define CLI_SUITE_MAX_AXES 16
+#define CLI_SUITE_MAX_LIST 64 /* items of a comma list (metrics, layers, ...) */
+
+/* ---------------------------------------------------------------- the file */
+
+typedef struct {
+    char *key, *value;
+    int line;
+} cli_suite_entry;
+
+typedef struct {
+    char *kind; /* "suite", "base", "grid", "method", "analyze", "table", "figure" */
+    char *name; /* [method NAME]: NAME; "" for the one-word sections */
+    int line;
+    cli_suite_entry *e;
+    int n, cap;
+} cli_suite_section;
+
+/* ---------------------------------------------------------------- grid */
+
+typedef struct {
+    char *key; /* "method" or a train option name */
+    int line;  /* of the values in use (quick.KEY under --quick) */
+    int n;
+    char **values; /* n */
+    char **labels; /* n: legend text (method: its label =, else "KEY=VALUE") */
+    int aggregate; /* 1: averaged over in the report (seed) */
+    int numeric;   /* every value parses as a number */
+} cli_suite_axis;
+
+typedef struct {
+    char id[160];
+    int vi[CLI_SUITE_MAX_AXES]; /* per axis: index into its values */
+    char **config;              /* cli_train_n_opts entries: resolved text (CLI_SAVE), else NULL */
+    uint64_t hash;              /* FNV-1a 64 of the canonical configuration */
+} cli_suite_run;
+
+/* ---------------------------------------------------------------- analyses */
+
+typedef struct {
+    int layers[CLI_SUITE_MAX_LIST], n_layers;
+    char *splits[CLI_SUITE_MAX_LIST];
+    int n_splits;
+    char *only;          /* comma list, "" = the analyze default */
+    char *max_per_class; /* "" = the analyze default */
+} cli_suite_analyze;
+
+/* One step of a run: train, or one `mixgeo analyze` (split, layer). */
+typedef struct {
+    char name[64];  /* "train" or "analyze-SPLIT-LK" (marker steps/NAME.done) */
+    char args[512]; /* analyze: the options after RUN, as one line */
+    int layer;
+    const char *split;
+} cli_suite_step;
+
+/* ---------------------------------------------------------------- report */
+
+/* A number per run: a JSON path ("final.test_acc", "per_class.0.s1") in a
+ * JSON file of the run directory (default summary.json). */
+typedef struct {
+    char file[256]; /* run-relative; "summary.json" */
+    char path[256];
+    char label[256]; /* column / axis text */
+    char key[256];   /* short column name for TSV headers: path, or file:path */
+} cli_suite_metric;
+
+typedef struct cli_suite cli_suite;
+
+typedef struct {
+    char *name;
+    int line;
+    const cli_suite_section *sec;
+    int kind; /* index into the kinds table of suite.c */
+    /* common keys, filled by the parser (NULL/0 when absent) */
+    cli_suite_metric *metrics; /* tables: columns; figures: the y metric (1) */
+    int n_metrics;
+    int rows[CLI_SUITE_MAX_AXES], n_rows; /* tables: row axes; figures: group axes */
+    int col;                              /* tables: pivot axis, -1 none; sweep: x axis */
+    char *file;                           /* curve: run-relative TSV */
+    char *x, *y;                          /* curve: TSV columns */
+    char *title, *xlabel, *ylabel, *caption;
+    int digits;
+    int logx, logy;
+} cli_suite_output;
+
+/* ---------------------------------------------------------------- the suite */
+
+struct cli_suite {
+    char *path;        /* the suite file */
+    char *name;        /* [suite] name */
+    char *description; /* "" if none */
+    char *out;         /* output directory (after --out / --root) */
+    int quick;         /* --quick in effect */
+    cli_suite_section *sec;
+    int n_sec;
+    cli_suite_axis axes[CLI_SUITE_MAX_AXES];
+    int n_axes;
+    int method_axis; /* index of the method axis, -1 none */
+    cli_suite_analyze analyze;
+    cli_suite_step *steps; /* n_steps: train first */
+    int n_steps;
+    char steps_sig[32];    /* hash of the step list, in DONE */
+    cli_suite_output *tables, *figures;
+    int n_tables, n_figures;
+    cli_suite_run *runs;
+    int n_runs;
+};
+
+typedef struct {
+    int quick;
+    const char *out;  /* non-NULL: overrides [suite] out */
+    const char *root; /* non-NULL (and no out): OUT = ROOT/NAME */
+} cli_suite_opts;
+
+/* Parse, check and expand FILE: every problem is printed with FILE:LINE and
+ * the key, and counted.  On 0 problems *out is the suite (caller frees with
+ * cli_suite_free); otherwise *out is NULL.  Returns the number of problems
+ * (-1 if the file cannot be read). */
+int cli_suite_load(const char *path, const cli_suite_opts *o, cli_suite **out);
+void cli_suite_free(cli_suite *s);
+
+/* Run directory of run r: OUT/runs/ID. */
+mg_status cli_suite_run_dir(const cli_suite *s, const cli_suite_run *r, char *buf, size_t len);
+/* "method=manifold alpha=2 seed=1" (len >= 1). */
+void cli_suite_run_describe(const cli_suite *s, const cli_suite_run *r, char *buf, size_t len);
+/* 1 if id is r's id or r's slug (the id without the hash), or a prefix ending
+ * in '-' or '_' of it. */
+int cli_suite_run_matches(const cli_suite_run *r, const char *id);
+
+/* ---------------------------------------------------------------- state */
+
+typedef enum {
+    CLI_RUN_MISSING, /* nothing on disk (or an empty directory)                */
+    CLI_RUN_PARTIAL, /* started and stopped (interrupted, killed, analyses changed) */
+    CLI_RUN_RUNNING, /* its lock is held by a live process                     */
+    CLI_RUN_FAILED,  /* FAILED exists: the last attempt failed                  */
+    CLI_RUN_STALE,   /* finished under a different configuration (a default changed) */
+    CLI_RUN_DONE,    /* DONE with the current steps                            */
+    CLI_RUN_N_STATES
+} cli_run_state;
+
+const char *cli_run_state_name(cli_run_state st);
+
+/* The state of run r, with a one-line detail ("epoch 3/10", "train exit 1:
+ * <last log line>", "lr: 0.1 -> 0.05").  Never blocks. */
+cli_run_state cli_suite_run_state(const cli_suite *s, const cli_suite_run *r, char *detail,
+                                  size_t len);
+
+/* 1 if DIR/config.ini agrees with r's resolved configuration (keys missing
+ * from the file must have their default; "arch = auto" matches any arch);
+ * 0 otherwise, with the first difference in why ("lr: 0.1 -> 0.05"). */
+int cli_suite_config_matches(const cli_suite_run *r, const char *dir, char *why, size_t len);
+
+/* Write DIR/config.ini of run r for `mixgeo train --config` (out = DIR,
+ * threads = threads). */
+mg_status cli_suite_write_config(const cli_suite_run *r, const char *dir, int threads);
+
+/* Markers (atomic writes).  cli_suite_step_done: 1 if steps/NAME.done holds
+ * the step's args. */
+int cli_suite_step_done(const cli_suite_step *st, const char *dir);
+mg_status cli_suite_mark_step(const cli_suite_step *st, const char *dir);
+mg_status cli_suite_mark_done(const cli_suite *s, const cli_suite_run *r, const char *dir);
+mg_status cli_suite_mark_failed(const char *dir, const char *step, const char *status_text);
+/* Remove DONE, FAILED and steps/ (a fresh start of the run). */
+void cli_suite_clear_markers(const char *dir);
+/* The last non-empty line of DIR/log.txt (without "mixgeo: "), "" if none. */
+void cli_suite_log_tail(const char *dir, char *buf, size_t len);
+
+/* ---------------------------------------------------------------- report */
+
+/* Tables, figure data and scripts, REPORT.md and runs.tsv under OUT from the
+ * done runs; renders the figures with gnuplot when render and gnuplot is on
+ * the PATH.  Prints what it wrote (unless quiet).  Returns MG_OK, or the
+ * first failure (mg_errmsg). */
+mg_status cli_suite_report(const cli_suite *s, int render);
+
+/* The figure and table kinds (for --help): "curve, bar, sweep". */
+void cli_suite_kinds_text(char *buf, size_t len, int figures);
+
+#endif /* MIXGEO_CLI_SUITE_H */

@@ -1,0 +1,264 @@
+#!/bin/sh
+# e2e_train.sh - end-to-end tests of `mixgeo train` and `mixgeo eval`.
+#
+# Run by `make check` (from the repository root, $MIXGEO = the program);
+# by hand: MIXGEO=build/mixgeo sh tests/e2e_train.sh
+# Every check prints "ok: ..." or "FAIL: ..."; the exit status is non-zero
+# when any check failed.  A few seconds in all (tiny spiral runs).
+# $SPIRAL / $SMALL hold several options: word splitting is intended.
+# shellcheck disable=SC2086
+set -u
+
+ROOT=$(pwd)
+MIXGEO=${MIXGEO:-build/mixgeo}
+case $MIXGEO in /*) ;; *) MIXGEO=$ROOT/$MIXGEO ;; esac
+if [ ! -x "$MIXGEO" ]; then
+    echo "FAIL: $MIXGEO is not an executable (make build/mixgeo)"
+    exit 1
+fi
+export OPENBLAS_NUM_THREADS=1
+unset MIXGEO_STOP_AFTER_STEPS
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/mixgeo-e2e-train.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'rm -rf "$T"; exit 1' INT TERM
+cd "$T" || exit 1
+
+failures=0
+ok() { echo "ok: $*"; }
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+
+# run NAME CMD...: run a command, stdout to NAME.out, stderr to NAME.err,
+# exit status in $rc.
+run() {
+    _n=$1
+    shift
+    "$@" >"$_n.out" 2>"$_n.err"
+    rc=$?
+}
+
+# expect_exit WANT NAME PATTERN CMD...: exit status WANT and PATTERN
+# (fixed string; "" = anything) on stderr.
+expect_exit() {
+    _want=$1 _name=$2 _pat=$3
+    shift 3
+    run "$_name" "$@"
+    if [ "$rc" -ne "$_want" ]; then
+        fail "$_name: exit status $rc, expected $_want; stderr:"
+        sed 's/^/    /' "$_name.err"
+    elif [ -n "$_pat" ] && ! grep -qF -- "$_pat" "$_name.err"; then
+        fail "$_name: stderr lacks '$_pat'; stderr:"
+        sed 's/^/    /' "$_name.err"
+    elif [ -n "$_pat" ]; then
+        ok "$_name (exit $_want: $(head -n 1 "$_name.err"))"
+    else
+        ok "$_name (exit $_want)"
+    fi
+}
+
+# json FILE SECTION KEY: the value of KEY at or after the line of "SECTION":
+# (cJSON prints one key per line).
+json() {
+    awk -v sec="\"$2\":" -v key="\"$3\":" '
+        index($0, sec) { f = 1 }
+        f && index($0, key) { sub(/^[^:]*:[ \t]*/, ""); sub(/,[ \t]*$/, ""); gsub(/"/, ""); print; exit }
+    ' "$1"
+}
+
+# num_ge A B: A >= B as numbers.
+num_ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
+num_eq() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-9) }'; }
+
+# metrics.tsv without the seconds column (the last one).
+strip_seconds() { awk -F '\t' 'BEGIN { OFS = "\t" } /^#/ { print; next } { NF = NF - 1; print }' "$1"; }
+
+SPIRAL="--data spiral --arch 2-32-32-2 --standardize --act lrelu --nesterov"
+
+# ---------------------------------------------------------------- golden run
+run golden "$MIXGEO" train -q $SPIRAL --mix manifold --epochs 60 --seed 1 --out golden
+if [ "$rc" -ne 0 ]; then
+    fail "spiral training exited with $rc:"
+    sed 's/^/    /' golden.err
+else
+    acc=$(json golden/summary.json final test_acc)
+    if num_ge "$acc" 0.95; then ok "spiral manifold mixup: final test accuracy $acc >= 0.95"
+    else fail "spiral manifold mixup: final test accuracy '$acc' < 0.95"; fi
+    for f in config.ini metrics.tsv summary.json model.ckpt; do
+        [ -s "golden/$f" ] || fail "golden/$f missing or empty"
+    done
+    [ -s golden.out ] && fail "-q: train printed on stdout: $(cat golden.out)"
+    [ -s golden.err ] && fail "-q: train printed on stderr: $(cat golden.err)"
+    head -n 1 golden/metrics.tsv | grep -q '^# mixgeo [0-9.]* seed=1 git=[^ ]* config=' ||
+        fail "metrics.tsv provenance line: $(head -n 1 golden/metrics.tsv)"
+    sed -n 2p golden/metrics.tsv | grep -q '^# columns: epoch lr train_loss train_acc val_loss val_nll val_acc test_loss test_nll test_acc seconds$' ||
+        fail "metrics.tsv columns line: $(sed -n 2p golden/metrics.tsv)"
+    rows=$(grep -vc '^#' golden/metrics.tsv)
+    [ "$rows" -eq 60 ] || fail "metrics.tsv has $rows rows, expected 60"
+    [ "$(json golden/summary.json mixgeo status)" = finished ] || fail "summary.json status is not finished"
+    [ "$(json golden/summary.json mixgeo loss)" = bce ] || fail "summary.json lacks loss = bce"
+    [ "$(json golden/summary.json best by)" = test_acc ] || fail "summary.json best.by is not test_acc"
+    if ! grep -q '^alpha = 2$' golden/config.ini || ! grep -q '^mix-layers = 0,1,2$' golden/config.ini; then
+        fail "config.ini lacks the resolved alpha / mix-layers"
+    fi
+fi
+
+# ---------------------------------------------------------------- eval
+expect_exit 0 eval-test "" "$MIXGEO" eval golden --split test
+if [ -f golden/eval-test.json ]; then
+    e=$(json golden/eval-test.json mixgeo accuracy)
+    s=$(json golden/summary.json final test_acc)
+    if num_eq "$e" "$s"; then ok "eval accuracy $e equals the last epoch's test_acc"
+    else fail "eval accuracy $e differs from summary final test_acc $s"; fi
+    grep -q "accuracy" eval-test.out || fail "eval printed no accuracy on stdout"
+else
+    fail "eval wrote no golden/eval-test.json"
+fi
+expect_exit 0 eval-train "" "$MIXGEO" eval golden --split train
+expect_exit 2 eval-noval "--split val" "$MIXGEO" eval golden --split val
+expect_exit 2 eval-norun "not a mixgeo run directory" "$MIXGEO" eval "$T/nowhere"
+
+# ---------------------------------------------------------------- determinism, resume
+SMALL="$SPIRAL --mix manifold --val 200 --seed 3"
+run det-a "$MIXGEO" train -q $SMALL --epochs 6 --out a
+run det-b "$MIXGEO" train -q $SMALL --epochs 6 --out b
+strip_seconds a/metrics.tsv >a.m
+strip_seconds b/metrics.tsv >b.m
+if cmp -s a.m b.m && cmp -s a/model.ckpt b/model.ckpt; then ok "same seed twice: identical metrics.tsv (minus seconds) and model.ckpt"
+else fail "same seed twice: metrics.tsv or model.ckpt differ"; fi
+[ "$(json a/summary.json best by)" = val_acc ] || fail "with --val, best.by is not val_acc"
+
+run res-c1 "$MIXGEO" train -q $SMALL --epochs 3 --out c
+run res-c2 "$MIXGEO" train -q --resume c --epochs 6
+strip_seconds c/metrics.tsv >c.m
+if [ "$rc" -eq 0 ] && cmp -s a.m c.m && cmp -s a/model.ckpt c/model.ckpt; then ok "3 epochs + --resume --epochs 6 == 6 epochs"
+else fail "resume (exit $rc): metrics.tsv or model.ckpt differ from the uninterrupted run"; fi
+
+MIXGEO_STOP_AFTER_STEPS=27 "$MIXGEO" train $SMALL --epochs 6 --out d >stop.out 2>stop.err
+rc=$?
+if [ "$rc" -eq 130 ] && grep -qF "interrupted at epoch 2 step 9; resume with: mixgeo train --resume d" stop.err &&
+    [ "$(json d/summary.json mixgeo status)" = interrupted ]; then
+    ok "interrupt mid-epoch: exit 130, resume hint, status interrupted"
+else
+    fail "interrupt: exit $rc; stderr:"
+    sed 's/^/    /' stop.err
+fi
+run res-d "$MIXGEO" train -q --resume d
+strip_seconds d/metrics.tsv >d.m
+if [ "$rc" -eq 0 ] && cmp -s a.m d.m && cmp -s a/model.ckpt d/model.ckpt; then ok "interrupted at epoch 2 step 9 + --resume == uninterrupted"
+else fail "resume after interrupt (exit $rc): results differ from the uninterrupted run"; fi
+
+# A real signal (SIGTERM; background jobs of a script ignore SIGINT).
+"$MIXGEO" train $SPIRAL --epochs 1000000 --out sig >sig.out 2>sig.err &
+pid=$!
+sleep 1
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+if [ "$rc" -eq 130 ] && grep -qF "resume with: mixgeo train --resume sig" sig.err; then
+    ok "SIGTERM: exit 130 and a resume hint"
+    expect_exit 0 sig-eval "" "$MIXGEO" eval sig
+else
+    fail "SIGTERM: exit $rc; stderr (tail):"
+    tail -n 3 sig.err | sed 's/^/    /'
+fi
+
+expect_exit 2 res-change "--lr: cannot change on --resume" "$MIXGEO" train --resume c --lr 0.05
+expect_exit 2 res-out "--out cannot be combined with --resume" "$MIXGEO" train --resume c --out zz
+expect_exit 2 exists "--force" "$MIXGEO" train $SMALL --epochs 1 --out a
+
+# ---------------------------------------------------------------- INI + flags
+cat >t.ini <<'EOF'
+# a comment
+; another comment
+data = spiral
+[train]
+arch = 2-16-2
+epochs = 2
+seed = 5
+lr = 0.05
+[eval]
+split = train
+EOF
+run ini "$MIXGEO" train -q --config t.ini --seed 7 --out ini
+if [ "$rc" -eq 0 ] && grep -q '^seed = 7$' ini/config.ini && grep -q '^lr = 0.05$' ini/config.ini &&
+    grep -q '^arch = 2-16-2$' ini/config.ini && grep -q '^epochs = 2$' ini/config.ini &&
+    grep -q '^data-seed = 7$' ini/config.ini; then
+    ok "INI file + flag override (--seed 7 over seed = 5)"
+else
+    fail "INI + flags (exit $rc):"
+    sed 's/^/    /' ini.err
+fi
+run repro "$MIXGEO" train -q --config ini/config.ini --out repro
+if [ "$rc" -eq 0 ] && cmp -s ini/model.ckpt repro/model.ckpt; then ok "--config RUN/config.ini reproduces the run"
+else fail "--config RUN/config.ini (exit $rc) did not reproduce model.ckpt"; fi
+
+for f in "$ROOT"/experiments/*.ini; do
+    [ -f "$f" ] || continue
+    expect_exit 0 "dry-$(basename "$f" .ini)" "" "$MIXGEO" train --config "$f" --dry-run
+done
+
+# ---------------------------------------------------------------- bad input -> exit 2
+printf '[train]\nalpha = 2\nbogus = 1\n' >bad.ini
+printf 'mix = manifold\nalpha = -1\n' >badval.ini
+expect_exit 2 bad-alpha "--alpha" "$MIXGEO" train --mix manifold --alpha 0 --out x
+expect_exit 2 bad-layer "--mix-layers" "$MIXGEO" train --arch 2-8-2 --mix manifold --mix-layers 0,5 --out x
+expect_exit 2 bad-width "--arch: input width 3" "$MIXGEO" train --arch 3-8-2 --out x
+expect_exit 2 bad-classes "--arch: output width 3" "$MIXGEO" train --arch 2-8-3 --out x
+expect_exit 2 bad-batch "--batch" "$MIXGEO" train --batch 0 --out x
+expect_exit 2 bad-lr "--lr" "$MIXGEO" train --lr -0.1 --out x
+expect_exit 2 bad-ini-key "bad.ini:3: unknown key 'bogus'" "$MIXGEO" train --config bad.ini --out x
+expect_exit 2 bad-ini-val "badval.ini:2: alpha" "$MIXGEO" train --config badval.ini --out x
+expect_exit 2 bad-number "--epochs: not an integer (got '3x')" "$MIXGEO" train --epochs 3x --out x
+expect_exit 2 bad-data "--data: unknown data" "$MIXGEO" train --data nosuch --out x
+expect_exit 2 bad-enum "--mix: unknown value" "$MIXGEO" train --mix sideways --out x
+expect_exit 2 bad-option "option '--nope'" "$MIXGEO" train --nope
+expect_exit 2 bad-config "nosuch.ini" "$MIXGEO" train --config nosuch.ini
+expect_exit 2 bad-cmd "unknown command" "$MIXGEO" frobnicate
+[ -e x ] && fail "a rejected configuration created its --out directory"
+
+# ---------------------------------------------------------------- runtime failures -> exit 1
+expect_exit 1 no-idx "$T/no-such-dir" "$MIXGEO" train --data "idx:$T/no-such-dir" --arch 784-10 --out x
+expect_exit 1 no-fm-dir "$T/no-fm" "$MIXGEO" train --data fashion-mnist --data-dir "$T/no-fm" --out x
+expect_exit 1 diverge "loss became NaN/Inf at epoch" "$MIXGEO" train $SPIRAL --lr 1e30 --out nan
+if [ -f nan/model.ckpt ]; then
+    expect_exit 0 diverge-eval "" "$MIXGEO" eval nan
+    [ "$(json nan/summary.json mixgeo status)" = diverged ] || fail "summary.json status after NaN is not diverged"
+else
+    fail "no last good checkpoint after NaN"
+fi
+
+# ---------------------------------------------------------------- CSV data
+awk 'BEGIN { srand(1); print "x0,x1,label"
+             for (i = 0; i < 200; i++) { y = i % 2; printf "%.4f,%.4f,%d\n", rand() + 2 * y, rand(), y } }' >tr.csv
+awk 'BEGIN { srand(2); for (i = 0; i < 100; i++) { y = i % 2; printf "%.4f,%.4f,%d\n", rand() + 2 * y, rand(), y } }' >te.csv
+run csv "$MIXGEO" train -q --data csv:tr.csv,te.csv --epochs 5 --out csvrun
+if [ "$rc" -eq 0 ] && grep -q '^arch = 2-64-64-2$' csvrun/config.ini && grep -q '^classes = 2$' csvrun/config.ini; then
+    ok "csv:TRAIN,TEST with an auto --arch (2-64-64-2)"
+else
+    fail "csv run (exit $rc):"
+    sed 's/^/    /' csv.err
+fi
+
+# ---------------------------------------------------------------- --help
+for cmd in train eval; do
+    run "help-$cmd" "$MIXGEO" $cmd --help
+    if [ "$rc" -eq 0 ] && grep -q '\[default: ' "help-$cmd.out"; then ok "$cmd --help exits 0 and shows defaults"
+    else fail "$cmd --help: exit $rc or no defaults"; fi
+done
+for o in data data-dir classes n-per-class n-test-per-class noise data-seed standardize val arch act \
+    slope batchnorm dropout input-noise init mix mix-layers alpha loss optim lr momentum nesterov wd \
+    beta1 beta2 eps sched milestones gamma warmup epochs batch seed threads out checkpoint-every \
+    config resume quiet; do
+    grep -q -- "--${o}[ ,]" help-train.out || fail "train --help does not list --$o"
+done
+grep -q -- '--lr X .*\[default: 0.1\]' help-train.out || fail "train --help lacks '--lr ... [default: 0.1]'"
+grep -q -- '--split .*\[default: test\]' help-eval.out || fail "eval --help lacks the --split default"
+run help-main "$MIXGEO" --help
+if [ "$rc" -eq 0 ] && grep -q '^  train ' help-main.out && grep -q '^  eval ' help-main.out; then ok "mixgeo --help lists the subcommands"
+else fail "mixgeo --help: exit $rc or subcommands missing"; fi
+
+echo "e2e_train: $failures failure(s)"
+[ "$failures" -eq 0 ]
