@@ -75,7 +75,7 @@ num_eq() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !
 # metrics.tsv without the seconds column (the last one).
 strip_seconds() { awk -F '\t' 'BEGIN { OFS = "\t" } /^#/ { print; next } { NF = NF - 1; print }' "$1"; }
 
-SPIRAL="--data spiral --arch 2-32-32-2 --standardize --act lrelu --nesterov"
+SPIRAL="--data spiral --arch 2-32-32-2 --standardize --act lrelu --optim sgd --lr 0.1 --nesterov --sched constant"
 
 # ---------------------------------------------------------------- golden run
 run golden "$MIXGEO" train -q $SPIRAL --mix manifold --epochs 60 --seed 1 --out golden
@@ -98,7 +98,7 @@ else
     rows=$(grep -vc '^#' golden/metrics.tsv)
     [ "$rows" -eq 60 ] || fail "metrics.tsv has $rows rows, expected 60"
     [ "$(json golden/summary.json mixgeo status)" = finished ] || fail "summary.json status is not finished"
-    [ "$(json golden/summary.json mixgeo loss)" = bce ] || fail "summary.json lacks loss = bce"
+    [ "$(json golden/summary.json mixgeo loss)" = ce ] || fail "summary.json lacks loss = ce"
     [ "$(json golden/summary.json best by)" = test_acc ] || fail "summary.json best.by is not test_acc"
     if ! grep -q '^alpha = 2$' golden/config.ini || ! grep -q '^mix-layers = 0,1,2$' golden/config.ini; then
         fail "config.ini lacks the resolved alpha / mix-layers"
@@ -254,7 +254,7 @@ for o in data data-dir classes n-per-class n-test-per-class noise data-seed stan
     config resume quiet; do
     grep -q -- "--${o}[ ,]" help-train.out || fail "train --help does not list --$o"
 done
-grep -q -- '--lr X .*\[default: 0.1\]' help-train.out || fail "train --help lacks '--lr ... [default: 0.1]'"
+grep -A1 -- '--lr X' help-train.out | grep -q '\[default: auto\]' || fail "train --help lacks '--lr ... [default: auto]'"
 grep -q -- '--split .*\[default: test\]' help-eval.out || fail "eval --help lacks the --split default"
 run help-main "$MIXGEO" --help
 if [ "$rc" -eq 0 ] && grep -q '^  train ' help-main.out && grep -q '^  eval ' help-main.out; then ok "mixgeo --help lists the subcommands"

@@ -49,8 +49,9 @@ const cli_opt cli_train_opts[] = {
      NULL},
     {"data-seed", 0, CLI_VALUE, "N", "auto", S | D,
      "seed of the synthetic data and of the validation split; auto: = --seed", NULL},
-    {"standardize", 0, CLI_FLAG, NULL, "false", S | D,
-     "standardise every feature with the mean and std of the training set", NULL},
+    {"standardize", 0, CLI_FLAG, NULL, "auto", S | D,
+     "standardise every feature with the mean and std of the training set; auto: on for "
+     "synthetic data, off for images", NULL},
     {"val", 0, CLI_VALUE, "N", "0", S | D,
      "hold out N random training examples for validation (0 = no validation set)", NULL},
 
@@ -58,7 +59,9 @@ const cli_opt cli_train_opts[] = {
      "layer widths input-hidden...-classes, e.g. 784-512-512-10 (blobs: the input width is "
      "the data dimension); auto: DIM-64-64-CLASSES, or DIM-512-512-CLASSES for IDX images",
      "Model"},
-    {"act", 0, CLI_VALUE, "relu|lrelu|tanh", "relu", S, "activation of the hidden layers",
+    {"act", 0, CLI_VALUE, "relu|lrelu|tanh", "auto", S,
+     "activation of the hidden layers; auto: lrelu for synthetic data (a 2-unit ReLU "
+     "bottleneck dies easily), relu otherwise",
      NULL},
     {"slope", 0, CLI_VALUE, "X", "0.01", S, "negative slope of --act lrelu", NULL},
     {"batchnorm", 0, CLI_FLAG, NULL, "false", S,
@@ -78,20 +81,26 @@ const cli_opt cli_train_opts[] = {
     {"alpha", 0, CLI_VALUE, "X", "auto", S,
      "lambda ~ Beta(alpha, alpha), one per minibatch; auto: 2 for manifold, 1 for input",
      NULL},
-    {"loss", 0, CLI_VALUE, "bce|ce", "bce", S,
-     "bce: binary cross-entropy of softmax(logits) against the soft target, mean over batch x "
-     "classes (the authors' code; the default); ce: soft-target cross-entropy",
+    {"loss", 0, CLI_VALUE, "ce|bce", "ce", S,
+     "ce: soft-target cross-entropy (the default); bce: binary cross-entropy of "
+     "softmax(logits) against the soft target, mean over batch x classes (the authors' code; "
+     "its gradients are ~1/classes as large, so it needs a larger lr or more epochs)",
      NULL},
 
-    {"optim", 0, CLI_VALUE, "sgd|adam", "sgd", S, "optimiser", "Optimiser"},
-    {"lr", 0, CLI_VALUE, "X", "0.1", S, "learning rate", NULL},
+    {"optim", 0, CLI_VALUE, "sgd|adam", "auto", S,
+     "optimiser; auto: adam for synthetic data, sgd (the paper's) otherwise", "Optimiser"},
+    {"lr", 0, CLI_VALUE, "X", "auto", S,
+     "learning rate; auto: 0.01 with adam, 0.1 with sgd", NULL},
     {"momentum", 0, CLI_VALUE, "X", "0.9", S, "SGD momentum", NULL},
-    {"nesterov", 0, CLI_FLAG, NULL, "false", S, "Nesterov momentum (SGD)", NULL},
-    {"wd", 0, CLI_VALUE, "X", "0", S, "weight decay (L2 added to the gradient)", NULL},
+    {"nesterov", 0, CLI_FLAG, NULL, "auto", S,
+     "Nesterov momentum (SGD); auto: on with sgd (the paper's setting)", NULL},
+    {"wd", 0, CLI_VALUE, "X", "auto", S,
+     "weight decay (L2 added to the gradient); auto: 1e-4 with sgd (the paper's), 0 with adam",
+     NULL},
     {"beta1", 0, CLI_VALUE, "X", "0.9", S, "Adam beta1", NULL},
     {"beta2", 0, CLI_VALUE, "X", "0.999", S, "Adam beta2", NULL},
     {"eps", 0, CLI_VALUE, "X", "1e-08", S, "Adam epsilon", NULL},
-    {"sched", 0, CLI_VALUE, "constant|step|cosine", "constant", S, "learning-rate schedule",
+    {"sched", 0, CLI_VALUE, "constant|step|cosine", "cosine", S, "learning-rate schedule",
      NULL},
     {"milestones", 0, CLI_VALUE, "LIST", "", S,
      "epochs at which --sched step multiplies the learning rate by --gamma, e.g. 15,25", NULL},
@@ -768,6 +777,22 @@ static double synth_default_noise(mg_synth_kind k)
     return 0.0;
 }
 
+/* Defaults that depend on the kind of data ("auto" in the option table):
+ * synthetic 2-D sets train well with Adam, LeakyReLU and standardised inputs
+ * (the paper's spiral spans [-15,15]^2 and has a 2-unit bottleneck, which a
+ * ReLU kills); image data uses the paper's SGD + Nesterov + weight decay. */
+static void resolve_family_defaults(cli_values *v, const cli_run_config *c)
+{
+    int synth = c->data_kind == CLI_DATA_SYNTH;
+    if (is_auto(cli_get(v, "act"))) canon(v, "act", synth ? "lrelu" : "relu");
+    if (is_auto(cli_get(v, "standardize"))) canon(v, "standardize", synth ? "true" : "false");
+    if (is_auto(cli_get(v, "optim"))) canon(v, "optim", synth ? "adam" : "sgd");
+    int adam = strcmp(cli_get(v, "optim"), "adam") == 0;
+    if (is_auto(cli_get(v, "lr"))) canon(v, "lr", adam ? "0.01" : "0.1");
+    if (is_auto(cli_get(v, "wd"))) canon(v, "wd", adam ? "0" : "0.0001");
+    if (is_auto(cli_get(v, "nesterov"))) canon(v, "nesterov", adam ? "false" : "true");
+}
+
 static int resolve_data(cli_values *v, cli_run_config *c)
 {
     int bad = 0;
@@ -848,6 +873,7 @@ static int resolve_data(cli_values *v, cli_run_config *c)
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)c->data_seed);
         canon(v, "data-seed", buf);
     }
+    resolve_family_defaults(v, c);
     if (!tally(&bad, cli_get_bool(v, "standardize", &c->standardize)))
         canon(v, "standardize", c->standardize ? "true" : "false");
     if (!tally(&bad, cli_get_int(v, "val", 0, INT_MAX, &c->val))) canon_int(v, "val", c->val);
