@@ -103,10 +103,12 @@ static mg_status save(mg_model *m, const mg_trainer *t, const char *path)
     const mg_arch_opts *o = mg_model_opts(m);
     int w = snprintf(hdr, sizeof hdr,
                      "arch=%s\nact=%s\nslope=%a\nbatchnorm=%d\ndropout=%a\ninput_noise=%a\n"
-                     "init=%s\nn_params=%zu\nn_buffers=%zu\ntrainer=%d\n",
+                     "init=%s\nin_c=%d\nin_h=%d\nin_w=%d\nclasses=%d\n"
+                     "n_params=%zu\nn_buffers=%zu\ntrainer=%d\n",
                      mg_model_arch(m), act_name(o->act), (double)o->slope, o->batchnorm,
                      (double)o->dropout, (double)o->input_noise,
-                     o->init == MG_INIT_HE ? "he" : "xavier", mg_model_n_params(m),
+                     o->init == MG_INIT_HE ? "he" : "xavier", o->in_c, o->in_h, o->in_w,
+                     mg_model_classes(m), mg_model_n_params(m),
                      mg_model_n_buffers(m), t != NULL);
     if (t) {
         w += snprintf(hdr + w, sizeof hdr - w,
@@ -235,6 +237,11 @@ static mg_status model_from_header(const char *path, const char *hdr, mg_model *
     o.input_noise = (float)noise;
     o.batchnorm = (int)bn;
     o.init = strcmp(init, "xavier") == 0 ? MG_INIT_XAVIER : MG_INIT_HE;
+    long long ic, ih, iw, cl;
+    if (!hdr_long(hdr, "in_c", &ic) || !hdr_long(hdr, "in_h", &ih) ||
+        !hdr_long(hdr, "in_w", &iw) || !hdr_long(hdr, "classes", &cl))
+        return mg_fail(MG_ERR_FORMAT, "%s: checkpoint header lacks the input shape", path);
+    o.in_c = (int)ic, o.in_h = (int)ih, o.in_w = (int)iw, o.classes = (int)cl;
     mg_rng r;
     mg_rng_seed(&r, 0);
     mg_status st = mg_model_create(arch, &o, &r, out);

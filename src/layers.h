@@ -9,6 +9,9 @@
 #define MG_LAYERS_H
 
 #include "mixgeo.h"
+#include "conv.h"
+
+#define MG_LAYER_NBUF 8
 
 typedef struct {
     mg_layer_kind kind;
@@ -19,13 +22,36 @@ typedef struct {
     size_t n_p;      /* number of trainable parameters                 */
     size_t b_off;    /* first saved buffer (bn running stats)          */
     size_t n_b;
+    /* image layers: input c x h x w, output oc x oh x ow */
+    int c, h, w, oc, oh, ow;
+    mg_conv2d_shape conv;  /* CONV2D; PREACT: the first 3x3 conv             */
+    mg_conv2d_shape conv2; /* PREACT: the second 3x3 conv                    */
+    mg_conv2d_shape proj;  /* PREACT: 1x1 projection shortcut (has_proj)     */
+    int has_proj;
+    mg_pool_shape pool;    /* MAXPOOL / AVGPOOL                              */
     /* activation arena views (max_batch rows) */
     float *y;        /* output, n x out                                 */
     float *aux;      /* kind-specific: dropout mask (n x out), bn x-hat (n x out) */
     float *aux2;     /* bn: batch mean and inverse std (2 x out)        */
     float *dy;       /* gradient w.r.t. the output, n x out            */
+    float *buf[MG_LAYER_NBUF]; /* image layers: per-example / fixed scratch (see layer_preact.c) */
     const float *x;  /* input of the last forward (not owned)          */
 } mg_layer;
+
+/* Extra activation memory of a layer: buf[i] gets per_ex[i] floats per
+ * example plus fixed[i] floats; *ws the conv workspace it needs at max_batch. */
+void mg_layer_buffers(const mg_layer *l, int max_batch, size_t per_ex[MG_LAYER_NBUF],
+                      size_t fixed[MG_LAYER_NBUF], size_t *ws);
+
+/* Pre-activation residual block (layer_preact.c).  Params: bn1 (2 cin),
+ * conv1, bn2 (2 cout), conv2, [proj]; buffers: bn1 running (2 cin), bn2
+ * running (2 cout). */
+mg_status mg_preact_setup(mg_layer *l, int cin, int h, int w, int cout, int stride);
+void mg_preact_init(const mg_layer *l, float *params, float *buffers, mg_rng *rng);
+void mg_preact_forward(mg_layer *l, const float *params, float *buffers, const float *x, float *y,
+                       int n, int train, float *ws);
+void mg_preact_backward(const mg_layer *l, const float *params, float *grads, const float *dy,
+                        float *dx, int n, int train, float *ws);
 
 /* Parameter and buffer counts of a layer (set n_p, n_b). */
 void mg_layer_sizes(mg_layer *l);

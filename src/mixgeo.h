@@ -191,15 +191,30 @@ typedef enum {
     MG_LAYER_TANH,
     MG_LAYER_DROPOUT, /* inverted dropout, train only             */
     MG_LAYER_NOISE,   /* additive Gaussian noise, train only      */
+    MG_LAYER_CONV2D,  /* 2-D convolution, NCHW, no bias            */
+    MG_LAYER_BN2D,    /* batch normalisation per channel (+ fused ReLU when param = 1) */
+    MG_LAYER_MAXPOOL,
+    MG_LAYER_AVGPOOL,
+    MG_LAYER_GAP,     /* global average pooling C x H x W -> C     */
+    MG_LAYER_PREACT,  /* pre-activation residual block (He et al. 2016):
+                         BN-ReLU-conv3x3-BN-ReLU-conv3x3 + shortcut (identity, or a
+                         1x1 projection of the first BN-ReLU output when the shape changes) */
     MG_LAYER_KIND_COUNT
 } mg_layer_kind;
 
 typedef enum { MG_ACT_RELU, MG_ACT_LRELU, MG_ACT_TANH, MG_ACT_NONE } mg_act;
 typedef enum { MG_INIT_HE, MG_INIT_XAVIER } mg_init;
 
-/* How an architecture string becomes blocks.  "784-512-512-10": widths; block
- * i (1..L-1) = dense, [bn1d], activation, [dropout]; block L = dense (the
- * logits).  input_noise > 0 puts a noise layer in front of block 1. */
+/* How an architecture string becomes blocks.
+ *  - MLP "784-512-512-10": widths; block i (1..L-1) = dense, [bn1d],
+ *    activation, [dropout]; block L = dense (the logits).  input_noise > 0
+ *    puts a noise layer in front of block 1.
+ *  - PreActResNet "preact:16-32-64x2": stage widths and blocks per stage
+ *    (default 2).  Block 1 = a 3x3 stem convolution + stage 1; block i = stage
+ *    i (its first residual block has stride 2 and a 1x1 projection); the last
+ *    block = BN-ReLU, global average pooling, dense to `classes`.  So layer k
+ *    (1..stages) is the output of residual stage k.  Needs the input shape
+ *    (in_c, in_h, in_w) and classes. */
 typedef struct {
     mg_act act;
     float slope;       /* LeakyReLU negative slope (default 0.01)      */
@@ -207,6 +222,8 @@ typedef struct {
     float dropout;     /* p of dropping, 0 = off                        */
     float input_noise; /* sigma of Gaussian noise on the input, 0 = off */
     mg_init init;
+    int in_c, in_h, in_w; /* input image shape (convolutional nets); 0 = a vector */
+    int classes;          /* outputs of convolutional nets (MLPs: the last width) */
 } mg_arch_opts;
 mg_arch_opts mg_arch_opts_default(void);
 

@@ -29,6 +29,7 @@ struct mg_model {
     float *act;                      /* activation arena                */
     float *mix_h, *mix_g;            /* mixed state and its gradient (max_batch x max dim) */
     float *scratch;                  /* gradient of the unmixed state at the start */
+    float *ws;                       /* convolution workspace (shared by all layers) */
     /* the last forward */
     int f_from, f_n, f_train, f_has_mix;
     mg_mix f_mix;
@@ -38,7 +39,7 @@ struct mg_model {
 
 mg_arch_opts mg_arch_opts_default(void)
 {
-    mg_arch_opts o = {MG_ACT_RELU, 0.01f, 0, 0.0f, 0.0f, MG_INIT_HE};
+    mg_arch_opts o = {.act = MG_ACT_RELU, .slope = 0.01f, .init = MG_INIT_HE};
     return o;
 }
 
@@ -74,7 +75,8 @@ static mg_status parse_widths(const char *arch, int *dims, int *count)
     return MG_OK;
 }
 
-static void add_layer(mg_model *m, mg_layer_kind kind, int block, int in, int out, float param)
+static mg_layer *add_layer(mg_model *m, mg_layer_kind kind, int block, int in, int out,
+                           float param)
 {
     mg_layer *l = &m->layers[m->nl++];
     memset(l, 0, sizeof *l);
@@ -84,6 +86,7 @@ static void add_layer(mg_model *m, mg_layer_kind kind, int block, int in, int ou
     l->out = out;
     l->param = param;
     mg_layer_sizes(l);
+    return l;
 }
 
 void mg_layer_sizes(mg_layer *l)
@@ -91,7 +94,35 @@ void mg_layer_sizes(mg_layer *l)
     switch (l->kind) {
     case MG_LAYER_DENSE: l->n_p = (size_t)l->out * l->in + l->out; l->n_b = 0; break;
     case MG_LAYER_BN1D: l->n_p = 2 * (size_t)l->out; l->n_b = 2 * (size_t)l->out; break;
+    case MG_LAYER_CONV2D: l->n_p = mg_conv2d_n_params(&l->conv); l->n_b = 0; break;
+    case MG_LAYER_BN2D: l->n_p = 2 * (size_t)l->c; l->n_b = 2 * (size_t)l->c; break;
+    case MG_LAYER_PREACT: break; /* set by mg_preact_setup */
     default: l->n_p = 0; l->n_b = 0; break;
+    }
+}
+
+void mg_layer_buffers(const mg_layer *l, int max_batch, size_t per_ex[MG_LAYER_NBUF],
+                      size_t fixed[MG_LAYER_NBUF], size_t *ws)
+{
+    for (int i = 0; i < MG_LAYER_NBUF; i++) per_ex[i] = fixed[i] = 0;
+    *ws = 0;
+    switch (l->kind) {
+    case MG_LAYER_CONV2D: *ws = mg_conv2d_workspace(&l->conv, max_batch); break;
+    case MG_LAYER_BN2D: fixed[0] = 2 * (size_t)l->c; break;
+    case MG_LAYER_MAXPOOL: per_ex[0] = (size_t)l->out; break; /* int32 argmax */
+    case MG_LAYER_PREACT: {
+        size_t in = (size_t)l->in, out = (size_t)l->out;
+        per_ex[0] = in, per_ex[1] = out, per_ex[2] = out, per_ex[3] = out, per_ex[4] = out;
+        per_ex[5] = in, per_ex[6] = l->has_proj ? in : 0;
+        fixed[7] = 2 * (size_t)l->c + 2 * (size_t)l->oc;
+        size_t w1 = mg_conv2d_workspace(&l->conv, max_batch);
+        size_t w2 = mg_conv2d_workspace(&l->conv2, max_batch);
+        size_t w3 = l->has_proj ? mg_conv2d_workspace(&l->proj, max_batch) : 0;
+        *ws = w1 > w2 ? w1 : w2;
+        *ws = *ws > w3 ? *ws : w3;
+        break;
+    }
+    default: break;
     }
 }
 
@@ -99,6 +130,107 @@ size_t mg_layer_act_per_example(const mg_layer *l)
 {
     size_t aux = (l->kind == MG_LAYER_DROPOUT || l->kind == MG_LAYER_BN1D) ? (size_t)l->out : 0;
     return 2 * (size_t)l->out + aux; /* y, dy, aux */
+}
+
+/* MLP blocks from widths dims[0..L]. */
+static void build_mlp(mg_model *m, const int *dims)
+{
+    const mg_arch_opts *o = &m->opts;
+    for (int b = 1; b <= m->L; b++) {
+        m->first[b] = m->nl;
+        int in = dims[b - 1], w = dims[b];
+        if (b == 1 && o->input_noise > 0.0f) add_layer(m, MG_LAYER_NOISE, b, in, in, o->input_noise);
+        add_layer(m, MG_LAYER_DENSE, b, in, w, 0.0f);
+        if (b == m->L) break;
+        if (o->batchnorm) add_layer(m, MG_LAYER_BN1D, b, w, w, 0.0f);
+        switch (o->act) {
+        case MG_ACT_RELU: add_layer(m, MG_LAYER_RELU, b, w, w, 0.0f); break;
+        case MG_ACT_LRELU: add_layer(m, MG_LAYER_LRELU, b, w, w, o->slope); break;
+        case MG_ACT_TANH: add_layer(m, MG_LAYER_TANH, b, w, w, 0.0f); break;
+        case MG_ACT_NONE: break;
+        }
+        if (o->dropout > 0.0f) add_layer(m, MG_LAYER_DROPOUT, b, w, w, o->dropout);
+    }
+}
+
+/* "16-32-64x2" -> stage widths and blocks per stage. */
+static mg_status parse_preact(const char *arch, const char *spec, int *widths, int *n, int *per)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", spec);
+    char *x = strchr(buf, 'x');
+    *per = 2;
+    if (x) {
+        *x = '\0';
+        char *end;
+        errno = 0;
+        long v = strtol(x + 1, &end, 10);
+        if (errno || end == x + 1 || *end || v < 1 || v > 64)
+            return mg_fail(MG_ERR_CONFIG,
+                           "--arch '%s': blocks per stage after 'x' must be 1..64", arch);
+        *per = (int)v;
+    }
+    mg_status st = parse_widths(buf, widths, n);
+    if (st == MG_ERR_CONFIG && *n == 0) {
+        /* parse_widths insists on two widths; one stage is fine here */
+        char *end;
+        errno = 0;
+        long v = strtol(buf, &end, 10);
+        if (!errno && end != buf && !*end && v > 0 && v <= 4096) {
+            widths[0] = (int)v;
+            *n = 1;
+            return MG_OK;
+        }
+        return mg_fail(MG_ERR_CONFIG,
+                       "--arch '%s': expected preact:W1-W2-...[xB], e.g. preact:16-32-64x2", arch);
+    }
+    if (st) return st;
+    if (*n + 1 > MG_MAX_BLOCKS)
+        return mg_fail(MG_ERR_CONFIG, "--arch '%s': too many stages", arch);
+    return MG_OK;
+}
+
+/* PreActResNet: block 1 = stem conv + stage 1, block i = stage i, last block =
+ * BN-ReLU, global average pooling, dense. */
+static mg_status build_preact(mg_model *m, const char *arch, const int *widths, int n_stages,
+                              int per)
+{
+    const mg_arch_opts *o = &m->opts;
+    int c = o->in_c, h = o->in_h, w = o->in_w;
+    m->L = n_stages + 1;
+    m->dims[0] = c * h * w;
+    for (int s = 0; s < n_stages; s++) {
+        int b = s + 1;
+        m->first[b] = m->nl;
+        if (s == 0) {
+            mg_layer *l = add_layer(m, MG_LAYER_CONV2D, b, c * h * w, 0, 0.0f);
+            mg_status st = mg_conv2d_shape_init(&l->conv, c, h, w, widths[0], 3, 3, 1, 1, 0);
+            if (st) return mg_fail(st, "--arch '%s': stem: %s", arch, mg_errmsg());
+            l->c = c, l->h = h, l->w = w;
+            l->oc = widths[0], l->oh = l->conv.ho, l->ow = l->conv.wo;
+            l->out = l->oc * l->oh * l->ow;
+            mg_layer_sizes(l);
+            c = l->oc, h = l->oh, w = l->ow;
+        }
+        for (int j = 0; j < per; j++) {
+            int stride = (s > 0 && j == 0) ? 2 : 1;
+            mg_layer *l = add_layer(m, MG_LAYER_PREACT, b, c * h * w, 0, 0.0f);
+            mg_status st = mg_preact_setup(l, c, h, w, widths[s], stride);
+            if (st) return mg_fail(st, "--arch '%s': stage %d: %s", arch, s + 1, mg_errmsg());
+            c = l->oc, h = l->oh, w = l->ow;
+        }
+        m->dims[b] = c * h * w;
+    }
+    int b = m->L;
+    m->first[b] = m->nl;
+    mg_layer *l = add_layer(m, MG_LAYER_BN2D, b, c * h * w, c * h * w, 1.0f);
+    l->c = l->oc = c, l->h = l->oh = h, l->w = l->ow = w;
+    mg_layer_sizes(l);
+    l = add_layer(m, MG_LAYER_GAP, b, c * h * w, c, 0.0f);
+    l->c = c, l->h = h, l->w = w, l->oc = c, l->oh = l->ow = 1;
+    add_layer(m, MG_LAYER_DENSE, b, c, o->classes, 0.0f);
+    m->dims[b] = o->classes;
+    return MG_OK;
 }
 
 mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rng,
@@ -115,38 +247,45 @@ mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rn
         return mg_fail(MG_ERR_CONFIG, "--input-noise %g: must be >= 0", o.input_noise);
     if (o.act == MG_ACT_LRELU && !(o.slope >= 0.0f && o.slope < 1.0f))
         return mg_fail(MG_ERR_CONFIG, "--slope %g: must be in [0, 1)", o.slope);
-    int dims[MG_MAX_BLOCKS + 2], c = 0;
-    mg_status st = parse_widths(arch, dims, &c);
+    int preact = strncmp(arch, "preact:", 7) == 0;
+    int dims[MG_MAX_BLOCKS + 2], c = 0, per = 2;
+    mg_status st = preact ? parse_preact(arch, arch + 7, dims, &c, &per)
+                          : parse_widths(arch, dims, &c);
     if (st) return st;
-    if (dims[c - 1] < 2)
+    if (preact) {
+        if (o.in_c <= 0 || o.in_h <= 0 || o.in_w <= 0)
+            return mg_fail(MG_ERR_CONFIG,
+                           "--arch '%s': a convolutional net needs image data (channels x height "
+                           "x width), e.g. --data fashion-mnist", arch);
+        if (o.classes < 2)
+            return mg_fail(MG_ERR_CONFIG, "--arch '%s': needs the number of classes (>= 2)", arch);
+    } else if (dims[c - 1] < 2) {
         return mg_fail(MG_ERR_CONFIG, "--arch '%s': the last width (classes) must be >= 2", arch);
+    }
 
     mg_model *m = calloc(1, sizeof *m);
     if (!m) return mg_fail(MG_ERR_NOMEM, "out of memory creating the model");
     strcpy(m->arch, arch);
     m->opts = o;
-    m->L = c - 1;
-    memcpy(m->dims, dims, sizeof(int) * c);
-    m->layers = calloc((size_t)m->L * 5 + 1, sizeof(mg_layer));
+    size_t max_layers = preact ? (size_t)c * per + 8 : (size_t)c * 5 + 1;
+    m->layers = calloc(max_layers, sizeof(mg_layer));
     if (!m->layers) {
         free(m);
         return mg_fail(MG_ERR_NOMEM, "out of memory creating the model");
     }
-    for (int b = 1; b <= m->L; b++) {
-        m->first[b] = m->nl;
-        int in = dims[b - 1], w = dims[b];
-        if (b == 1 && o.input_noise > 0.0f) add_layer(m, MG_LAYER_NOISE, b, in, in, o.input_noise);
-        add_layer(m, MG_LAYER_DENSE, b, in, w, 0.0f);
-        if (b == m->L) break;
-        if (o.batchnorm) add_layer(m, MG_LAYER_BN1D, b, w, w, 0.0f);
-        switch (o.act) {
-        case MG_ACT_RELU: add_layer(m, MG_LAYER_RELU, b, w, w, 0.0f); break;
-        case MG_ACT_LRELU: add_layer(m, MG_LAYER_LRELU, b, w, w, o.slope); break;
-        case MG_ACT_TANH: add_layer(m, MG_LAYER_TANH, b, w, w, 0.0f); break;
-        case MG_ACT_NONE: break;
+    if (preact) {
+        st = build_preact(m, arch, dims, c, per);
+        if (st) {
+            mg_model_free(m);
+            return st;
         }
-        if (o.dropout > 0.0f) add_layer(m, MG_LAYER_DROPOUT, b, w, w, o.dropout);
+    } else {
+        m->L = c - 1;
+        memcpy(m->dims, dims, sizeof(int) * c);
+        if (!o.classes) m->opts.classes = dims[c - 1];
+        build_mlp(m, dims);
     }
+    MG_ASSERT((size_t)m->nl <= max_layers);
     m->first[m->L + 1] = m->nl;
     for (int i = 0; i < m->nl; i++) {
         m->layers[i].p_off = m->n_params;
@@ -167,13 +306,18 @@ mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rn
     float gain2 = 2.0f;
     if (o.act == MG_ACT_LRELU) gain2 = 2.0f / (1.0f + o.slope * o.slope);
     if (o.act == MG_ACT_TANH || o.act == MG_ACT_NONE) gain2 = 1.0f;
+    MG_ASSERT(rng);
     for (int i = 0; i < m->nl; i++) {
         mg_layer *l = &m->layers[i];
-        if (l->kind == MG_LAYER_DENSE) {
-            MG_ASSERT(rng);
+        switch (l->kind) {
+        case MG_LAYER_DENSE:
             mg_dense_init(l, m->params, o.init, l->block == m->L ? 1.0f : gain2, rng);
-        } else if (l->kind == MG_LAYER_BN1D) {
-            mg_bn1d_init(l, m->params, m->buffers);
+            break;
+        case MG_LAYER_BN1D: mg_bn1d_init(l, m->params, m->buffers); break;
+        case MG_LAYER_BN2D: mg_bn2d_init(l->c, m->params + l->p_off, m->buffers + l->b_off); break;
+        case MG_LAYER_CONV2D: mg_conv2d_init_he(&l->conv, m->params + l->p_off, 2.0f, rng); break;
+        case MG_LAYER_PREACT: mg_preact_init(l, m->params, m->buffers, rng); break;
+        default: break;
         }
     }
     *out = m;
@@ -223,6 +367,12 @@ static const char *kind_name(mg_layer_kind k)
     case MG_LAYER_TANH: return "tanh";
     case MG_LAYER_DROPOUT: return "dropout";
     case MG_LAYER_NOISE: return "noise";
+    case MG_LAYER_CONV2D: return "conv2d";
+    case MG_LAYER_BN2D: return "bn2d";
+    case MG_LAYER_MAXPOOL: return "maxpool";
+    case MG_LAYER_AVGPOOL: return "avgpool";
+    case MG_LAYER_GAP: return "gap";
+    case MG_LAYER_PREACT: return "preact";
     default: return "?";
     }
 }
@@ -282,20 +432,22 @@ mg_status mg_model_reserve(mg_model *m, int max_batch)
     if (max_batch <= m->max_batch) return MG_OK;
     int maxd = 0;
     for (int k = 0; k <= m->L; k++) maxd = m->dims[k] > maxd ? m->dims[k] : maxd;
-    size_t per = 0, fixed = 0;
+    size_t B = (size_t)max_batch, total = 0, ws_max = 0;
+    size_t per_ex[MG_LAYER_NBUF], fixed[MG_LAYER_NBUF], ws;
     for (int i = 0; i < m->nl; i++) {
-        per += mg_layer_act_per_example(&m->layers[i]);
-        fixed += 2 * (size_t)m->layers[i].out;
+        const mg_layer *l = &m->layers[i];
+        total += mg_layer_act_per_example(l) * B + 2 * (size_t)l->out;
+        mg_layer_buffers(l, max_batch, per_ex, fixed, &ws);
+        for (int j = 0; j < MG_LAYER_NBUF; j++) total += per_ex[j] * B + fixed[j];
+        ws_max = ws > ws_max ? ws : ws_max;
     }
-    per += 3 * (size_t)maxd; /* mix_h, mix_g, scratch */
-    size_t total = per * (size_t)max_batch + fixed;
-    float *act = calloc(total, sizeof(float));
+    total += 3 * (size_t)maxd * B + ws_max; /* mix_h, mix_g, scratch, conv workspace */
+    float *act = calloc(total + 1, sizeof(float));
     if (!act) return mg_fail(MG_ERR_NOMEM, "out of memory for activations (%zu floats)", total);
     free(m->act);
     m->act = act;
     m->max_batch = max_batch;
     float *p = act;
-    size_t B = (size_t)max_batch;
     for (int i = 0; i < m->nl; i++) {
         mg_layer *l = &m->layers[i];
         l->y = p; p += B * l->out;
@@ -306,10 +458,18 @@ mg_status mg_model_reserve(mg_model *m, int max_batch)
             l->aux = NULL;
         }
         l->aux2 = p; p += 2 * (size_t)l->out;
+        mg_layer_buffers(l, max_batch, per_ex, fixed, &ws);
+        for (int j = 0; j < MG_LAYER_NBUF; j++) {
+            size_t n = per_ex[j] * B + fixed[j];
+            l->buf[j] = n ? p : NULL;
+            p += n;
+        }
     }
     m->mix_h = p; p += B * maxd;
     m->mix_g = p; p += B * maxd;
     m->scratch = p; p += B * maxd;
+    m->ws = ws_max ? p : NULL;
+    p += ws_max;
     MG_ASSERT((size_t)(p - act) == total);
     return MG_OK;
 }
@@ -326,6 +486,15 @@ static void layer_forward(mg_model *m, mg_layer *l, const float *x, int n, int t
     case MG_LAYER_TANH: mg_act_forward(l->kind, l->param, x, l->y, cnt); break;
     case MG_LAYER_DROPOUT: mg_dropout_forward(l->param, x, l->y, l->aux, cnt, train, rng); break;
     case MG_LAYER_NOISE: mg_noise_forward(l->param, x, l->y, cnt, train, rng); break;
+    case MG_LAYER_CONV2D: mg_conv2d_forward(&l->conv, m->params + l->p_off, x, l->y, n, m->ws); break;
+    case MG_LAYER_BN2D:
+        mg_bn2d_forward(l->c, l->h * l->w, n, m->params + l->p_off, m->buffers + l->b_off, x, l->y,
+                        l->buf[0], train, l->param != 0.0f);
+        break;
+    case MG_LAYER_MAXPOOL: mg_maxpool_forward(&l->pool, x, l->y, (int32_t *)l->buf[0], n); break;
+    case MG_LAYER_AVGPOOL: mg_avgpool_forward(&l->pool, x, l->y, n); break;
+    case MG_LAYER_GAP: mg_gap_forward(l->c, l->h * l->w, n, x, l->y); break;
+    case MG_LAYER_PREACT: mg_preact_forward(l, m->params, m->buffers, x, l->y, n, train, m->ws); break;
     default: MG_ASSERT(!"unknown layer kind");
     }
 }
@@ -349,6 +518,26 @@ static void layer_backward(mg_model *m, mg_layer *l, const float *dy, float *dx,
         break;
     case MG_LAYER_NOISE:
         if (dx && dx != dy) memcpy(dx, dy, sizeof(float) * cnt);
+        break;
+    case MG_LAYER_CONV2D:
+        mg_conv2d_backward(&l->conv, m->params + l->p_off, m->grads + l->p_off, l->x, dy, dx, n,
+                           m->ws);
+        break;
+    case MG_LAYER_BN2D:
+        mg_bn2d_backward(l->c, l->h * l->w, n, m->params + l->p_off, m->grads + l->p_off, l->x,
+                         l->y, l->buf[0], dy, dx, train, l->param != 0.0f);
+        break;
+    case MG_LAYER_MAXPOOL:
+        if (dx) mg_maxpool_backward(&l->pool, (const int32_t *)l->buf[0], dy, dx, n);
+        break;
+    case MG_LAYER_AVGPOOL:
+        if (dx) mg_avgpool_backward(&l->pool, dy, dx, n);
+        break;
+    case MG_LAYER_GAP:
+        if (dx) mg_gap_backward(l->c, l->h * l->w, n, dy, dx);
+        break;
+    case MG_LAYER_PREACT:
+        mg_preact_backward(l, m->params, m->grads, dy, dx, n, train, m->ws);
         break;
     default: MG_ASSERT(!"unknown layer kind");
     }

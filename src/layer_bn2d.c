@@ -1,0 +1,173 @@
+/* layer_bn2d.c - batch normalisation per channel over (n, h, w), PyTorch
+ * BatchNorm2d semantics, optionally fused with the ReLU that follows it in a
+ * pre-activation block (one pass less over memory each way, and no separate
+ * BN output buffer).
+ *
+ * Statistics: per row (one example's plane) in float with 8 partial sums,
+ * across rows in double; values are shifted by the channel's first element
+ * before summing squares so that a large mean does not cancel the variance.
+ * Backward recomputes x-hat from x, mean and inverse std (nothing n x c x hw
+ * is stored besides the output). */
+#include "conv.h"
+#include "layers.h" /* MG_BN_EPS, MG_BN_MOMENTUM */
+
+#include <math.h>
+#include <string.h>
+
+void mg_bn2d_init(int c, float *params, float *buffers)
+{
+    for (int j = 0; j < c; j++) {
+        params[j] = 1.0f;
+        params[c + j] = 0.0f;
+        buffers[j] = 0.0f;
+        buffers[c + j] = 1.0f;
+    }
+}
+
+/* sum (r - k) and sum (r - k)^2 over len floats */
+static void row_moments(const float *r, int len, float k, double *s1, double *s2)
+{
+    float a[8] = {0}, q[8] = {0};
+    int i = 0;
+    for (; i + 8 <= len; i += 8) {
+        for (int u = 0; u < 8; u++) {
+            float d = r[i + u] - k;
+            a[u] += d;
+            q[u] += d * d;
+        }
+    }
+    for (; i < len; i++) {
+        float d = r[i] - k;
+        a[0] += d;
+        q[0] += d * d;
+    }
+    *s1 += (double)(((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])));
+    *s2 += (double)(((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7])));
+}
+
+void mg_bn2d_forward(int c, int hw, int n, const float *params, float *buffers, const float *x,
+                     float *y, float *stats, int train, int relu)
+{
+    MG_ASSERT(c > 0 && hw > 0 && n > 0 && params && x && y && stats && x != y);
+    const float *gamma = params, *beta = params + c;
+    float *mean = stats, *istd = stats + c;
+    size_t plane = (size_t)hw, cstride = (size_t)c * hw;
+    if (train) {
+        MG_ASSERT(buffers);
+        float *rmean = buffers, *rvar = buffers + c;
+        double m = (double)n * hw;
+        for (int j = 0; j < c; j++) {
+            float k = x[(size_t)j * plane];
+            double s1 = 0.0, s2 = 0.0;
+            for (int e = 0; e < n; e++) row_moments(x + e * cstride + j * plane, hw, k, &s1, &s2);
+            double mu = s1 / m;
+            double ss = s2 - s1 * mu; /* sum of squared deviations */
+            if (ss < 0.0) ss = 0.0;
+            double var = ss / m;
+            mean[j] = (float)(k + mu);
+            istd[j] = (float)(1.0 / sqrt(var + MG_BN_EPS));
+            double unb = m > 1.0 ? ss / (m - 1.0) : var;
+            rmean[j] = (1.0f - MG_BN_MOMENTUM) * rmean[j] + MG_BN_MOMENTUM * mean[j];
+            rvar[j] = (1.0f - MG_BN_MOMENTUM) * rvar[j] + MG_BN_MOMENTUM * (float)unb;
+        }
+    } else {
+        MG_ASSERT(buffers);
+        for (int j = 0; j < c; j++) {
+            mean[j] = buffers[j];
+            istd[j] = 1.0f / sqrtf(buffers[c + j] + MG_BN_EPS);
+        }
+    }
+    for (int e = 0; e < n; e++) {
+        for (int j = 0; j < c; j++) {
+            float a = gamma[j] * istd[j], b = beta[j], mu = mean[j];
+            const float *xr = x + e * cstride + j * plane;
+            float *yr = y + e * cstride + j * plane;
+            if (relu) {
+                for (int i = 0; i < hw; i++) {
+                    float v = (xr[i] - mu) * a + b;
+                    yr[i] = v > 0.0f ? v : 0.0f;
+                }
+            } else {
+                for (int i = 0; i < hw; i++) yr[i] = (xr[i] - mu) * a + b;
+            }
+        }
+    }
+}
+
+/* sum g and sum g*(x - mu) over a row, g = dy masked by y > 0 when relu */
+static void row_grad_sums(const float *dyr, const float *xr, const float *yr, int len, float mu,
+                          double *sg, double *sgx)
+{
+    float a[8] = {0}, q[8] = {0};
+    int i = 0;
+    if (yr) {
+        for (; i + 8 <= len; i += 8) {
+            for (int u = 0; u < 8; u++) {
+                float g = yr[i + u] > 0.0f ? dyr[i + u] : 0.0f;
+                a[u] += g;
+                q[u] += g * (xr[i + u] - mu);
+            }
+        }
+        for (; i < len; i++) {
+            float g = yr[i] > 0.0f ? dyr[i] : 0.0f;
+            a[0] += g;
+            q[0] += g * (xr[i] - mu);
+        }
+    } else {
+        for (; i + 8 <= len; i += 8) {
+            for (int u = 0; u < 8; u++) {
+                a[u] += dyr[i + u];
+                q[u] += dyr[i + u] * (xr[i + u] - mu);
+            }
+        }
+        for (; i < len; i++) {
+            a[0] += dyr[i];
+            q[0] += dyr[i] * (xr[i] - mu);
+        }
+    }
+    *sg += (double)(((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])));
+    *sgx += (double)(((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7])));
+}
+
+void mg_bn2d_backward(int c, int hw, int n, const float *params, float *grads, const float *x,
+                      const float *y, const float *stats, const float *dy, float *dx, int train,
+                      int relu)
+{
+    MG_ASSERT(c > 0 && hw > 0 && n > 0 && params && grads && x && stats && dy);
+    MG_ASSERT(!relu || y);
+    const float *gamma = params;
+    float *dgamma = grads, *dbeta = grads + c;
+    const float *mean = stats, *istd = stats + c;
+    size_t plane = (size_t)hw, cstride = (size_t)c * hw;
+    double m = (double)n * hw;
+    for (int j = 0; j < c; j++) {
+        double sg = 0.0, sgx = 0.0;
+        for (int e = 0; e < n; e++) {
+            size_t o = e * cstride + j * plane;
+            row_grad_sums(dy + o, x + o, relu ? y + o : NULL, hw, mean[j], &sg, &sgx);
+        }
+        double sgh = (double)istd[j] * sgx; /* sum g * xhat */
+        dgamma[j] += (float)sgh;
+        dbeta[j] += (float)sg;
+        if (!dx) continue;
+        double k = (double)gamma[j] * istd[j];
+        /* train: dx = k (g - sg/m - xhat sgh/m) = k g - c1 (x - mean) + c0 */
+        double c1 = train ? k * istd[j] * sgh / m : 0.0;
+        double c0 = train ? -k * sg / m : 0.0;
+        float kf = (float)k, c1f = (float)c1, c0f = (float)c0, mu = mean[j];
+        for (int e = 0; e < n; e++) {
+            size_t o = e * cstride + j * plane;
+            const float *dyr = dy + o, *xr = x + o;
+            float *dxr = dx + o;
+            if (relu) {
+                const float *yr = y + o;
+                for (int i = 0; i < hw; i++) {
+                    float g = yr[i] > 0.0f ? dyr[i] : 0.0f;
+                    dxr[i] = kf * g - c1f * (xr[i] - mu) + c0f;
+                }
+            } else {
+                for (int i = 0; i < hw; i++) dxr[i] = kf * dyr[i] - c1f * (xr[i] - mu) + c0f;
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+/* layer_preact.c - the pre-activation residual block of PreActResNet
+ * (He, Zhang, Ren, Sun 2016; the block of the Manifold Mixup authors' code):
+ *
+ *   a  = relu(bn1(x))                      cin  x h  x w
+ *   c1 = conv1(a)     3x3, stride s, pad 1 cout x ho x wo
+ *   b  = relu(bn2(c1))
+ *   y  = conv2(b)     3x3, stride 1, pad 1
+ *      + (proj ? conv1x1_s(a) : x)         shortcut
+ *
+ * Activation scratch (per example, see mg_layer_buffers):
+ *   buf[0] a, buf[1] c1, buf[2] b, buf[3] d b, buf[4] d c1, buf[5] d a,
+ *   buf[6] d a (projection branch); fixed buf[7] = bn1 stats (2 cin) then bn2
+ *   stats (2 cout).
+ * Params: bn1 gamma, beta (cin each) | conv1 W | bn2 gamma, beta | conv2 W |
+ * proj W.  Buffers: bn1 running mean, var | bn2 running mean, var. */
+#include "layers.h"
+
+#include <string.h>
+
+typedef struct {
+    size_t bn1, c1, bn2, c2, pj; /* parameter offsets inside the block */
+} preact_offsets;
+
+static preact_offsets offsets(const mg_layer *l)
+{
+    preact_offsets o;
+    o.bn1 = 0;
+    o.c1 = o.bn1 + 2 * (size_t)l->c;
+    o.bn2 = o.c1 + mg_conv2d_n_params(&l->conv);
+    o.c2 = o.bn2 + 2 * (size_t)l->oc;
+    o.pj = o.c2 + mg_conv2d_n_params(&l->conv2);
+    return o;
+}
+
+mg_status mg_preact_setup(mg_layer *l, int cin, int h, int w, int cout, int stride)
+{
+    mg_status st = mg_conv2d_shape_init(&l->conv, cin, h, w, cout, 3, 3, stride, 1, 0);
+    if (st) return st;
+    st = mg_conv2d_shape_init(&l->conv2, cout, l->conv.ho, l->conv.wo, cout, 3, 3, 1, 1, 0);
+    if (st) return st;
+    l->has_proj = stride != 1 || cin != cout;
+    if (l->has_proj) {
+        st = mg_conv2d_shape_init(&l->proj, cin, h, w, cout, 1, 1, stride, 0, 0);
+        if (st) return st;
+    }
+    l->c = cin, l->h = h, l->w = w;
+    l->oc = cout, l->oh = l->conv.ho, l->ow = l->conv.wo;
+    l->in = cin * h * w;
+    l->out = cout * l->oh * l->ow;
+    preact_offsets o = offsets(l);
+    l->n_p = o.pj + (l->has_proj ? mg_conv2d_n_params(&l->proj) : 0);
+    l->n_b = 2 * (size_t)cin + 2 * (size_t)cout;
+    return MG_OK;
+}
+
+void mg_preact_init(const mg_layer *l, float *params, float *buffers, mg_rng *rng)
+{
+    preact_offsets o = offsets(l);
+    float *p = params + l->p_off, *b = buffers + l->b_off;
+    mg_bn2d_init(l->c, p + o.bn1, b);
+    mg_conv2d_init_he(&l->conv, p + o.c1, 2.0f, rng);
+    mg_bn2d_init(l->oc, p + o.bn2, b + 2 * l->c);
+    mg_conv2d_init_he(&l->conv2, p + o.c2, 2.0f, rng);
+    if (l->has_proj) mg_conv2d_init_he(&l->proj, p + o.pj, 1.0f, rng);
+}
+
+void mg_preact_forward(mg_layer *l, const float *params, float *buffers, const float *x, float *y,
+                       int n, int train, float *ws)
+{
+    preact_offsets o = offsets(l);
+    const float *p = params + l->p_off;
+    float *rb = buffers + l->b_off;
+    int hw = l->h * l->w, ohw = l->oh * l->ow;
+    float *a = l->buf[0], *c1 = l->buf[1], *b = l->buf[2];
+    float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
+    mg_bn2d_forward(l->c, hw, n, p + o.bn1, rb, x, a, st1, train, 1);
+    mg_conv2d_forward(&l->conv, p + o.c1, a, c1, n, ws);
+    mg_bn2d_forward(l->oc, ohw, n, p + o.bn2, rb + 2 * l->c, c1, b, st2, train, 1);
+    mg_conv2d_forward(&l->conv2, p + o.c2, b, y, n, ws);
+    size_t cnt = (size_t)n * l->out;
+    if (l->has_proj) {
+        float *sc = l->buf[3]; /* the d b slot is free during the forward pass */
+        mg_conv2d_forward(&l->proj, p + o.pj, a, sc, n, ws);
+        for (size_t i = 0; i < cnt; i++) y[i] += sc[i];
+    } else {
+        for (size_t i = 0; i < cnt; i++) y[i] += x[i];
+    }
+}
+
+void mg_preact_backward(const mg_layer *l, const float *params, float *grads, const float *dy,
+                        float *dx, int n, int train, float *ws)
+{
+    preact_offsets o = offsets(l);
+    const float *p = params + l->p_off;
+    float *g = grads + l->p_off;
+    int hw = l->h * l->w, ohw = l->oh * l->ow;
+    const float *a = l->buf[0], *c1 = l->buf[1], *b = l->buf[2];
+    float *db = l->buf[3], *dc1 = l->buf[4], *da = l->buf[5], *dap = l->buf[6];
+    const float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
+    /* residual branch */
+    mg_conv2d_backward(&l->conv2, p + o.c2, g + o.c2, b, dy, db, n, ws);
+    mg_bn2d_backward(l->oc, ohw, n, p + o.bn2, g + o.bn2, c1, b, st2, db, dc1, train, 1);
+    mg_conv2d_backward(&l->conv, p + o.c1, g + o.c1, a, dc1, da, n, ws);
+    size_t cin_cnt = (size_t)n * l->in;
+    if (l->has_proj) {
+        /* the shortcut reads a as well: its gradient joins da */
+        mg_conv2d_backward(&l->proj, p + o.pj, g + o.pj, a, dy, dap, n, ws);
+        for (size_t i = 0; i < cin_cnt; i++) da[i] += dap[i];
+    }
+    /* bn1 + relu; the parameter gradients are needed even when dx is not */
+    mg_bn2d_backward(l->c, hw, n, p + o.bn1, g + o.bn1, l->x, a, st1, da, dx, train, 1);
+    if (dx && !l->has_proj)
+        for (size_t i = 0; i < cin_cnt; i++) dx[i] += dy[i]; /* identity shortcut */
+}
