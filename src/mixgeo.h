@@ -113,7 +113,8 @@ enum {
     MG_STREAM_DATA = 2,  /* synthetic data, validation split    */
     MG_STREAM_EPOCH = 3, /* the shuffle of epoch e              */
     MG_STREAM_STEP = 4,  /* k, lambda, permutation, dropout, noise of step s */
-    MG_STREAM_ANALYSIS = 5
+    MG_STREAM_ANALYSIS = 5,
+    MG_STREAM_AUGMENT = 6 /* crops and flips of step s */
 };
 
 /* ---------------------------------------------------------------- data */
@@ -372,6 +373,11 @@ typedef struct {
     mg_optim_config optim;
     uint64_t seed;
     int threads;
+    /* image augmentation of training batches (needs c x h x w data):
+     * random crop with zero padding (shift by -pad..pad in both directions)
+     * and horizontal flip with probability 1/2; drawn per example per step. */
+    int augment_crop_pad;
+    int augment_flip;
 } mg_train_config;
 mg_train_config mg_train_config_default(void);
 /* Check a configuration against a model before any work: every problem is
@@ -406,6 +412,12 @@ typedef struct {
     int (*on_epoch)(void *user, const mg_epoch_metrics *em);
     void *user;
 } mg_train_hooks;
+
+/* Image augmentation in place: each of the n examples (C x H x W) is flipped
+ * horizontally with probability 1/2 (when flip) and then shifted by
+ * (dy, dx) uniform in -pad..pad with zero fill (a random crop of the
+ * zero-padded image).  tmp: scratch of C*H*W floats. */
+void mg_augment(float *x, int n, int C, int H, int W, int pad, int flip, mg_rng *r, float *tmp);
 
 typedef struct mg_trainer mg_trainer;
 /* The trainer borrows model and datasets (they must outlive it).  val and test

@@ -102,6 +102,8 @@ mg_status mg_train_config_check(const mg_train_config *c, const mg_model *m, cha
                 ADD_PROBLEM("--milestones: must be increasing");
         }
     }
+    if (c->augment_crop_pad < 0 || c->augment_crop_pad > 64)
+        ADD_PROBLEM("--augment: crop padding %d outside 0..64", c->augment_crop_pad);
     if (o->warmup_epochs < 0) ADD_PROBLEM("--warmup %d: must be >= 0", o->warmup_epochs);
     if (o->sched == MG_SCHED_COSINE && o->warmup_epochs >= c->epochs && c->epochs > 0)
         ADD_PROBLEM("--warmup %d: must be shorter than --epochs %d for the cosine schedule",
@@ -179,6 +181,11 @@ mg_status mg_trainer_create(mg_model *m, const mg_train_config *cfg, const mg_da
                            mg_model_classes(m), names[i], sets[i]->classes);
     }
     if (train->n <= 0) return mg_fail(MG_ERR_CONFIG, "the training set is empty");
+    if ((cfg->augment_crop_pad > 0 || cfg->augment_flip) &&
+        (train->c * train->h * train->w != train->dim || train->w < 2))
+        return mg_fail(MG_ERR_CONFIG, "--augment: needs image data (channels x height x width); "
+                                      "'%s' is %d x %d x %d", train->name, train->c, train->h,
+                       train->w);
     mg_trainer *t = calloc(1, sizeof *t);
     if (!t) return mg_fail(MG_ERR_NOMEM, "out of memory creating the trainer");
     t->m = m;
@@ -204,7 +211,9 @@ mg_status mg_trainer_create(mg_model *m, const mg_train_config *cfg, const mg_da
     t->tb = malloc(sizeof(float) * (size_t)B * C);
     t->dz = malloc(sizeof(float) * (size_t)B * C);
     t->saved_buffers = malloc(sizeof(float) * (mg_model_n_buffers(m) + 1));
-    if (!t->order || !t->perm || !t->xb || !t->yb || !t->tb || !t->dz || !t->saved_buffers) {
+    t->aug_tmp = malloc(sizeof(float) * (size_t)train->dim);
+    if (!t->order || !t->perm || !t->xb || !t->yb || !t->tb || !t->dz || !t->saved_buffers ||
+        !t->aug_tmp) {
         mg_trainer_free(t);
         return mg_fail(MG_ERR_NOMEM, "out of memory creating the trainer");
     }
@@ -224,6 +233,7 @@ void mg_trainer_free(mg_trainer *t)
     free(t->tb);
     free(t->dz);
     free(t->saved_buffers);
+    free(t->aug_tmp);
     free(t);
 }
 
@@ -246,6 +256,28 @@ static void epoch_order(mg_trainer *t)
     t->order_epoch = t->epoch;
 }
 
+void mg_augment(float *x, int n, int C, int H, int W, int pad, int flip, mg_rng *r,
+                float *tmp)
+{
+    size_t dim = (size_t)C * H * W;
+    for (int e = 0; e < n; e++) {
+        float *xe = x + (size_t)e * dim;
+        int dy = pad ? (int)mg_rng_below(r, 2 * (uint32_t)pad + 1) - pad : 0;
+        int dx = pad ? (int)mg_rng_below(r, 2 * (uint32_t)pad + 1) - pad : 0;
+        int fl = flip ? (int)mg_rng_below(r, 2) : 0;
+        if (!dy && !dx && !fl) continue;
+        memcpy(tmp, xe, sizeof(float) * dim);
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++) {
+                    int si = i + dy, sj = (fl ? W - 1 - j : j) + dx;
+                    float v = 0.0f;
+                    if (si >= 0 && si < H && sj >= 0 && sj < W) v = tmp[((size_t)c * H + si) * W + sj];
+                    xe[((size_t)c * H + i) * W + j] = v;
+                }
+    }
+}
+
 /* One minibatch step.  Returns MG_ERR_NUMERIC (parameters untouched) when the
  * loss is not finite. */
 static mg_status train_step(mg_trainer *t, double *loss_out)
@@ -261,6 +293,12 @@ static mg_status train_step(mg_trainer *t, double *loss_out)
         t->yb[i] = d->y[idx];
     }
     uint64_t gstep = (uint64_t)t->epoch * t->steps_per_epoch + t->step;
+    if (t->cfg.augment_crop_pad > 0 || t->cfg.augment_flip) {
+        mg_rng ra;
+        mg_rng_seed3(&ra, t->cfg.seed, MG_STREAM_AUGMENT, gstep);
+        mg_augment(t->xb, n, d->c, d->h, d->w, t->cfg.augment_crop_pad, t->cfg.augment_flip, &ra,
+                   t->aug_tmp);
+    }
     mg_rng r;
     mg_rng_seed3(&r, t->cfg.seed, MG_STREAM_STEP, gstep);
     mg_mix mix, *mixp = NULL;

@@ -18,7 +18,7 @@ struct mg_trainer {
     /* scratch, allocated once */
     int *order, order_epoch;
     int *perm;
-    float *xb, *tb, *dz, *saved_buffers;
+    float *xb, *tb, *dz, *saved_buffers, *aug_tmp;
     int32_t *yb;
 };
 

@@ -300,6 +300,56 @@ static void test_config_check(void **s)
     mg_dataset_free(tr);
 }
 
+/* Flip only: every example is itself or its mirror image; crops shift the
+ * content with zero fill; the same seed gives the same batch. */
+static void test_augment(void **s)
+{
+    (void)s;
+    enum { N = 64, C = 2, H = 3, W = 4, D = C * H * W };
+    float x[N * D], y[N * D], z[N * D], tmp[D];
+    for (int i = 0; i < N * D; i++) x[i] = (float)(i % D + 1);
+    memcpy(y, x, sizeof x);
+    mg_rng r;
+    mg_rng_seed(&r, 1);
+    mg_augment(y, N, C, H, W, 0, 1, &r, tmp);
+    int flipped = 0;
+    for (int e = 0; e < N; e++) {
+        const float *a = x + e * D, *b = y + e * D;
+        int same = memcmp(a, b, sizeof(float) * D) == 0, mirror = 1;
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++)
+                    mirror &= b[(c * H + i) * W + j] == a[(c * H + i) * W + (W - 1 - j)];
+        assert_true(same || mirror);
+        flipped += !same;
+    }
+    assert_true(flipped > 16 && flipped < 48);
+    /* crop: pixel values are a subset of the original's plus zeros, and
+     * the total count of non-zeros never grows */
+    memcpy(y, x, sizeof x);
+    mg_rng_seed(&r, 2);
+    mg_augment(y, N, C, H, W, 2, 0, &r, tmp);
+    int shifted = 0;
+    for (int e = 0; e < N; e++) {
+        int nz = 0;
+        for (int i = 0; i < D; i++) nz += y[e * D + i] != 0.0f;
+        assert_true(nz <= D);
+        shifted += memcmp(x + e * D, y + e * D, sizeof(float) * D) != 0;
+        /* a shift keeps horizontal neighbours: value(j+1) - value(j) = 1 where both non-zero */
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j + 1 < W; j++) {
+                    float u = y[e * D + (c * H + i) * W + j], v = y[e * D + (c * H + i) * W + j + 1];
+                    if (u != 0.0f && v != 0.0f) assert_true(v - u == 1.0f);
+                }
+    }
+    assert_true(shifted > N / 2);
+    memcpy(z, x, sizeof x);
+    mg_rng_seed(&r, 2);
+    mg_augment(z, N, C, H, W, 2, 0, &r, tmp);
+    assert_memory_equal(y, z, sizeof y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_corruption),
         cmocka_unit_test(test_nan_detected),
         cmocka_unit_test(test_config_check),
+        cmocka_unit_test(test_augment),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -50,6 +50,10 @@ typedef struct {
 
 int cli_cmd_train(int argc, char **argv);
 int cli_cmd_eval(int argc, char **argv);
+int cli_cmd_analyze(int argc, char **argv); /* cmd_analyze.c */
+int cli_cmd_theory(int argc, char **argv);  /* cmd_theory.c  */
+int cli_cmd_dump(int argc, char **argv);    /* cmd_dump.c    */
+int cli_cmd_plot(int argc, char **argv);    /* cmd_plot.c    */
 
 /* 1 if NAME is a subcommand (INI sections named after other subcommands are
  * skipped by cli_ini_load, so one file can configure several commands). */
@@ -235,6 +239,7 @@ typedef struct {
     char arch[256];            /* "auto" until cli_run_config_finish_arch */
     int widths[MG_MAX_BLOCKS + 1], n_widths; /* parsed --arch (0 while auto) */
     int n_blocks;              /* L = n_widths - 1 (3 for an auto --arch)  */
+    int preact;                /* --arch preact:... (widths unused)          */
     mg_arch_opts arch_opts;
     /* training */
     mg_train_config train;
@@ -271,5 +276,37 @@ int cli_run_config_load(cli_values *v, const char *run);
 mg_status cli_run_config_save(const cli_values *v, const char *run);
 /* A cJSON object with every CLI_SAVE key of v as a string (caller owns). */
 cJSON *cli_values_to_json(const cli_values *v);
+
+/* ---------------------------------------------------------------- analysed runs */
+
+/* A trained run opened by `analyze` and `dump` (cmd_analyze.c): the run's
+ * data rebuilt as `eval` does, its model, the split and layer asked for, and
+ * the examples analysed (the first --max-per-class of each class in dataset
+ * order, like mg_states_foreach).  Everything is owned; cli_analysis_close
+ * frees it. */
+typedef struct {
+    char run[1024], ckpt[4096];
+    cli_values rv;          /* RUN/config.ini with the data overrides          */
+    cli_run_config c;
+    cli_data data;
+    mg_model *m;
+    int split;              /* 0 train, 1 val, 2 test                          */
+    const char *split_name;
+    int layer;              /* k in 0..L                                       */
+    int max_per_class;      /* 0 = all                                         */
+    mg_dataset *subset;     /* owned copy when max_per_class > 0, else NULL    */
+    const mg_dataset *set;  /* the analysed examples (subset or the split)     */
+    int *class_counts;      /* classes entries, counts in set                  */
+} cli_analysis_run;
+
+/* Options shared by analyze and dump: --layer, --split, --max-per-class,
+ * --threads and the data overrides of train; appended to opts (n updated). */
+void cli_analysis_add_opts(cli_opt *opts, int *n, const char *default_split);
+/* Open RUN with the values of those options (ev); need_all_classes: an
+ * empty class in the analysed examples is a usage error.  Prints every
+ * problem; returns 0 or the exit code (2 usage, 1 runtime). */
+int cli_analysis_open(cli_analysis_run *r, const char *run, const cli_values *ev,
+                      int need_all_classes);
+void cli_analysis_close(cli_analysis_run *r);
 
 #endif /* MIXGEO_CLI_H */

@@ -71,6 +71,10 @@ const cli_opt cli_train_opts[] = {
     {"input-noise", 0, CLI_VALUE, "SIGMA", "0", S,
      "standard deviation of Gaussian noise added to the input while training", NULL},
     {"init", 0, CLI_VALUE, "he|xavier", "he", S, "initialisation of the dense layers", NULL},
+    {"augment", 0, CLI_VALUE, "LIST", "none", S,
+     "image augmentation of training batches: none, or a list of cropP (random crop of the "
+     "image zero-padded by P pixels) and flip (horizontal, p = 1/2), e.g. crop4,flip",
+     NULL},
 
     {"mix", 0, CLI_VALUE, "none|input|manifold", "none", S,
      "mixup variant: none (baseline), input mixup, Manifold Mixup", "Mixup"},
@@ -884,10 +888,18 @@ static int resolve_model(cli_values *v, cli_run_config *c)
 {
     int bad = 0, k;
     const char *arch = cli_get(v, "arch");
+    c->preact = 0;
     if (is_auto(arch)) {
         snprintf(c->arch, sizeof c->arch, "auto");
         c->n_widths = 0;
         c->n_blocks = 3;
+    } else if (strncmp(arch, "preact:", 7) == 0) {
+        /* stages W1-W2-...[xB]: L = stages + 1; the library checks the rest */
+        c->preact = 1;
+        c->n_widths = 0;
+        c->n_blocks = 2;
+        for (const char *q = arch + 7; *q && *q != 'x'; q++) c->n_blocks += *q == '-';
+        bad += copy_text(v, "arch", c->arch, sizeof c->arch, arch);
     } else if (!parse_widths(arch, c->widths, MG_MAX_BLOCKS + 1, &c->n_widths)) {
         bad += cli_bad(v, "arch",
                        "not a list of 2 to %d layer widths (1..1000000) like 784-512-512-10",
@@ -921,6 +933,27 @@ static int resolve_model(cli_values *v, cli_run_config *c)
     }
     if (!tally(&bad, cli_get_enum(v, "init", k_init_names, &k)))
         c->arch_opts.init = k == 0 ? MG_INIT_HE : MG_INIT_XAVIER;
+    /* --augment none | cropP,flip */
+    c->train.augment_crop_pad = 0;
+    c->train.augment_flip = 0;
+    const char *aug = cli_get(v, "augment");
+    if (strcmp(aug, "none") != 0 && *aug) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", aug);
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            char *end;
+            if (strcmp(tok, "flip") == 0) {
+                c->train.augment_flip = 1;
+            } else if (strncmp(tok, "crop", 4) == 0 && isdigit((unsigned char)tok[4]) &&
+                       (c->train.augment_crop_pad = (int)strtol(tok + 4, &end, 10), !*end) &&
+                       c->train.augment_crop_pad <= 64) {
+                /* ok */
+            } else {
+                bad += cli_bad(v, "augment", "'%s' is not cropP (P = 0..64) or flip", tok);
+                break;
+            }
+        }
+    }
     return bad;
 }
 
@@ -1104,6 +1137,16 @@ int cli_run_config_finish_arch(cli_values *v, cli_run_config *c, const mg_datase
     if (c->classes == 0) {
         c->classes = train->classes;
         canon_int(v, "classes", c->classes);
+    }
+    if (c->preact) {
+        if (train->c * train->h * train->w != train->dim || train->h < 2 || train->w < 2)
+            return bad + cli_bad(v, "arch", "a convolutional net needs image data; '%s' has "
+                                 "%d plain features", c->data, train->dim);
+        c->arch_opts.in_c = train->c;
+        c->arch_opts.in_h = train->h;
+        c->arch_opts.in_w = train->w;
+        c->arch_opts.classes = c->classes;
+        return bad;
     }
     if (c->n_widths == 0) {
         int H = (c->data_kind == CLI_DATA_FASHION || c->data_kind == CLI_DATA_IDX) ? 512 : 64;
