@@ -182,7 +182,7 @@ mg_status mg_trainer_create(mg_model *m, const mg_train_config *cfg, const mg_da
     }
     if (train->n <= 0) return mg_fail(MG_ERR_CONFIG, "the training set is empty");
     if ((cfg->augment_crop_pad > 0 || cfg->augment_flip) &&
-        (train->c * train->h * train->w != train->dim || train->w < 2))
+        (train->c * train->h * train->w != train->dim || train->h < 2 || train->w < 2))
         return mg_fail(MG_ERR_CONFIG, "--augment: needs image data (channels x height x width); "
                                       "'%s' is %d x %d x %d", train->name, train->c, train->h,
                        train->w);
