@@ -10,7 +10,13 @@
  *  - "peak": a large square sgemm (2048^3).
  * Reported: medians over repeats.  Peak memory: ru_maxrss, compared with the
  * dataset's size + 64 MiB.
- * Usage: bench_train [--threads N] [--epochs E] [--data DIR] */
+ * Second part (issue #5): PreActResNet 16-32-64, 2 blocks per stage, batch
+ * 128, Manifold Mixup S = {0,1,2}, crop4+flip augmentation: images/s over
+ * --cnn-steps steps (median step time after 3 warm-up steps) beside the
+ * images/s that the 2048^3 sgemm rate allows for its convolution and dense
+ * FLOPs (forward + backward).
+ * Usage: bench_train [--threads N] [--epochs E] [--cnn-steps S] [--net mlp|cnn|both]
+ *                    [--data DIR] */
 #include "mixgeo.h"
 
 #include <stdio.h>
@@ -42,6 +48,21 @@ typedef struct {
     int reps;
     double sec[64];
 } epoch_times;
+
+typedef struct {
+    int steps, max_steps;
+    double last, sec[1024];
+} step_times;
+
+static int on_step(void *u, int e, int s, int spe, double loss)
+{
+    (void)e, (void)s, (void)spe, (void)loss;
+    step_times *t = u;
+    double n = now();
+    if (t->steps < 1024) t->sec[t->steps] = n - t->last;
+    t->last = n;
+    return ++t->steps >= t->max_steps;
+}
 
 static int on_epoch(void *u, const mg_epoch_metrics *em)
 {
@@ -103,19 +124,27 @@ static double step_gemms(const int *w, int L, int B, gemm_bufs *g)
 
 int main(int argc, char **argv)
 {
-    int threads = 2, epochs = 3;
+    int threads = 2, epochs = 3, cnn_steps = 30, do_mlp = 1, do_cnn = 1;
     const char *dir = MG_FASHION_MNIST_DIR;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--data") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "--cnn-steps") && i + 1 < argc) cnn_steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--net") && i + 1 < argc) {
+            const char *v = argv[++i];
+            do_mlp = !strcmp(v, "mlp") || !strcmp(v, "both");
+            do_cnn = !strcmp(v, "cnn") || !strcmp(v, "both");
+        }
         else {
-            fprintf(stderr, "usage: bench_train [--threads N] [--epochs E] [--data DIR]\n");
+            fprintf(stderr, "usage: bench_train [--threads N] [--epochs E] [--cnn-steps S] "
+                            "[--net mlp|cnn|both] [--data DIR]\n");
             return 2;
         }
     }
-    if (threads < 1 || epochs < 1) {
-        fprintf(stderr, "bench_train: --threads and --epochs must be >= 1\n");
+    if (threads < 1 || epochs < 1 || cnn_steps < 5 || cnn_steps > 1000 || !(do_mlp || do_cnn)) {
+        fprintf(stderr, "bench_train: --threads, --epochs >= 1, --cnn-steps 5..1000, --net "
+                        "mlp|cnn|both\n");
         return 2;
     }
     mg_set_threads(threads);
@@ -159,53 +188,98 @@ int main(int argc, char **argv)
     free(Bm);
     free(C);
 
-    /* the training run */
-    mg_rng r;
-    mg_rng_seed3(&r, 1, MG_STREAM_INIT, 0);
-    mg_model *m;
-    mg_trainer *t;
-    mg_train_config cfg = mg_train_config_default();
-    cfg.epochs = epochs;
-    cfg.batch = B;
-    cfg.mix = MG_MIX_MANIFOLD;
-    cfg.n_mix_layers = 3;
-    cfg.mix_layers[0] = 0, cfg.mix_layers[1] = 1, cfg.mix_layers[2] = 2;
-    cfg.alpha = 2.0;
-    cfg.threads = threads;
-    cfg.seed = 1;
-    if (mg_model_create("784-512-512-10", NULL, &r, &m) ||
-        mg_trainer_create(m, &cfg, train, NULL, NULL, &t)) {
-        fprintf(stderr, "bench_train: %s\n", mg_errmsg());
-        return 1;
+    if (do_mlp) {
+        /* the training run */
+        mg_rng r;
+        mg_rng_seed3(&r, 1, MG_STREAM_INIT, 0);
+        mg_model *m;
+        mg_trainer *t;
+        mg_train_config cfg = mg_train_config_default();
+        cfg.epochs = epochs;
+        cfg.batch = B;
+        cfg.mix = MG_MIX_MANIFOLD;
+        cfg.n_mix_layers = 3;
+        cfg.mix_layers[0] = 0, cfg.mix_layers[1] = 1, cfg.mix_layers[2] = 2;
+        cfg.alpha = 2.0;
+        cfg.threads = threads;
+        cfg.seed = 1;
+        if (mg_model_create("784-512-512-10", NULL, &r, &m) ||
+            mg_trainer_create(m, &cfg, train, NULL, NULL, &t)) {
+            fprintf(stderr, "bench_train: %s\n", mg_errmsg());
+            return 1;
+        }
+        epoch_times et = {0};
+        mg_train_hooks hooks = {NULL, on_epoch, &et};
+        if (mg_trainer_run(t, &hooks)) {
+            fprintf(stderr, "bench_train: %s\n", mg_errmsg());
+            return 1;
+        }
+        double ep_sec = median(et.sec, et.reps);
+        double sps = train->n / ep_sec;
+        double bound_shape = shape_rate / flops_sample, bound_peak = peak_rate / flops_sample;
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double rss_mib = ru.ru_maxrss / 1024.0;
+        double data_mib = (double)train->n * train->dim * sizeof(float) / (1024.0 * 1024.0);
+    
+        printf("# bench_train: 784-512-512-10, batch %d, manifold mixup S={0,1,2} alpha 2, "
+               "%d threads, %d epochs of %d samples (median epoch)\n", B, threads, epochs, train->n);
+        printf("flops/sample          %.4g\n", flops_sample);
+        printf("sgemm same-shape      %.2f GFLOP/s  -> bound %.0f samples/s\n", shape_rate / 1e9,
+               bound_shape);
+        printf("sgemm 2048^3 peak     %.2f GFLOP/s  -> bound %.0f samples/s\n", peak_rate / 1e9,
+               bound_peak);
+        printf("training              %.0f samples/s (%.3f s/epoch)\n", sps, ep_sec);
+        printf("ratio vs same-shape   %.3f   (target >= 0.70)\n", sps / bound_shape);
+        printf("ratio vs peak         %.3f\n", sps / bound_peak);
+        printf("peak RSS              %.1f MiB; dataset %.1f MiB + 64 MiB = %.1f MiB -> %s\n",
+               rss_mib, data_mib, data_mib + 64.0, rss_mib <= data_mib + 64.0 ? "within" : "OVER");
+        mg_trainer_free(t);
+        mg_model_free(m);
     }
-    epoch_times et = {0};
-    mg_train_hooks hooks = {NULL, on_epoch, &et};
-    if (mg_trainer_run(t, &hooks)) {
-        fprintf(stderr, "bench_train: %s\n", mg_errmsg());
-        return 1;
+    if (do_cnn) {
+        mg_rng r;
+        mg_rng_seed3(&r, 1, MG_STREAM_INIT, 0);
+        mg_arch_opts o = mg_arch_opts_default();
+        o.in_c = 1, o.in_h = 28, o.in_w = 28, o.classes = 10;
+        mg_model *m;
+        mg_trainer *t;
+        mg_train_config cfg = mg_train_config_default();
+        cfg.epochs = 1;
+        cfg.batch = B;
+        cfg.mix = MG_MIX_MANIFOLD;
+        cfg.n_mix_layers = 3;
+        cfg.mix_layers[0] = 0, cfg.mix_layers[1] = 1, cfg.mix_layers[2] = 2;
+        cfg.alpha = 2.0;
+        cfg.threads = threads;
+        cfg.seed = 1;
+        cfg.augment_crop_pad = 4;
+        cfg.augment_flip = 1;
+        if (mg_model_create("preact:16-32-64x2", &o, &r, &m) ||
+            mg_trainer_create(m, &cfg, train, NULL, NULL, &t)) {
+            fprintf(stderr, "bench_train: %s\n", mg_errmsg());
+            return 1;
+        }
+        step_times st = {0, cnn_steps, now(), {0}};
+        mg_train_hooks hooks = {on_step, NULL, &st};
+        mg_status s = mg_trainer_run(t, &hooks);
+        if (s != MG_OK && s != MG_ERR_INTERRUPTED) {
+            fprintf(stderr, "bench_train: %s\n", mg_errmsg());
+            return 1;
+        }
+        double step_sec = median(st.sec + 3, st.steps - 3);
+        double flops_img = mg_model_flops(m, 0) + mg_model_flops(m, 1);
+        double ips = B / step_sec, bound = peak_rate / flops_img;
+        printf("# bench_train cnn: preact:16-32-64x2, batch %d, manifold mixup S={0,1,2} alpha 2, "
+               "crop4+flip, %d threads, median of %d steps\n", B, threads, st.steps - 3);
+        printf("flops/image (fwd+bwd) %.4g\n", flops_img);
+        printf("training              %.0f images/s (%.1f ms/step)\n", ips, step_sec * 1e3);
+        printf("bound from 2048^3     %.0f images/s\n", bound);
+        printf("ratio vs peak         %.3f   (target: >= 900 images/s, ~0.70 of the bound)\n",
+               ips / bound);
+        mg_trainer_free(t);
+        mg_model_free(m);
     }
-    double ep_sec = median(et.sec, et.reps);
-    double sps = train->n / ep_sec;
-    double bound_shape = shape_rate / flops_sample, bound_peak = peak_rate / flops_sample;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double rss_mib = ru.ru_maxrss / 1024.0;
-    double data_mib = (double)train->n * train->dim * sizeof(float) / (1024.0 * 1024.0);
-
-    printf("# bench_train: 784-512-512-10, batch %d, manifold mixup S={0,1,2} alpha 2, "
-           "%d threads, %d epochs of %d samples (median epoch)\n", B, threads, epochs, train->n);
-    printf("flops/sample          %.4g\n", flops_sample);
-    printf("sgemm same-shape      %.2f GFLOP/s  -> bound %.0f samples/s\n", shape_rate / 1e9,
-           bound_shape);
-    printf("sgemm 2048^3 peak     %.2f GFLOP/s  -> bound %.0f samples/s\n", peak_rate / 1e9,
-           bound_peak);
-    printf("training              %.0f samples/s (%.3f s/epoch)\n", sps, ep_sec);
-    printf("ratio vs same-shape   %.3f   (target >= 0.70)\n", sps / bound_shape);
-    printf("ratio vs peak         %.3f\n", sps / bound_peak);
-    printf("peak RSS              %.1f MiB; dataset %.1f MiB + 64 MiB = %.1f MiB -> %s\n",
-           rss_mib, data_mib, data_mib + 64.0, rss_mib <= data_mib + 64.0 ? "within" : "OVER");
-    mg_trainer_free(t);
-    mg_model_free(m);
     mg_dataset_free(train);
     return 0;
 }

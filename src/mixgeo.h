@@ -264,6 +264,10 @@ float *mg_model_grads(mg_model *m);
 size_t mg_model_n_buffers(const mg_model *m);
 float *mg_model_buffers(mg_model *m);
 void mg_model_zero_grad(mg_model *m);
+/* Multiply-add FLOPs (x2) per example of the matrix products of a forward
+ * pass (backward = 0) or of a backward pass (backward = 1: weight gradients,
+ * and input gradients below the first layer). */
+double mg_model_flops(const mg_model *m, int backward);
 /* Copy parameters and buffers of src into dst (same architecture). */
 void mg_model_copy_params(mg_model *dst, const mg_model *src);
 

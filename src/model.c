@@ -414,6 +414,29 @@ mg_layer_info mg_model_layer(const mg_model *m, int i)
     return info;
 }
 
+double mg_model_flops(const mg_model *m, int backward)
+{
+    double f = 0.0;
+    for (int i = 0; i < m->nl; i++) {
+        const mg_layer *l = &m->layers[i];
+        double lf = 0.0;
+        switch (l->kind) {
+        case MG_LAYER_DENSE: lf = 2.0 * l->in * l->out; break;
+        case MG_LAYER_CONV2D: lf = mg_conv2d_flops(&l->conv); break;
+        case MG_LAYER_PREACT:
+            lf = mg_conv2d_flops(&l->conv) + mg_conv2d_flops(&l->conv2) +
+                 (l->has_proj ? mg_conv2d_flops(&l->proj) : 0.0);
+            break;
+        default: break;
+        }
+        /* backward: the weight gradient, and the input gradient except for
+         * a first layer that reads the input directly */
+        int first_reads_input = (i == 0) && (l->kind == MG_LAYER_DENSE || l->kind == MG_LAYER_CONV2D);
+        f += backward ? lf * (first_reads_input ? 1.0 : 2.0) : lf;
+    }
+    return f;
+}
+
 void mg_model_zero_grad(mg_model *m)
 {
     memset(m->grads, 0, sizeof(float) * m->n_params);

@@ -1,0 +1,508 @@
+/* test_spectra.c - streaming per-class spectra against known answers and
+ * against one-shot LAPACK SVDs of the full (centred) matrices. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spectra.h"
+
+/* |a - b| <= rtol * max(|b|, scale) (scale: the size below which errors are
+ * judged absolutely, e.g. s_1 for the small singular values). */
+static int close_to(double a, double b, double rtol, double scale, const char *what, int k)
+{
+    double lim = rtol * fmax(fabs(b), scale);
+    if (!(fabs(a - b) <= lim)) {
+        print_error("%s[%d]: got %.17g, expected %.17g (|diff| %.3g > %.3g)\n", what, k, a, b,
+                    fabs(a - b), lim);
+        return 0;
+    }
+    return 1;
+}
+#define assert_close(a, b, rtol, scale, what, k)                                                   \
+    assert_true(close_to((a), (b), (rtol), (scale), (what), (k)))
+
+static void assert_spectrum(const double *got, const double *want, int ns, double rtol,
+                            const char *what)
+{
+    double s1 = ns > 0 ? fabs(want[0]) : 0;
+    for (int k = 0; k < ns; k++) assert_close(got[k], want[k], rtol, s1, what, k);
+}
+
+/* Singular values (min(n, p), descending) of X (n x p row-major), centred on
+ * its column means when centre != 0: the one-shot reference. */
+static void ref_sv(const double *X, int n, int p, int centre, double *s)
+{
+    double *C = malloc((size_t)n * p * sizeof(double));
+    assert_non_null(C);
+    for (int j = 0; j < p; j++) {
+        double mu = 0;
+        if (centre) {
+            for (int i = 0; i < n; i++) mu += X[(size_t)i * p + j];
+            mu /= n;
+        }
+        for (int i = 0; i < n; i++) C[(size_t)j * n + i] = X[(size_t)i * p + j] - mu;
+    }
+    double u = 0, vt = 0;
+    assert_int_equal(LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', n, p, C, n, s, &u, 1, &vt, 1), 0);
+    free(C);
+}
+
+/* Q (n x k, row-major) with orthonormal columns; orthogonal to the all-ones
+ * vector as well when perp_ones (needs k < n). */
+static void random_orthonormal(mg_rng *rng, int n, int k, int perp_ones, double *Q)
+{
+    int kk = k + (perp_ones ? 1 : 0);
+    double *M = malloc((size_t)n * kk * sizeof(double)), tau[64];
+    assert_true(kk <= 64 && kk <= n);
+    for (int j = 0; j < kk; j++)
+        for (int i = 0; i < n; i++)
+            M[(size_t)j * n + i] = (perp_ones && j == 0) ? 1.0 : mg_rng_normal(rng);
+    assert_int_equal(LAPACKE_dgeqrf(LAPACK_COL_MAJOR, n, kk, M, n, tau), 0);
+    assert_int_equal(LAPACKE_dorgqr(LAPACK_COL_MAJOR, n, kk, kk, M, n, tau), 0);
+    int off = perp_ones ? 1 : 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < k; j++) Q[(size_t)i * k + j] = M[(size_t)(j + off) * n + i];
+    free(M);
+}
+
+/* X = Q diag(s) V^T (n x p), Q n x p orthonormal (perp to 1 if asked), V p x p. */
+static void make_known(mg_rng *rng, int n, int p, const double *s, int perp_ones, double *X)
+{
+    double *Q = malloc((size_t)n * p * sizeof(double)), *V = malloc((size_t)p * p * sizeof(double));
+    random_orthonormal(rng, n, p, perp_ones, Q);
+    random_orthonormal(rng, p, p, 0, V);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < p; j++) {
+            double v = 0;
+            for (int k = 0; k < p; k++) v += Q[(size_t)i * p + k] * s[k] * V[(size_t)j * p + k];
+            X[(size_t)i * p + j] = v;
+        }
+    free(Q);
+    free(V);
+}
+
+static mg_spectra_result *run_f64(int classes, int p, int block, const double *X, const int32_t *y,
+                                  int n, int batch)
+{
+    mg_spectra_acc *acc;
+    assert_int_equal(mg_spectra_acc_create(classes, p, block, &acc), MG_OK);
+    for (int i = 0; i < n; i += batch) {
+        int m = n - i < batch ? n - i : batch;
+        assert_int_equal(mg_spectra_acc_add_f64(acc, X + (size_t)i * p, y + i, m), MG_OK);
+    }
+    mg_spectra_result *r;
+    assert_int_equal(mg_spectra_acc_finish(acc, &r), MG_OK);
+    mg_spectra_acc_free(acc);
+    return r;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_create_and_input_errors(void **state)
+{
+    (void)state;
+    mg_spectra_acc *acc = NULL;
+    assert_int_equal(mg_spectra_acc_create(0, 4, 0, &acc), MG_ERR_CONFIG);
+    assert_null(acc);
+    assert_int_equal(mg_spectra_acc_create(2, 0, 0, &acc), MG_ERR_CONFIG);
+    assert_int_equal(mg_spectra_acc_create(2, 4, -1, &acc), MG_ERR_CONFIG);
+    assert_int_equal(mg_spectra_acc_create(2, 3, 2, &acc), MG_OK);
+    float X[6] = {1, 2, 3, 4, 5, 6};
+    int32_t ybad[2] = {0, 2};
+    assert_int_equal(mg_spectra_acc_add(acc, X, ybad, 2), MG_ERR_CONFIG);
+    assert_non_null(strstr(mg_errmsg(), "label 2"));
+    int32_t y[2] = {0, 1};
+    X[4] = NAN;
+    assert_int_equal(mg_spectra_acc_add(acc, X, y, 2), MG_ERR_NUMERIC);
+    mg_spectra_result *r;
+    assert_int_equal(mg_spectra_acc_finish(acc, &r), MG_OK);
+    assert_int_equal((int)r->n, 0); /* nothing of the rejected batches went in */
+    assert_int_equal(r->cls[0].ns, 0);
+    assert_int_equal(r->ns_within, 0);
+    mg_spectra_result_free(r);
+    mg_spectra_acc_free(acc);
+    assert_int_equal(mg_spectra_default_block_rows(512), 1024);
+    assert_int_equal(mg_spectra_default_block_rows(2), 256);
+}
+
+/* Rows s_i e_i: uncentred singular values are the s_i themselves. */
+static void test_diagonal(void **state)
+{
+    (void)state;
+    enum { P = 6 };
+    const double s[P] = {0.5, 4, 1, 5, 2, 3}; /* rows in scrambled order */
+    const double want[P] = {5, 4, 3, 2, 1, 0.5};
+    double X[P * P] = {0}, ref[P];
+    int32_t y[P] = {0};
+    for (int i = 0; i < P; i++) X[i * P + i] = s[i];
+    for (int block = 1; block <= 7; block += 3) {
+        mg_spectra_result *r = run_f64(1, P, block, X, y, P, 4);
+        assert_int_equal(r->cls[0].ns, P);
+        assert_spectrum(r->cls[0].s_uncentred, want, P, 1e-13, "diag uncentred");
+        ref_sv(X, P, P, 1, ref);
+        assert_spectrum(r->cls[0].s_centred, ref, P, 1e-12, "diag centred");
+        assert_true(r->cls[0].s_centred[P - 1] < 1e-12); /* centred rank <= n - 1 */
+        mg_spectra_result_free(r);
+    }
+}
+
+/* Q diag(s) V^T with random orthogonal Q, V: known singular values to 1e-10. */
+static void test_known_singular_values(void **state)
+{
+    (void)state;
+    enum { N = 60, P = 9 };
+    double s[P], X[N * P], Xo[N * P], ref[P];
+    int32_t y[N] = {0};
+    for (int k = 0; k < P; k++) s[k] = pow(10.0, -0.6 * k); /* 1 .. 1.6e-5 */
+    mg_rng rng;
+    mg_rng_seed(&rng, 11);
+    /* Q orthogonal to 1: the data is already centred, both spectra are s. */
+    make_known(&rng, N, P, s, 1, X);
+    mg_spectra_result *r = run_f64(1, P, 7, X, y, N, 13);
+    assert_spectrum(r->cls[0].s_centred, s, P, 1e-10, "known centred");
+    assert_spectrum(r->cls[0].s_uncentred, s, P, 1e-10, "known uncentred");
+    for (int k = 0; k < P; k++) assert_close(r->cls[0].s_centred[k], s[k], 1e-10, 0, "rel", k);
+    mg_spectra_result_free(r);
+    /* the same data moved by a large offset: centred spectrum unchanged */
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < P; j++) Xo[i * P + j] = X[i * P + j] + 100.0 * (j + 1);
+    r = run_f64(1, P, 8, Xo, y, N, 5);
+    for (int k = 0; k < P; k++)
+        assert_close(r->cls[0].s_centred[k], s[k], 1e-9, 0, "offset centred", k);
+    ref_sv(Xo, N, P, 0, ref);
+    assert_spectrum(r->cls[0].s_uncentred, ref, P, 1e-12, "offset uncentred");
+    mg_spectra_result_free(r);
+}
+
+/* A rank-3 matrix plus an offset: centred numerical rank 3. */
+static void test_rank_k(void **state)
+{
+    (void)state;
+    enum { N = 40, P = 10, K = 3 };
+    double U[N * K], V[P * K], X[N * P];
+    int32_t y[N] = {0};
+    mg_rng rng;
+    mg_rng_seed(&rng, 5);
+    for (int i = 0; i < N * K; i++) U[i] = mg_rng_normal(&rng);
+    for (int i = 0; i < P * K; i++) V[i] = mg_rng_normal(&rng);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < P; j++) {
+            double v = 3.0 * j - 7.0;
+            for (int k = 0; k < K; k++) v += U[i * K + k] * V[j * K + k];
+            X[i * P + j] = v;
+        }
+    mg_spectra_result *r = run_f64(1, P, 16, X, y, N, 9);
+    mg_spectrum_summary sm;
+    mg_spectrum_summarize(r->cls[0].s_centred, r->cls[0].ns, N, P, &sm);
+    assert_int_equal(sm.rank_eps, K);
+    assert_int_equal(sm.rank_1e3, K);
+    assert_true(r->cls[0].s_centred[K] < 1e-12 * r->cls[0].s_centred[0]);
+    /* uncentred: the offset adds one dimension */
+    mg_spectrum_summarize(r->cls[0].s_uncentred, r->cls[0].ns, N, P, &sm);
+    assert_int_equal(sm.rank_eps, K + 1);
+    mg_spectra_result_free(r);
+}
+
+/* Many small blocks and batches of mixed classes == one-shot dgesdd of each
+ * class's full (centred) matrix, for every block size; pooled spectra too. */
+static void test_streaming_equals_oneshot(void **state)
+{
+    (void)state;
+    enum { C = 3, P = 12 };
+    const int cnt[C] = {37, 5, 100};
+    int N = 0;
+    for (int c = 0; c < C; c++) N += cnt[c];
+    float *X = malloc((size_t)N * P * sizeof(float));
+    int32_t *y = malloc((size_t)N * sizeof(int32_t));
+    double *Xc = malloc((size_t)N * P * sizeof(double)),
+           *Xall = malloc((size_t)N * P * sizeof(double));
+    int *order = malloc((size_t)N * sizeof(int));
+    mg_rng rng;
+    mg_rng_seed(&rng, 21);
+    /* class c: mean 10 (c+1) e_c-ish offsets, anisotropic spread */
+    int i = 0;
+    for (int c = 0; c < C; c++)
+        for (int t = 0; t < cnt[c]; t++, i++) {
+            y[i] = c;
+            for (int j = 0; j < P; j++)
+                X[(size_t)i * P + j] = (float)((j == c ? 10.0 * (c + 1) : 1.0 + 0.1 * j) +
+                                               mg_rng_normal(&rng) / (1.0 + j + c));
+        }
+    /* shuffle rows so batches mix classes */
+    mg_rng_permutation(&rng, order, N);
+    float *Xs = malloc((size_t)N * P * sizeof(float));
+    int32_t *ys = malloc((size_t)N * sizeof(int32_t));
+    for (int k = 0; k < N; k++) {
+        memcpy(Xs + (size_t)k * P, X + (size_t)order[k] * P, P * sizeof(float));
+        ys[k] = y[order[k]];
+    }
+    /* references: per class, from the float values in double */
+    double refc[C][P], refu[C][P], refw[P], reft[P];
+    int off = 0;
+    for (int c = 0; c < C; c++) {
+        double *Xk = Xc + (size_t)off * P;
+        for (int k = 0; k < cnt[c] * P; k++) Xk[k] = X[(size_t)off * P + k];
+        ref_sv(Xk, cnt[c], P, 1, refc[c]);
+        ref_sv(Xk, cnt[c], P, 0, refu[c]);
+        off += cnt[c];
+    }
+    /* pooled within: each class centred on its own mean, stacked */
+    off = 0;
+    for (int c = 0; c < C; c++) {
+        for (int j = 0; j < P; j++) {
+            double mu = 0;
+            for (int t = 0; t < cnt[c]; t++) mu += Xc[(size_t)(off + t) * P + j];
+            mu /= cnt[c];
+            for (int t = 0; t < cnt[c]; t++)
+                Xall[(size_t)(off + t) * P + j] = Xc[(size_t)(off + t) * P + j] - mu;
+        }
+        off += cnt[c];
+    }
+    ref_sv(Xall, N, P, 0, refw);
+    ref_sv(Xc, N, P, 1, reft);
+
+    const int blocks[4] = {1, 3, 16, 0};
+    const int batches[4] = {7, 1, 50, 200};
+    for (int b = 0; b < 4; b++) {
+        mg_spectra_acc *acc;
+        assert_int_equal(mg_spectra_acc_create(C, P, blocks[b], &acc), MG_OK);
+        for (int k = 0; k < N; k += batches[b]) {
+            int m = N - k < batches[b] ? N - k : batches[b];
+            assert_int_equal(mg_spectra_acc_add(acc, Xs + (size_t)k * P, ys + k, m), MG_OK);
+        }
+        mg_spectra_result *r;
+        assert_int_equal(mg_spectra_acc_finish(acc, &r), MG_OK);
+        assert_int_equal((int)r->n, N);
+        for (int c = 0; c < C; c++) {
+            int ns = cnt[c] < P ? cnt[c] : P;
+            assert_int_equal((int)r->cls[c].n, cnt[c]);
+            assert_int_equal(r->cls[c].ns, ns);
+            assert_spectrum(r->cls[c].s_centred, refc[c], ns, 1e-11, "stream centred");
+            assert_spectrum(r->cls[c].s_uncentred, refu[c], ns, 1e-11, "stream uncentred");
+        }
+        assert_int_equal(r->ns_within, P);
+        assert_spectrum(r->s_within, refw, P, 1e-11, "stream within");
+        assert_spectrum(r->s_total, reft, P, 1e-11, "stream total");
+        mg_spectra_result_free(r);
+        mg_spectra_acc_free(acc);
+    }
+    free(X);
+    free(y);
+    free(Xc);
+    free(Xall);
+    free(order);
+    free(Xs);
+    free(ys);
+}
+
+/* X^T X = Xc^T Xc + n mu mu^T: sums of squares and interlacing. */
+static void test_centred_uncentred_relation(void **state)
+{
+    (void)state;
+    enum { N = 30, P = 7 };
+    double X[N * P];
+    int32_t y[N] = {0};
+    mg_rng rng;
+    mg_rng_seed(&rng, 8);
+    for (int i = 0; i < N * P; i++)
+        X[i] = mg_rng_normal(&rng) * (1 + i % P) + (i % P == 2 ? 4.0 : 0.5);
+    mg_spectra_result *r = run_f64(1, P, 4, X, y, N, 6);
+    const mg_class_spectrum *cs = &r->cls[0];
+    double su = 0, sc = 0, mm = 0;
+    for (int k = 0; k < P; k++) {
+        su += cs->s_uncentred[k] * cs->s_uncentred[k];
+        sc += cs->s_centred[k] * cs->s_centred[k];
+        mm += cs->mean[k] * cs->mean[k];
+    }
+    assert_close(su, sc + N * mm, 1e-12, 0, "sum of squares", 0);
+    for (int k = 0; k < P; k++) {
+        assert_true(cs->s_uncentred[k] >= cs->s_centred[k] * (1 - 1e-12));
+        if (k + 1 < P) assert_true(cs->s_centred[k] >= cs->s_uncentred[k + 1] * (1 - 1e-12));
+    }
+    /* the mean is the data's mean; R^T R is the centred scatter (trace) */
+    double tr = 0;
+    for (int k = 0; k < P * P; k++) tr += cs->R[k] * cs->R[k];
+    assert_close(tr, sc, 1e-12, 0, "trace R^T R", 0);
+    for (int j = 0; j < P; j++) {
+        double mu = 0;
+        for (int i = 0; i < N; i++) mu += X[i * P + j];
+        assert_close(cs->mean[j], mu / N, 1e-13, 1, "mean", j);
+    }
+    mg_spectra_result_free(r);
+}
+
+/* Two classes of two points each with hand-computable spectra. */
+static void test_pooled_known(void **state)
+{
+    (void)state;
+    enum { P = 4 };
+    const double a = 3, b = 2, c = 5;
+    /* class 0: c e3 +- a e1; class 1: -c e3 +- b e2 (0-based: e0, e1, e2) */
+    double X[4 * P] = {0};
+    int32_t y[4] = {0, 1, 0, 1};
+    X[0 * P + 0] = a, X[0 * P + 2] = c;
+    X[2 * P + 0] = -a, X[2 * P + 2] = c;
+    X[1 * P + 1] = b, X[1 * P + 2] = -c;
+    X[3 * P + 1] = -b, X[3 * P + 2] = -c;
+    mg_spectra_result *r = run_f64(2, P, 1, X, y, 4, 3);
+    const double w0c[2] = {sqrt(2) * a, 0}, w0u[2] = {sqrt(2) * c, sqrt(2) * a};
+    const double w1c[2] = {sqrt(2) * b, 0}, w1u[2] = {sqrt(2) * c, sqrt(2) * b};
+    const double ww[P] = {sqrt(2) * a, sqrt(2) * b, 0, 0},
+                 wt[P] = {2 * c, sqrt(2) * a, sqrt(2) * b, 0};
+    assert_int_equal(r->cls[0].ns, 2);
+    assert_spectrum(r->cls[0].s_centred, w0c, 2, 1e-13, "class 0 centred");
+    assert_spectrum(r->cls[0].s_uncentred, w0u, 2, 1e-13, "class 0 uncentred");
+    assert_spectrum(r->cls[1].s_centred, w1c, 2, 1e-13, "class 1 centred");
+    assert_spectrum(r->cls[1].s_uncentred, w1u, 2, 1e-13, "class 1 uncentred");
+    assert_spectrum(r->s_within, ww, P, 1e-13, "within");
+    assert_spectrum(r->s_total, wt, P, 1e-13, "total");
+    for (int j = 0; j < P; j++) assert_close(r->mean[j], 0.0, 1e-15, 1, "overall mean", j);
+    assert_close(r->cls[0].mean[2], c, 1e-15, 1, "class mean", 2);
+    mg_spectra_result_free(r);
+}
+
+/* n_c < p, n_c = 1 and n_c = 0. */
+static void test_small_classes(void **state)
+{
+    (void)state;
+    enum { P = 8 };
+    double X[4 * P], ref[P];
+    int32_t y[4] = {0, 0, 2, 0};
+    mg_rng rng;
+    mg_rng_seed(&rng, 3);
+    for (int i = 0; i < 4 * P; i++) X[i] = mg_rng_normal(&rng);
+    for (int block = 1; block <= 9; block += 8) {
+        mg_spectra_result *r = run_f64(3, P, block, X, y, 4, 2);
+        double X0[3 * P];
+        memcpy(X0, X, 2 * P * sizeof(double));
+        memcpy(X0 + 2 * P, X + 3 * P, P * sizeof(double));
+        assert_int_equal(r->cls[0].ns, 3);
+        ref_sv(X0, 3, P, 1, ref);
+        assert_spectrum(r->cls[0].s_centred, ref, 3, 1e-12, "n<p centred");
+        assert_true(r->cls[0].s_centred[2] < 1e-12 * r->cls[0].s_centred[0]);
+        ref_sv(X0, 3, P, 0, ref);
+        assert_spectrum(r->cls[0].s_uncentred, ref, 3, 1e-12, "n<p uncentred");
+        assert_int_equal(r->cls[1].ns, 0);
+        assert_int_equal((int)r->cls[1].n, 0);
+        assert_int_equal(r->cls[2].ns, 1);
+        double nrm = 0;
+        for (int j = 0; j < P; j++) nrm += X[2 * P + j] * X[2 * P + j];
+        assert_close(r->cls[2].s_uncentred[0], sqrt(nrm), 1e-13, 0, "single row", 0);
+        assert_true(r->cls[2].s_centred[0] < 1e-14);
+        assert_int_equal(r->ns_within, 4);
+        mg_spectra_result_free(r);
+    }
+}
+
+/* finish, add more, finish again == everything at once. */
+static void test_finish_then_continue(void **state)
+{
+    (void)state;
+    enum { N = 50, P = 5 };
+    double X[N * P];
+    int32_t y[N];
+    mg_rng rng;
+    mg_rng_seed(&rng, 4);
+    for (int i = 0; i < N * P; i++) X[i] = mg_rng_normal(&rng) + (i % 3);
+    for (int i = 0; i < N; i++) y[i] = i % 2;
+    mg_spectra_acc *acc;
+    assert_int_equal(mg_spectra_acc_create(2, P, 6, &acc), MG_OK);
+    assert_int_equal(mg_spectra_acc_add_f64(acc, X, y, 17), MG_OK);
+    mg_spectra_result *r1, *r2, *r3;
+    assert_int_equal(mg_spectra_acc_finish(acc, &r1), MG_OK);
+    assert_int_equal((int)r1->n, 17);
+    assert_int_equal(mg_spectra_acc_add_f64(acc, X + 17 * P, y + 17, N - 17), MG_OK);
+    assert_int_equal(mg_spectra_acc_finish(acc, &r2), MG_OK);
+    r3 = run_f64(2, P, 100, X, y, N, N);
+    for (int c = 0; c < 2; c++) {
+        assert_spectrum(r2->cls[c].s_centred, r3->cls[c].s_centred, P, 1e-12, "continue centred");
+        assert_spectrum(r2->cls[c].s_uncentred, r3->cls[c].s_uncentred, P, 1e-12,
+                        "continue uncentred");
+    }
+    assert_spectrum(r2->s_total, r3->s_total, P, 1e-12, "continue total");
+    mg_spectra_result_free(r1);
+    mg_spectra_result_free(r2);
+    mg_spectra_result_free(r3);
+    mg_spectra_acc_free(acc);
+}
+
+static void test_summary_hand(void **state)
+{
+    (void)state;
+    mg_spectrum_summary sm;
+    const double s2[2] = {4, 3};
+    mg_spectrum_summarize(s2, 2, 10, 2, &sm);
+    assert_close(sm.s1, 4, 1e-15, 0, "s1", 0);
+    assert_close(sm.rest, 3, 1e-15, 0, "rest", 0);
+    assert_close(sm.sum_sq, 25, 1e-15, 0, "sum_sq", 0);
+    double q0 = 4.0 / 7, q1 = 3.0 / 7;
+    assert_close(sm.effective_rank, exp(-(q0 * log(q0) + q1 * log(q1))), 1e-14, 0, "erank", 0);
+    assert_close(sm.participation_ratio, 625.0 / 337.0, 1e-14, 0, "pr", 0);
+    assert_close(sm.stable_rank, 25.0 / 16.0, 1e-14, 0, "stable", 0);
+    assert_close(sm.s1_per_sqrt_n, 4 / sqrt(10), 1e-14, 0, "s1/sqrt(n)", 0);
+    assert_int_equal(sm.k90, 2); /* 16/25 = 0.64 < 0.9 */
+    assert_int_equal(sm.k99, 2);
+    assert_int_equal(sm.rank_eps, 2);
+
+    const double s9[3] = {9, 3, 1}; /* s^2: 81, 9, 1 of 91: 0.890, 0.989, 1 */
+    mg_spectrum_summarize(s9, 3, 3, 3, &sm);
+    assert_int_equal(sm.k90, 2);
+    assert_int_equal(sm.k95, 2);
+    assert_int_equal(sm.k99, 3);
+
+    double eq[10];
+    for (int k = 0; k < 10; k++) eq[k] = 2.5;
+    mg_spectrum_summarize(eq, 10, 100, 10, &sm);
+    assert_close(sm.effective_rank, 10, 1e-13, 0, "equal erank", 0);
+    assert_close(sm.participation_ratio, 10, 1e-13, 0, "equal pr", 0);
+    assert_close(sm.stable_rank, 10, 1e-13, 0, "equal stable", 0);
+    assert_int_equal(sm.k90, 9); /* exactly 90% at k = 9 (rounding absorbed) */
+    assert_int_equal(sm.k95, 10);
+    assert_int_equal(sm.rank_1e2, 10);
+
+    /* ranks: tol = 1 * max(10, 10) * FLT_EPSILON = 1.19e-6 */
+    const double sr[5] = {1, 1e-1, pow(10, -2.5), 1e-4, 1e-9};
+    mg_spectrum_summarize(sr, 5, 10, 10, &sm);
+    assert_close(sm.tol, 10 * 1.1920928955078125e-07, 1e-15, 0, "tol", 0);
+    assert_int_equal(sm.rank_eps, 4);
+    assert_int_equal(sm.rank_1e2, 2);
+    assert_int_equal(sm.rank_1e3, 3);
+
+    const double z[3] = {0, 0, 0};
+    mg_spectrum_summarize(z, 3, 5, 3, &sm);
+    assert_int_equal(sm.rank_eps, 0);
+    assert_true(sm.effective_rank == 0 && sm.stable_rank == 0 && sm.k90 == 0);
+    mg_spectrum_summarize(NULL, 0, 0, 3, &sm);
+    assert_int_equal(sm.ns, 0);
+
+    double rel[2], psn[2];
+    mg_spectrum_normalize(s2, 2, 4, rel, psn);
+    assert_close(rel[1], 0.75, 1e-15, 0, "rel", 1);
+    assert_close(psn[0], 2.0, 1e-15, 0, "per sqrt n", 0);
+    mg_spectrum_normalize(s2, 2, 4, NULL, psn); /* NULL allowed */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_and_input_errors),
+        cmocka_unit_test(test_diagonal),
+        cmocka_unit_test(test_known_singular_values),
+        cmocka_unit_test(test_rank_k),
+        cmocka_unit_test(test_streaming_equals_oneshot),
+        cmocka_unit_test(test_centred_uncentred_relation),
+        cmocka_unit_test(test_pooled_known),
+        cmocka_unit_test(test_small_classes),
+        cmocka_unit_test(test_finish_then_continue),
+        cmocka_unit_test(test_summary_hand),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
