@@ -33,11 +33,15 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
+# The git revision the program was built from, recorded in every output
+# (rewritten only when it changes, so it triggers no needless rebuilds).
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- src analysis 2>/dev/null || echo -dirty)
+
 LIB   := $(B)/libmixgeo.a
 ALIB  := $(B)/libmganalysis.a
 PROG  := $(B)/mixgeo
 
-.PHONY: all deps check test asan bench clean install help paper demo format
+.PHONY: FORCE all deps check test asan bench clean install help paper demo format
 all: $(PROG) $(TESTS) $(BENCHES)
 
 help:
@@ -64,6 +68,13 @@ deps:
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/gitrev.h: FORCE
+	@mkdir -p $(B)
+	@echo '#define MIXGEO_GIT_REV "$(GIT_REV)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(B)/src/cli/main.o: $(B)/gitrev.h
+$(B)/src/cli/main.o: ALL_CFLAGS += -I$(B) -DMIXGEO_HAVE_GITREV
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -18,6 +18,10 @@
 static const cli_command k_commands[] = {
     {"train", cli_cmd_train, "train a network (Manifold Mixup, input mixup or none)"},
     {"eval", cli_cmd_eval, "evaluate a trained run on its train, val or test split"},
+    {"analyze", cli_cmd_analyze, "representation geometry of a trained run at one layer"},
+    {"theory", cli_cmd_theory, "check Theorem 1 / Corollary 1 on the idealised problem"},
+    {"dump", cli_cmd_dump, "write the hidden states of a split as .npy for numpy"},
+    {"plot", cli_cmd_plot, "render every figure script below a directory with gnuplot"},
 };
 #define N_COMMANDS ((int)(sizeof k_commands / sizeof k_commands[0]))
 
@@ -230,11 +234,22 @@ int cli_dir_exists(const char *path)
     return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+#ifdef MIXGEO_HAVE_GITREV
+#include "gitrev.h"
+#endif
+
 const char *cli_git_revision(void)
 {
     static char rev[64];
     if (rev[0]) return rev;
     snprintf(rev, sizeof rev, "unknown");
+#ifdef MIXGEO_GIT_REV
+    /* the revision the Makefile built from */
+    if (strcmp(MIXGEO_GIT_REV, "unknown") != 0) {
+        snprintf(rev, sizeof rev, "%s", MIXGEO_GIT_REV);
+        return rev;
+    }
+#endif
     /* The source tree of this executable: the directory holding it (the
      * program is built as build/mixgeo inside the checkout).  An installed
      * copy outside a checkout reports "unknown". */
