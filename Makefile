@@ -15,7 +15,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 OPT      ?= -O2 -march=x86-64-v2 -mtune=generic
 CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
-WARN     := -Wall -Wextra -Wshadow -Wno-unused-parameter
+WARN     := -Wall -Wextra -Wshadow
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -Ianalysis -MMD -MP
 LDLIBS   := $(PKG_LIBS) -lm -lpthread

@@ -195,6 +195,7 @@ typedef struct {
 static mg_status range_cb(void *user, const float *s, const int32_t *y, const float *z, int n)
 {
     range_acc *a = user;
+    (void)y, (void)z;
     for (int i = 0; i < n; i++)
         for (int f = 0; f < a->dim; f++) {
             float v = s[(size_t)i * a->dim + f];

@@ -67,6 +67,7 @@ static void rm_tree(const char *path)
 
 static int group_setup(void **state)
 {
+    (void)state;
     const char *t = getenv("TMPDIR");
     snprintf(g_dir, sizeof g_dir, "%s/mg_test_data_XXXXXX", t && *t ? t : P_tmpdir);
     return mkdtemp(g_dir) ? 0 : -1;
@@ -74,6 +75,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
+    (void)state;
     rm_tree(g_dir);
     return 0;
 }
@@ -160,6 +162,7 @@ static void check_small(const mg_dataset *d, int classes)
 
 static void test_idx_gz_and_raw(void **state)
 {
+    (void)state;
     for (int gz = 0; gz <= 1; gz++) {
         const char *img = tpath(gz ? "small-img.gz" : "small-img");
         const char *lab = tpath(gz ? "small-lab.gz" : "small-lab");
@@ -181,6 +184,7 @@ static void test_idx_gz_and_raw(void **state)
 
 static void test_idx_dir(void **state)
 {
+    (void)state;
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", tpath("mini-mnist"));
     assert_int_equal(mkdir(dir, 0777), 0);
@@ -243,6 +247,7 @@ static void expect_idx_error(const char *img, const char *lab, int classes, mg_s
 
 static void test_idx_corrupt(void **state)
 {
+    (void)state;
     make_small();
     uint32_t idims[3] = {N_IMG, ROWS, COLS}, ldims[1] = {N_IMG};
     for (int gz = 0; gz <= 1; gz++) {
@@ -348,6 +353,7 @@ static void write_text(const char *path, const char *text)
 
 static void test_csv_good(void **state)
 {
+    (void)state;
     const char *p = tpath("good.csv");
     write_text(p, "# a comment\n"
                   "\n"
@@ -412,6 +418,7 @@ static void test_csv_good(void **state)
 
 static void test_csv_bad(void **state)
 {
+    (void)state;
     static const struct {
         const char *text;
         int classes;
@@ -494,6 +501,7 @@ static void check_synth_common(const mg_dataset *d, const char *name, int classe
 
 static void test_synth_shapes(void **state)
 {
+    (void)state;
     const double pi = 3.14159265358979323846;
     /* Spiral, noise 0: r = 15 t, angle = 2 pi (1.75 t + c / classes). */
     for (int arms = 2; arms <= 3; arms++) {
@@ -567,6 +575,7 @@ static void test_synth_shapes(void **state)
 
 static void test_synth_determinism(void **state)
 {
+    (void)state;
     for (int k = 0; k < 4; k++) {
         mg_synth_kind kind = (mg_synth_kind)k;
         int classes = kind == MG_SYNTH_MOONS ? 2 : 3;
@@ -585,6 +594,7 @@ static void test_synth_determinism(void **state)
 
 static void test_synth_config(void **state)
 {
+    (void)state;
     static const struct {
         mg_synth_config cfg;
         const char *field;
@@ -660,6 +670,7 @@ static void check_rows(const mg_dataset *src, const mg_dataset *s)
 
 static void test_alloc_subset(void **state)
 {
+    (void)state;
     mg_dataset *d = mg_dataset_alloc(4, 6, 3);
     assert_non_null(d);
     assert_int_equal(d->n, 4);
@@ -694,6 +705,7 @@ static void test_alloc_subset(void **state)
 
 static void test_split(void **state)
 {
+    (void)state;
     enum { N = 100, NV = 30 };
     mg_dataset *d = numbered(N, 4);
     mg_dataset *tr = NULL, *va = NULL, *tr2 = NULL, *va2 = NULL;
@@ -759,6 +771,7 @@ static void test_split(void **state)
 
 static void test_standardizer(void **state)
 {
+    (void)state;
     /* Known answer: feature 0 = 1, 2, 3, 4 (mean 2.5, std sqrt(1.25));
      * feature 1 constant 7; feature 2 a large offset with a small spread. */
     mg_dataset *d = mg_dataset_alloc(4, 3, 2);
@@ -822,6 +835,7 @@ static void test_standardizer(void **state)
 
 static void test_fashion_mnist(void **state)
 {
+    (void)state;
     struct stat sb;
     if (stat(MG_FASHION_MNIST_DIR, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         print_message("Fashion-MNIST not installed at %s: skipped\n", MG_FASHION_MNIST_DIR);

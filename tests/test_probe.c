@@ -330,6 +330,7 @@ static mg_status log_cb(void *user, const float *s, const int32_t *y, const floa
 
 static mg_status stop_cb(void *user, const float *s, const int32_t *y, const float *z, int n)
 {
+    (void)user; (void)s; (void)y; (void)z; (void)n;
     return mg_fail(MG_ERR_INTERRUPTED, "stop");
 }
 
