@@ -30,14 +30,16 @@ void mg_dense_forward(const mg_layer *l, const float *params, const float *x, fl
     mg_sgemm(0, 1, n, out, l->in, 1.0f, x, l->in, W, l->in, 1.0f, y, out);
 }
 
-/* dW += dy^T x ; db += colsum(dy) ; dx = dy W (if dx) */
+/* dW += dy^T x ; db += colsum(dy) ; dx = dy W (if dx).  With accumulate = 0
+ * dW and db are overwritten instead. */
 void mg_dense_backward(const mg_layer *l, const float *params, float *grads, const float *x,
-                       const float *dy, float *dx, int n)
+                       const float *dy, float *dx, int n, int accumulate)
 {
     const float *W = params + l->p_off;
     float *dW = grads + l->p_off, *db = dW + (size_t)l->out * l->in;
     int in = l->in, out = l->out;
-    mg_sgemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, dW, in);
+    mg_sgemm(1, 0, out, in, n, 1.0f, dy, out, x, in, accumulate ? 1.0f : 0.0f, dW, in);
+    if (!accumulate) memset(db, 0, sizeof(float) * out);
     for (int i = 0; i < n; i++) {
         const float *r = dy + (size_t)i * out;
         for (int j = 0; j < out; j++) db[j] += r[j];

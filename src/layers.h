@@ -60,8 +60,10 @@ size_t mg_layer_act_per_example(const mg_layer *l);
 
 void mg_dense_init(const mg_layer *l, float *params, mg_init init, float gain2, mg_rng *rng);
 void mg_dense_forward(const mg_layer *l, const float *params, const float *x, float *y, int n);
+/* accumulate = 0: the parameter gradients are OVERWRITTEN instead (saves
+ * zeroing the arena and reading it back inside the GEMM). */
 void mg_dense_backward(const mg_layer *l, const float *params, float *grads, const float *x,
-                       const float *dy, float *dx, int n);
+                       const float *dy, float *dx, int n, int accumulate);
 
 void mg_bn1d_init(const mg_layer *l, float *params, float *buffers);
 void mg_bn1d_forward(mg_layer *l, const float *params, float *buffers, const float *x,

@@ -30,6 +30,7 @@ struct mg_model {
     float *mix_h, *mix_g;            /* mixed state and its gradient (max_batch x max dim) */
     float *scratch;                  /* gradient of the unmixed state at the start */
     float *ws;                       /* convolution workspace (shared by all layers) */
+    int grads_stale;                 /* zero_grad pending: the next backward overwrites */
     /* the last forward */
     int f_from, f_n, f_train, f_has_mix;
     mg_mix f_mix;
@@ -340,7 +341,14 @@ int mg_model_classes(const mg_model *m) { return m->dims[m->L]; }
 int mg_model_n_layers(const mg_model *m) { return m->nl; }
 size_t mg_model_n_params(const mg_model *m) { return m->n_params; }
 float *mg_model_params(mg_model *m) { return m->params; }
-float *mg_model_grads(mg_model *m) { return m->grads; }
+float *mg_model_grads(mg_model *m)
+{
+    if (m->grads_stale) {
+        memset(m->grads, 0, sizeof(float) * m->n_params);
+        m->grads_stale = 0;
+    }
+    return m->grads;
+}
 size_t mg_model_n_buffers(const mg_model *m) { return m->n_buffers; }
 float *mg_model_buffers(mg_model *m) { return m->buffers; }
 int mg_model_max_batch(const mg_model *m) { return m->max_batch; }
@@ -437,9 +445,12 @@ double mg_model_flops(const mg_model *m, int backward)
     return f;
 }
 
+/* Lazy: the next backward overwrites the gradients of the layers it visits
+ * (dense layers straight from the GEMM, beta = 0) and zeroes the rest; an
+ * access through mg_model_grads before that zeroes the arena. */
 void mg_model_zero_grad(mg_model *m)
 {
-    memset(m->grads, 0, sizeof(float) * m->n_params);
+    m->grads_stale = 1;
 }
 
 void mg_model_copy_params(mg_model *dst, const mg_model *src)
@@ -526,8 +537,12 @@ static void layer_forward(mg_model *m, mg_layer *l, const float *x, int n, int t
 static void layer_backward(mg_model *m, mg_layer *l, const float *dy, float *dx, int n, int train)
 {
     size_t cnt = (size_t)n * l->out;
+    if (m->grads_stale && l->kind != MG_LAYER_DENSE && l->n_p)
+        memset(m->grads + l->p_off, 0, sizeof(float) * l->n_p);
     switch (l->kind) {
-    case MG_LAYER_DENSE: mg_dense_backward(l, m->params, m->grads, l->x, dy, dx, n); break;
+    case MG_LAYER_DENSE:
+        mg_dense_backward(l, m->params, m->grads, l->x, dy, dx, n, !m->grads_stale);
+        break;
     case MG_LAYER_BN1D:
         mg_bn1d_backward(l, m->params, m->grads, m->buffers, dy, dx, n, train);
         break;
@@ -603,6 +618,10 @@ const float *mg_model_state(const mg_model *m, int k)
 void mg_model_backward(mg_model *m, const float *dlogits, float *dx)
 {
     int n = m->f_n, from = m->f_from;
+    if (m->grads_stale && from > 0) { /* layers below the start get no gradient */
+        size_t end = from >= m->L ? m->n_params : m->layers[m->first[from + 1]].p_off;
+        memset(m->grads, 0, sizeof(float) * end);
+    }
     const float *g = dlogits;
     int mix_k = m->f_has_mix ? m->f_mix.k : -1;
     for (int b = m->L; b > from; b--) {
@@ -637,4 +656,5 @@ void mg_model_backward(mg_model *m, const float *dlogits, float *dx)
             g = dh;
         }
     }
+    m->grads_stale = 0;
 }

@@ -240,6 +240,63 @@ static void test_grad_forward_from(void **s)
     check_case(&c2);
 }
 
+/* zero_grad is lazy: the next backward overwrites visited layers, zeroes the
+ * others; a second backward accumulates. */
+static void test_grad_accumulate(void **s)
+{
+    (void)s;
+    mg_rng r;
+    mg_rng_seed(&r, 5);
+    mg_model *m;
+    mg_arch_opts o = mg_arch_opts_default();
+    o.batchnorm = 1;
+    assert_int_equal(mg_model_create("3-6-5-2", &o, &r, &m), MG_OK);
+    assert_int_equal(mg_model_reserve(m, 4), MG_OK);
+    size_t np = mg_model_n_params(m);
+    float x[12], dz[8], *g1 = malloc(sizeof(float) * np);
+    for (int i = 0; i < 12; i++) x[i] = (float)mg_rng_normal(&r);
+    for (int i = 0; i < 8; i++) dz[i] = (float)mg_rng_normal(&r);
+    float *g = mg_model_grads(m);
+    for (size_t i = 0; i < np; i++) g[i] = 123.0f; /* garbage to be discarded */
+    mg_model_zero_grad(m);
+    mg_model_forward(m, 0, x, 4, 1, NULL, &r);
+    mg_model_backward(m, dz, NULL);
+    memcpy(g1, mg_model_grads(m), sizeof(float) * np);
+    double norm = 0.0;
+    for (size_t i = 0; i < np; i++) {
+        assert_true(g1[i] != 123.0f);
+        norm += fabs(g1[i]);
+    }
+    assert_true(norm > 1e-3);
+    mg_model_backward(m, dz, NULL); /* accumulates */
+    g = mg_model_grads(m);
+    for (size_t i = 0; i < np; i++) assert_true(fabsf(g[i] - 2.0f * g1[i]) <= 1e-5f * (1.0f + fabsf(g1[i])));
+    /* from layer 1: block 1's parameters get zero gradient */
+    mg_model_zero_grad(m);
+    float h[24];
+    for (int i = 0; i < 24; i++) h[i] = (float)mg_rng_normal(&r);
+    mg_model_forward(m, 1, h, 4, 1, NULL, &r);
+    mg_model_backward(m, dz, NULL);
+    g = mg_model_grads(m);
+    size_t first2 = 0;
+    for (int i = 0; i < mg_model_n_layers(m); i++)
+        if (mg_model_layer(m, i).block == 2) {
+            first2 = mg_model_layer(m, i).W ? (size_t)(mg_model_layer(m, i).W - mg_model_params(m)) : first2;
+            break;
+        }
+    assert_true(first2 > 0);
+    for (size_t i = 0; i < first2; i++) assert_true(g[i] == 0.0f);
+    double rest = 0.0;
+    for (size_t i = first2; i < np; i++) rest += fabs(g[i]);
+    assert_true(rest > 1e-3);
+    /* zero_grad then reading the arena gives zeros */
+    mg_model_zero_grad(m);
+    g = mg_model_grads(m);
+    for (size_t i = 0; i < np; i++) assert_true(g[i] == 0.0f);
+    free(g1);
+    mg_model_free(m);
+}
+
 static mg_arch_opts opts_image(int c, int h, int w, int classes)
 {
     mg_arch_opts o = mg_arch_opts_default();
@@ -378,7 +435,7 @@ int main(void)
         cmocka_unit_test(test_grad_forward_from), cmocka_unit_test(test_arch_errors),
         cmocka_unit_test(test_model_shapes),      cmocka_unit_test(test_mix_identity),
         cmocka_unit_test(test_grad_preact),       cmocka_unit_test(test_grad_preact_mix),
-        cmocka_unit_test(test_preact_shapes),
+        cmocka_unit_test(test_preact_shapes),     cmocka_unit_test(test_grad_accumulate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
