@@ -43,8 +43,9 @@ static const char k_style[] =
     "set style line 18 lc rgb \"#ff9da7\" lw 1.5 pt 7 ps 0.4\n"
     "set style line 19 lc rgb \"#9c755f\" lw 1.5 pt 7 ps 0.4\n"
     "set style line 20 lc rgb \"#bab0ac\" lw 1.5 pt 7 ps 0.4\n"
-    "# confidence heat maps: white (low) to dark blue (high)\n"
-    "set palette defined (0 \"#ffffff\", 0.5 \"#9ecae1\", 1 \"#08306b\")\n";
+    "# confidence heat maps: white (low) to dark grey (high), neutral beside the class "
+    "colours\n"
+    "set palette defined (0 \"#ffffff\", 0.5 \"#bdbdbd\", 1 \"#4a4a4a\")\n";
 
 static const char *const k_class_rgb[10] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2",
                                             "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
@@ -109,8 +110,7 @@ static char *quote_impl(char *buf, size_t len, const char *s, int enhanced)
             piece[n++] = '\'';
         } else if (enhanced && strchr("_^@&{}~\\", ch)) {
             /* In single quotes a backslash is literal, and enhanced text
-             * takes "\\_" ... as an escaped character. */
-            piece[n++] = '\\';
+             * takes "\_" ... as an escaped character. */
             piece[n++] = '\\';
             piece[n++] = (char)ch;
         } else {
@@ -201,6 +201,10 @@ mg_status gp_emit(FILE *f, const gp_figure *fig, const char *body)
             "# %s.png (pngcairo) and %s.pdf (pdfcairo).\n\n",
             fig->name, fig->name, fig->name);
     fputs(k_style, f);
+    if (fig->setup && *fig->setup) {
+        fputs(fig->setup, f);
+        if (fig->setup[strlen(fig->setup) - 1] != '\n') fputc('\n', f);
+    }
     fprintf(f,
             "\n"
             "do for [gp_fmt in \"png pdf\"] {\n"

@@ -8,6 +8,7 @@
  *
  *   # NAME.gp - TITLE            (header comments: provenance, how to render)
  *   <house style>                (gp_style_text(), the same as plots/style.gp)
+ *   <setup>                      (the caller's definitions, e.g. arrays of names)
  *   do for [gp_fmt in "png pdf"] {
  *       <terminal for gp_fmt>; set output "NAME." . gp_fmt
  *       <body>                   (the caller's plot commands)
@@ -22,7 +23,7 @@
  *   ls 8           reference lines (thresholds, diagonals): grey, dotted
  *   ls 9           the grid
  *   ls 11..20      ten class colours: class c uses ls 11 + c % 10
- * and `set palette` for confidence heat maps (white = low, dark = high).
+ * and `set palette` for confidence heat maps (white = low, dark grey = high).
  * The library never runs gnuplot; nothing here needs it installed.
  *
  * Nothing here prints; writers return mg_status with mg_fail details.
@@ -77,7 +78,8 @@ typedef struct {
     const char *title;      /* one line for the header comment (not plotted)    */
     const char *provenance; /* e.g. "# mixgeo 0.1.0 seed=0 git=..." or NULL     */
     int width, height;      /* PNG size in pixels (the PDF keeps the aspect at
-                               100 px per inch); 0 = 800 x 600                  */
+                               160 px per inch); 0 = 800 x 600                  */
+    const char *setup;      /* NULL or commands run once before the output loop */
 } gp_figure;
 
 /* Write the whole script (header, style, output loop around body) to f. */

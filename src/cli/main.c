@@ -22,6 +22,7 @@ static const cli_command k_commands[] = {
     {"theory", cli_cmd_theory, "check Theorem 1 / Corollary 1 on the idealised problem"},
     {"dump", cli_cmd_dump, "write the hidden states of a split as .npy for numpy"},
     {"plot", cli_cmd_plot, "render every figure script below a directory with gnuplot"},
+    {"suite", cli_cmd_suite, "run a grid of experiments; status; tables and figures over seeds"},
 };
 #define N_COMMANDS ((int)(sizeof k_commands / sizeof k_commands[0]))
 
