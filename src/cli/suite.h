@@ -3,15 +3,16 @@
  * file, the grid expansion into runs with stable ids, the state of each run
  * on disk, and the report (tables and figures aggregated over seeds).
  * `mixgeo suite` (cmd_suite.c) is the command; the process handling of
- * `suite run` (fork/exec, -j, signals) lives there, everything that only
- * reads or writes files lives in suite.c.
+ * `suite run` (fork/exec, -j, locks, signals) lives there; suite.c parses,
+ * expands, reads and writes files, and runs gnuplot for the report.
  *
  * A suite file (INI; '#' or ';' start a comment, also after a blank inside
  * a line):
  *
  *   [suite]    name = fig1-spiral          (default: the file name without .suite)
  *              description = one line for the report
- *              out = results/fig1-spiral   (default: results/NAME)
+ *              out = results/fig1-spiral   (default: results/NAME; --quick
+ *                                           appends -quick; --out, --root win)
  *              aggregate = seed            (axes averaged over in the report)
  *              quick.KEY = VALUE           (--quick: KEY is a grid axis -> its new
  *                                           values "v1 | v2"; else a train key)
@@ -20,11 +21,20 @@
  *              train keys of the preset named N
  *   [grid]     AXIS = v1 | v2 | v3          (AXIS: method (values = [method N]
  *                                           names) or a train key)
- *   [analyze]  layers = 1,2  split = test  only = spectra,collapse
- *              max-per-class = 500         (`only = none` or no section: no analyses)
- *   [table N]  kind = summary  metrics = test_acc, test_nll  rows = method
- *              cols = alpha  values = final, best  digits = 4  title = ...
- *   [figure N] kind = curve|bar|sweep  y = test_acc  x = epoch  group = method ...
+ *   [analyze]  layers = 1,2|auto  split = test,train  only = spectra,collapse
+ *              max-per-class = 500|all     (`only = none` or no section: no analyses;
+ *                                           one `mixgeo analyze` per split and layer)
+ *   [table N]  kind = summary  metrics = test_acc, test_nll  values = final, best
+ *              labels = A | B ...  rows = method  cols = alpha  where = data=moons
+ *              digits = 4  title = ...  caption = ...
+ *   [figure N] kind = curve|bar|sweep  y = test_acc  x = epoch|AXIS  group = method
+ *              value = final|best  where = ...  title, xlabel, ylabel, logx, logy
+ *
+ * A metric: a metrics.tsv column name (test_acc: final.test_acc and
+ * best.test_acc, per `values`), final.COL, best.COL, a numeric summary.json
+ * key, or FILE:JSON.PATH of any JSON file of the run directory.  Rows/groups
+ * default to every axis that is not aggregated, not the pivot/x axis and not
+ * fixed by where; an explicit list must cover those axes.
  *
  * Precedence of the train keys of one run: defaults < [base] < the [method]
  * preset of its method value < its other axis values < quick.KEY (--quick).
@@ -42,6 +52,7 @@
  *   analysis/...                                       (mixgeo analyze)
  *   log.txt          stdout+stderr of every step, appended, one header per step
  *   lock             flock()ed while a runner or a step of it works on the run
+ *                    (a second runner waits for it, then skips or takes the run)
  *   steps/train.done, steps/analyze-SPLIT-LK.done      one per finished step
  *   DONE             written atomically after the last step (its steps line
  *                    names the analyses; a changed [analyze] makes it partial)
@@ -59,7 +70,7 @@
 #include <stdint.h>
 
 #define CLI_SUITE_MAX_AXES 16
-#define CLI_SUITE_MAX_LIST 64 /* items of a comma list (metrics, layers, ...) */
+#define CLI_SUITE_MAX_LIST 128 /* items of a list (axis values, metrics, layers) */
 
 /* ---------------------------------------------------------------- the file */
 
@@ -109,7 +120,7 @@ typedef struct {
 typedef struct {
     char name[64];  /* "train" or "analyze-SPLIT-LK" (marker steps/NAME.done) */
     char args[512]; /* analyze: the options after RUN, as one line */
-    int layer;
+    int layer;      /* -1: auto (analyze's default, the last hidden state) */
     const char *split;
 } cli_suite_step;
 
@@ -118,29 +129,30 @@ typedef struct {
 /* A number per run: a JSON path ("final.test_acc", "per_class.0.s1") in a
  * JSON file of the run directory (default summary.json). */
 typedef struct {
-    char file[256]; /* run-relative; "summary.json" */
+    char file[256]; /* run-relative, e.g. "summary.json" */
     char path[256];
-    char label[256]; /* column / axis text */
-    char key[256];   /* short column name for TSV headers: path, or file:path */
+    char label[256]; /* column / axis text for a reader */
+    char key[512];   /* column name in TSV headers: PATH, or FILE:PATH */
 } cli_suite_metric;
 
 typedef struct cli_suite cli_suite;
 
+/* A [table NAME] or [figure NAME] section, checked by its kind (suite.c has
+ * one table of kinds per output type; one check and one write function per
+ * kind).  Strings point into the section entries. */
 typedef struct {
-    char *name;
+    const char *name;
     int line;
     const cli_suite_section *sec;
-    int kind; /* index into the kinds table of suite.c */
-    /* common keys, filled by the parser (NULL/0 when absent) */
-    cli_suite_metric *metrics; /* tables: columns; figures: the y metric (1) */
+    int kind;                  /* index into the kinds table of its type */
+    cli_suite_metric *metrics; /* tables: columns; bar/sweep: the y metric; owned */
     int n_metrics;
     int rows[CLI_SUITE_MAX_AXES], n_rows; /* tables: row axes; figures: group axes */
-    int col;                              /* tables: pivot axis, -1 none; sweep: x axis */
-    char *file;                           /* curve: run-relative TSV */
-    char *x, *y;                          /* curve: TSV columns */
-    char *title, *xlabel, *ylabel, *caption;
-    int digits;
-    int logx, logy;
+    int col;                              /* tables: pivot axis; sweep: x axis; -1 none */
+    int where_axis[CLI_SUITE_MAX_AXES], where_vi[CLI_SUITE_MAX_AXES], n_where;
+    const char *file, *x, *y;                      /* curve: TSV and its columns */
+    const char *title, *xlabel, *ylabel, *caption; /* NULL: a default */
+    int digits, logx, logy;
 } cli_suite_output;
 
 /* ---------------------------------------------------------------- the suite */
@@ -159,9 +171,12 @@ struct cli_suite {
     cli_suite_analyze analyze;
     cli_suite_step *steps; /* n_steps: train first */
     int n_steps;
-    char steps_sig[32];    /* hash of the step list, in DONE */
+    char steps_sig[32]; /* hash of the step list, in DONE */
     cli_suite_output *tables, *figures;
     int n_tables, n_figures;
+    const cli_suite_entry *quick_set[CLI_SUITE_MAX_LIST]; /* quick.KEY train overrides */
+    int n_quick_set;
+    int replicates; /* runs per report cell: product of the aggregate axes' sizes */
     cli_suite_run *runs;
     int n_runs;
 };
@@ -205,6 +220,9 @@ const char *cli_run_state_name(cli_run_state st);
  * <last log line>", "lr: 0.1 -> 0.05").  Never blocks. */
 cli_run_state cli_suite_run_state(const cli_suite *s, const cli_suite_run *r, char *detail,
                                   size_t len);
+/* The same for the holder of the run's lock (the lock is not looked at). */
+cli_run_state cli_suite_run_state_locked(const cli_suite *s, const cli_suite_run *r, char *detail,
+                                         size_t len);
 
 /* 1 if DIR/config.ini agrees with r's resolved configuration (keys missing
  * from the file must have their default; "arch = auto" matches any arch);
