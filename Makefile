@@ -126,6 +126,22 @@ demo: deps
 	$(PROG) eval runs/fm-mm --split test
 	@echo "demo: runs in runs/spiral-mm and runs/fm-mm (metrics.tsv, summary.json, model.ckpt)"
 
+# Every shipped suite (experiments/*.suite but the test suite): train,
+# analyse, report.  QUICK=1: the suites' small budgets, into results/paper-quick
+# (so a quick run never overwrites full results).  JOBS: runs in parallel.
+PAPER_SUITES ?= $(filter-out experiments/tiny.suite,$(sort $(wildcard experiments/*.suite)))
+JOBS ?= 2
+PAPER_DIR = results/paper$(if $(filter 1 yes true,$(QUICK)),-quick)
+PAPER_FLAGS = --root $(PAPER_DIR) $(if $(filter 1 yes true,$(QUICK)),--quick)
+paper: deps
+	@$(MAKE) --no-print-directory $(PROG)
+	@test -n "$(PAPER_SUITES)" || { echo "make paper: no experiments/*.suite"; exit 1; }
+	@$(PROG) suite run -j $(JOBS) $(PAPER_FLAGS) $(PAPER_SUITES); st=$$?; \
+	  [ $$st -eq 130 ] && exit 130; \
+	  $(PROG) suite report $(PAPER_FLAGS) $(PAPER_SUITES) || st=1; \
+	  $(PROG) suite status -q $(PAPER_FLAGS) $(PAPER_SUITES); \
+	  echo "make paper: report in $(PAPER_DIR)/REPORT.md"; exit $$st
+
 format:
 	clang-format -i src/*.c src/*.h src/cli/*.c analysis/*.c analysis/*.h tests/*.c bench/*.c
 

@@ -1,0 +1,287 @@
+#!/bin/sh
+# e2e_suite.sh - `mixgeo suite` end to end on experiments/tiny.suite (8 runs of
+# 3 epochs on a few hundred 2-D points; seconds):
+#   grid expansion and stable ids, bad suite files (exit 2 with FILE:LINE: KEY
+#   before anything runs), kill -9 of the runner mid-way and completion on
+#   rerun with the finished results untouched, skip on rerun, interrupted
+#   training resumed to the same metrics, a changed configuration detected, a
+#   failing run recorded while the others finish, report tables that match the
+#   runs' summaries, figures (rendered when gnuplot is installed).
+# Uses $MIXGEO (default build/mixgeo); run from anywhere.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+MIXGEO=${MIXGEO:-$ROOT/build/mixgeo}
+SUITE=experiments/tiny.suite
+T=$(mktemp -d "${TMPDIR:-/tmp}/mixgeo-e2e-suite.XXXXXX") || exit 1
+# E2E_KEEP=1 keeps the temporary directory for a look after a failure.
+[ "${E2E_KEEP:-0}" = 1 ] && echo "e2e_suite: keeping $T" || trap 'rm -rf "$T"' EXIT
+export OPENBLAS_NUM_THREADS=1
+unset MIXGEO_STOP_AFTER_STEPS MIXGEO_SUITE_ABORT_AFTER
+
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+# suite status lines "STATE ID ..." -> count of STATE
+count_state() { grep -c "^$1 " "$2"; }
+
+# The value of "key" inside the "final" object of a summary.json.
+final_value() {
+    awk -v k="\"$2\":" '/"final":/ { inf = 1 } inf && $1 == k { v = $2; sub(/,$/, "", v); print v; exit }' "$1"
+}
+
+# Wait (at most ~10 s) until no run of the suite in $1 is "running".
+wait_idle() {
+    i=0
+    while [ $i -lt 100 ]; do
+        "$MIXGEO" suite status "$SUITE" --out "$1" > "$T/idle.txt" 2>&1
+        grep -q '^running ' "$T/idle.txt" || return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+"$MIXGEO" suite --help > /dev/null 2>&1 || { echo "FAIL: $MIXGEO has no suite command"; exit 1; }
+
+# ---------------------------------------------------------------- grid and ids
+"$MIXGEO" suite list "$SUITE" > "$T/list1.txt"; rc=$?
+[ $rc -eq 0 ] || fail "suite list exit $rc"
+[ "$(wc -l < "$T/list1.txt")" -eq 8 ] || fail "grid: expected 8 runs, got $(wc -l < "$T/list1.txt")"
+for m in baseline manifold; do
+    for d in spiral moons; do
+        for s in 1 2; do
+            n=$(grep -c "	method=$m data=$d seed=$s\$" "$T/list1.txt")
+            [ "$n" -eq 1 ] || fail "grid: method=$m data=$d seed=$s appears $n times"
+        done
+    done
+done
+cut -f1 "$T/list1.txt" > "$T/ids1.txt"
+[ "$(sort -u "$T/ids1.txt" | wc -l)" -eq 8 ] || fail "ids are not unique"
+grep -vqE '^[A-Za-z0-9.+_-]+-[0-9a-f]{8}$' "$T/ids1.txt" && fail "an id is not SLUG-HASH8"
+(cd "$T" && "$MIXGEO" suite list --ids "$ROOT/$SUITE") > "$T/ids2.txt"
+cmp -s "$T/ids1.txt" "$T/ids2.txt" || fail "ids differ between two invocations"
+"$MIXGEO" suite list --ids --quick "$SUITE" > "$T/ids-quick.txt"
+[ "$(cat "$T/ids1.txt" "$T/ids-quick.txt" | sort -u | wc -l)" -eq 16 ] ||
+    fail "--quick (1 epoch) must give 8 new ids"
+# Changing one axis value changes only the ids of its runs.
+sed 's/^seed = 1 | 2$/seed = 1 | 3/' "$SUITE" > "$T/seed13.suite"
+"$MIXGEO" suite list --ids "$T/seed13.suite" > "$T/ids-seed13.txt"
+[ "$(grep -c 'seed1-' "$T/ids-seed13.txt")" -eq 4 ] || fail "seed13: expected 4 seed1 runs"
+[ "$(grep -Fxf "$T/ids1.txt" "$T/ids-seed13.txt" | wc -l)" -eq 4 ] ||
+    fail "changing seed 2 -> 3 must keep exactly the 4 seed-1 ids"
+# Changing a base value changes every id (a changed configuration never reuses a result).
+sed 's/^lr = 0.05$/lr = 0.04/' "$SUITE" > "$T/lr.suite"
+grep -q '^lr = 0.04$' "$T/lr.suite" || fail "test setup: lr line not found in $SUITE"
+"$MIXGEO" suite list --ids "$T/lr.suite" > "$T/ids-lr.txt"
+[ "$(grep -Fxf "$T/ids1.txt" "$T/ids-lr.txt" | wc -l)" -eq 0 ] || fail "lr change kept some ids"
+ok "grid expansion, stable ids"
+
+# ---------------------------------------------------------------- bad suite files
+bad_suite() { # name, expected text, file contents on stdin
+    cat > "$T/$1.suite"
+    "$MIXGEO" suite run "$T/$1.suite" --out "$T/bad-out" > "$T/$1.out" 2>&1; rc=$?
+    [ $rc -eq 2 ] || fail "$1: exit $rc, expected 2"
+    grep -qF "$2" "$T/$1.out" || { fail "$1: no '$2' in:"; cat "$T/$1.out"; }
+    [ -e "$T/bad-out" ] && fail "$1: the output directory was created"
+}
+bad_suite unknown-key "$T/unknown-key.suite:3: lerning-rate: unknown key" <<'EOF'
+[base]
+epochs = 1
+lerning-rate = 0.1
+[grid]
+seed = 1 | 2
+EOF
+bad_suite empty-axis "$T/empty-axis.suite:4: seed: empty axis" <<'EOF'
+[base]
+epochs = 1
+[grid]
+seed =
+EOF
+bad_suite empty-value "$T/empty-value.suite:2: alpha: empty value" <<'EOF'
+[grid]
+alpha = 1 | | 2
+EOF
+bad_suite unknown-analysis "$T/unknown-analysis.suite:6: only: unknown analysis 'spectrum'" <<'EOF'
+[grid]
+seed = 1
+[analyze]
+layers = 1
+split = test
+only = spectra, spectrum
+EOF
+bad_suite unknown-method "$T/unknown-method.suite:4: method: unknown method 'manifld'" <<'EOF'
+[method manifold]
+mix = manifold
+[grid]
+method = manifold | manifld
+EOF
+bad_suite bad-value "$T/bad-value.suite:4: alpha: must be > 0" <<'EOF'
+[base]
+mix = manifold
+[grid]
+alpha = 2 | -1
+EOF
+bad_suite bad-figure "$T/bad-figure.suite:6: y: 'test_accuracy' is not a column" <<'EOF'
+[grid]
+seed = 1 | 2
+[figure f]
+kind = curve
+x = epoch
+y = test_accuracy
+EOF
+bad_suite bad-section "$T/bad-section.suite:1: unknown section [grids]" <<'EOF'
+[grids]
+seed = 1
+EOF
+ok "bad suite files: exit 2 with FILE:LINE: KEY, nothing run"
+
+# ---------------------------------------------------------------- kill -9 mid-way
+O=$T/out
+MIXGEO_SUITE_ABORT_AFTER=3 "$MIXGEO" suite run "$SUITE" --out "$O" -j 1 > "$T/run1.out" 2>&1; rc=$?
+[ $rc -eq 137 ] || { fail "runner with MIXGEO_SUITE_ABORT_AFTER=3: exit $rc, expected 137 (SIGKILL)"; cat "$T/run1.out"; }
+wait_idle "$O" || fail "a run is still running 10 s after the runner was killed"
+"$MIXGEO" suite status "$SUITE" --out "$O" > "$T/status1.txt"
+[ "$(count_state done "$T/status1.txt")" -eq 3 ] || { fail "after kill -9: expected 3 done"; cat "$T/status1.txt"; }
+grep '^done ' "$T/status1.txt" | awk '{ print $2 }' > "$T/done1.txt"
+for id in $(cat "$T/done1.txt"); do cksum "$O/runs/$id/summary.json" "$O/runs/$id/metrics.tsv" "$O/runs/$id/DONE"; done > "$T/sums1.txt"
+"$MIXGEO" suite run "$SUITE" --out "$O" -j 2 > "$T/run2.out" 2>&1; rc=$?
+[ $rc -eq 0 ] || { fail "rerun after kill -9: exit $rc"; cat "$T/run2.out"; }
+"$MIXGEO" suite status "$SUITE" --out "$O" > "$T/status2.txt"
+[ "$(count_state done "$T/status2.txt")" -eq 8 ] || { fail "after the rerun: expected 8 done"; cat "$T/status2.txt"; }
+for id in $(cat "$T/done1.txt"); do cksum "$O/runs/$id/summary.json" "$O/runs/$id/metrics.tsv" "$O/runs/$id/DONE"; done > "$T/sums2.txt"
+cmp -s "$T/sums1.txt" "$T/sums2.txt" || fail "a run finished before the kill was changed by the rerun"
+for id in $(cat "$T/done1.txt"); do grep -q "start .*$id" "$T/run2.out" && fail "rerun started the finished run $id"; done
+ok "kill -9 of the runner mid-way, rerun completes the rest, finished runs untouched"
+
+# ---------------------------------------------------------------- skip on rerun
+sleep 1
+touch "$T/stamp"
+"$MIXGEO" suite run "$SUITE" --out "$O" -j 2 > "$T/run3.out" 2>&1; rc=$?
+[ $rc -eq 0 ] || fail "third run: exit $rc"
+grep -q "8 done, 0 to run" "$T/run3.out" || { fail "third run did not report 8 done, 0 to run"; cat "$T/run3.out"; }
+[ -z "$(find "$O/runs" -newer "$T/stamp" -type f)" ] || fail "a file changed although every run was done"
+ok "rerun skips finished runs"
+
+# ---------------------------------------------------------------- interrupted training resumes
+ID=$(grep '	method=manifold data=spiral seed=1$' "$T/list1.txt" | cut -f1)
+O2=$T/out2
+MIXGEO_STOP_AFTER_STEPS=6 "$MIXGEO" suite run "$SUITE" --out "$O2" --only "$ID" > "$T/run4.out" 2>&1; rc=$?
+[ $rc -eq 1 ] || fail "interrupted training: exit $rc, expected 1"
+"$MIXGEO" suite status "$SUITE" --out "$O2" --only "$ID" > "$T/status4.txt"
+grep -q "^partial  *$ID  *epoch 1/3, interrupted" "$T/status4.txt" || { fail "expected partial at epoch 1/3"; cat "$T/status4.txt"; }
+"$MIXGEO" suite run "$SUITE" --out "$O2" --only "$ID" > "$T/run5.out" 2>&1; rc=$?
+[ $rc -eq 0 ] || { fail "resume: exit $rc"; cat "$T/run5.out"; }
+grep -q "start  *$ID (resume)" "$T/run5.out" || fail "the run was not resumed"
+grep -q '"resumed_from"' "$O2/runs/$ID/summary.json" || fail "summary.json has no resumed_from"
+cut -f1-10 "$O/runs/$ID/metrics.tsv" | grep -v '^#' > "$T/m-full.tsv"
+cut -f1-10 "$O2/runs/$ID/metrics.tsv" | grep -v '^#' > "$T/m-resumed.tsv"
+cmp -s "$T/m-full.tsv" "$T/m-resumed.tsv" || fail "resumed run differs from the uninterrupted one"
+ok "interrupted training resumed by the next suite run, same metrics"
+
+# ---------------------------------------------------------------- changed configuration
+sed -i 's/^lr = 0.05$/lr = 0.06/' "$O2/runs/$ID/config.ini"
+"$MIXGEO" suite status "$SUITE" --out "$O2" --only "$ID" > "$T/status6.txt"
+grep -q "^stale  *$ID .*lr: 0.06 -> 0.05" "$T/status6.txt" || { fail "edited config.ini not seen as stale"; cat "$T/status6.txt"; }
+"$MIXGEO" suite run "$SUITE" --out "$O2" --only "$ID" > "$T/run6.out" 2>&1; rc=$?
+[ $rc -eq 0 ] || fail "rerun of a stale run: exit $rc"
+grep -q '^lr = 0.05$' "$O2/runs/$ID/config.ini" || fail "the stale run was not trained again"
+cmp -s "$T/m-full.tsv" "$(cut -f1-10 "$O2/runs/$ID/metrics.tsv" | grep -v '^#' > "$T/m-again.tsv"; echo "$T/m-again.tsv")" ||
+    fail "retrained run differs"
+ok "a run whose configuration changed is trained again"
+
+# ---------------------------------------------------------------- a failing run
+cat > "$T/fail.suite" <<'EOF'
+[suite]
+name = fail
+[base]
+n-per-class = 50
+arch = 2-8-2
+epochs = 1
+# idx:no-such-dir passes the checks but cannot be loaded
+[grid]
+data = spiral | idx:no-such-dir | moons
+EOF
+OF=$T/out-fail
+"$MIXGEO" suite run "$T/fail.suite" --out "$OF" -j 2 > "$T/fail.out" 2>&1; rc=$?
+[ $rc -eq 1 ] || fail "suite with a failing run: exit $rc, expected 1"
+"$MIXGEO" suite status "$T/fail.suite" --out "$OF" > "$T/fail-status.txt"
+[ "$(count_state done "$T/fail-status.txt")" -eq 2 ] || { fail "the other runs did not finish"; cat "$T/fail-status.txt"; }
+[ "$(count_state failed "$T/fail-status.txt")" -eq 1 ] || fail "the failing run is not recorded as failed"
+FID=$(grep '^failed ' "$T/fail-status.txt" | awk '{ print $2 }')
+grep -q "^failed  *$FID  *train exit 1: .*no-such-dir" "$T/fail-status.txt" || { fail "status lacks step, exit, message"; cat "$T/fail-status.txt"; }
+grep -q '^status = exit 1$' "$OF/runs/$FID/FAILED" || fail "FAILED lacks the exit status"
+grep -q 'no-such-dir' "$OF/runs/$FID/log.txt" || fail "log.txt lacks the error"
+grep -q "$OF/runs/$FID/log.txt" "$T/fail.out" || fail "the runner did not name the log"
+"$MIXGEO" suite run "$T/fail.suite" --out "$OF" --skip-failed > "$T/fail2.out" 2>&1; rc=$?
+[ $rc -eq 1 ] || fail "--skip-failed: exit $rc, expected 1"
+grep -q "start" "$T/fail2.out" && fail "--skip-failed started a run"
+ok "a failing run is recorded (FAILED, log) and the others finish"
+
+# ---------------------------------------------------------------- two runners at once
+O3=$T/out3
+"$MIXGEO" suite run "$SUITE" --out "$O3" -j 1 > "$T/conc1.out" 2>&1 &
+p1=$!
+"$MIXGEO" suite run "$SUITE" --out "$O3" -j 1 > "$T/conc2.out" 2>&1 &
+p2=$!
+wait $p1; rc1=$?
+wait $p2; rc2=$?
+[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] || { fail "two runners at once: exit $rc1 and $rc2"; cat "$T/conc1.out" "$T/conc2.out"; }
+for id in $(cat "$T/ids1.txt"); do
+    n=$(grep -c '^== ' "$O3/runs/$id/log.txt")
+    [ "$n" -eq 1 ] || fail "two runners at once: $id was trained $n times"
+done
+ok "two runners on one suite share the runs (each trained once)"
+
+# ---------------------------------------------------------------- report
+"$MIXGEO" suite report "$SUITE" --out "$O" > "$T/report.out" 2>&1; rc=$?
+[ $rc -eq 0 ] || { fail "suite report: exit $rc"; cat "$T/report.out"; }
+for f in REPORT.md runs.tsv tables/accuracy.tsv tables/accuracy.md tables/accuracy.tex \
+    tables/by-data.tsv figures/curves.tsv figures/curves.gp figures/bars.tsv figures/bars.gp; do
+    [ -s "$O/$f" ] || fail "report: $f missing"
+done
+if command -v gnuplot > /dev/null 2>&1; then
+    for f in curves.png curves.pdf bars.png bars.pdf; do [ -s "$O/figures/$f" ] || fail "report: figure $f missing"; done
+fi
+[ "$(grep -c '	done	' "$O/runs.tsv")" -eq 8 ] || fail "runs.tsv: expected 8 done runs"
+# Every cell of tables/accuracy.tsv (final and best test_acc, test_nll) against
+# the runs' summary.json: mean, sample std and n over the 2 seeds.
+for m in baseline manifold; do
+    for d in spiral moons; do
+        for key in test_acc test_nll; do
+            vals=""
+            for id in $(grep "	method=$m data=$d seed=" "$T/list1.txt" | cut -f1); do
+                vals="$vals $(final_value "$O/runs/$id/summary.json" "$key")"
+            done
+            awk -v m="$m" -v d="$d" -v col="final.$key.mean" -v vals="$vals" '
+                /^# columns:/ { for (i = 3; i <= NF; i++) if ($i == col) c = i - 2; next }
+                /^#/ { next }
+                $1 == m && $2 == d {
+                    n = split(vals, v, " "); s = 0; for (i = 1; i <= n; i++) s += v[i]; mean = s / n
+                    ss = 0; for (i = 1; i <= n; i++) ss += (v[i] - mean) ^ 2; sd = sqrt(ss / (n - 1))
+                    if (n != 2 || $(c + 2) != n) { print "n " $(c + 2) " vs " n; exit 1 }
+                    if ((mean - $c) ^ 2 > 1e-14 * (1 + mean ^ 2)) { print "mean " $c " vs " mean; exit 1 }
+                    if ((sd - $(c + 1)) ^ 2 > 1e-14 * (1 + sd ^ 2)) { print "std " $(c + 1) " vs " sd; exit 1 }
+                    found = 1 }
+                END { if (!found) { print "row not found"; exit 1 } }' "$O/tables/accuracy.tsv" ||
+                fail "tables/accuracy.tsv: $m $d final.$key does not match the summaries ($vals)"
+        done
+    done
+done
+grep -q '^| Manifold Mixup | spiral | [0-9.]* ± [0-9.]* |' "$O/tables/accuracy.md" || fail "accuracy.md row"
+grep -q '\\pm' "$O/tables/accuracy.tex" || fail "accuracy.tex lacks \\pm"
+grep -q 'title .Manifold Mixup' "$O/figures/curves.gp" || fail "curves.gp lacks the method legend"
+[ "$(grep -c '^# group' "$O/figures/curves.tsv")" -eq 2 ] || fail "curves.tsv: expected 2 groups"
+ok "report tables match the runs' summaries; figures written"
+
+# A report over an unfinished suite says n and does not fail.
+"$MIXGEO" suite report "$SUITE" --out "$O2" --no-render > "$T/report2.out" 2>&1; rc=$?
+[ $rc -eq 0 ] || fail "report of a partial suite: exit $rc"
+grep -q '(n=1)' "$O2/tables/accuracy.md" || fail "partial report does not show n=1"
+
+if [ $fails -ne 0 ]; then
+    echo "e2e_suite: $fails failure(s)"
+    exit 1
+fi
+echo "e2e_suite: all passed"
