@@ -95,8 +95,9 @@ $(B)/bench/%: $(B)/bench/%.o $(ALIB) $(LIB)
 
 # Tests: every cmocka executable, then the shell end-to-end tests.  One BLAS
 # thread so that results are independent of the machine's core count.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 check: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@OPENBLAS_NUM_THREADS=1 MIXGEO=$(abspath $(PROG)) B=$(B) sh tests/run_all.sh $(TESTS)
 
 test: check
