@@ -1,0 +1,25 @@
+/*
+ * mganalysis.h - the public header of the analysis library (libmganalysis).
+ *
+ * Include this one header; it gathers the library's parts, each documented in
+ * its own header (ownership and shapes stated per function there):
+ *   spectra.h  streaming per-class singular-value spectra and their summaries
+ *   theory.h   Theorem 1 / Corollary 1 on learned states; the idealised J(P_D)
+ *   metrics.h  calibration, margins, confidence, AUROC, neural collapse
+ *   probe.h    analyses that drive a model: hidden states, DeepFool, segment
+ *              crossings, interpolation paths, off-manifold samples, FGSM, maps
+ *   npy.h      .npy reading and writing for numpy users
+ * Everything is in double precision through LAPACKE unless a name says f32.
+ * Like libmixgeo, it never calls exit() and prints nothing.
+ */
+#ifndef MGANALYSIS_H
+#define MGANALYSIS_H
+
+#include "mixgeo.h"
+#include "spectra.h"
+#include "theory.h"
+#include "metrics.h"
+#include "probe.h"
+#include "npy.h"
+
+#endif
