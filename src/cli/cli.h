@@ -176,6 +176,12 @@ void cli_set_by_name(cli_values *v, const char *name, const char *value, const c
  * 0 or the number of problems (each printed, naming the option). */
 int cli_parse_args(cli_values *v, const char *cmd, int argc, char **argv, char **pos,
                    int maxpos, int *npos);
+/* The common start of every subcommand: cli_parse_args, then --help (printed
+ * with usage/description/epilog; *rc = 0) and -q.  Returns 1 when the
+ * caller should return *rc at once (help shown: 0; a usage error, already
+ * printed: 2), else 0. */
+int cli_begin(cli_values *v, const char *cmd, int argc, char **argv, char **pos, int maxpos,
+              int *npos, const char *usage, const char *description, const char *epilog, int *rc);
 /* Read an INI file into v: keys of section `section` or of no section; keys
  * of sections named after other subcommands are skipped.  Only CLI_SAVE
  * options are keys.  Every problem is printed as "mixgeo: FILE:LINE: ...".

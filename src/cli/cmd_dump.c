@@ -105,22 +105,16 @@ int cli_cmd_dump(int argc, char **argv)
     cli_values_init(&ev, k_opts, k_nopts);
     cli_analysis_run *ar = calloc(1, sizeof *ar);
     float *logits = NULL;
-    int rc = CLI_EXIT_USAGE, npos = 0, flag = 0, opened = 0;
+    int rc = CLI_EXIT_USAGE, npos = 0, opened = 0;
     char *pos[1] = {NULL};
     mg_status st;
     if (!ar) {
         rc = cli_fail_status(mg_fail(MG_ERR_NOMEM, "out of memory"));
         goto done;
     }
-    if (cli_parse_args(&ev, "dump", argc, argv, pos, 1, &npos)) goto done;
-    if (cli_get_bool(&ev, "help", &flag)) goto done;
-    if (flag) {
-        cli_print_help(stdout, &ev, k_usage, k_description, k_epilog);
-        rc = CLI_EXIT_OK;
+    if (cli_begin(&ev, "dump", argc, argv, pos, 1, &npos, k_usage,
+                  k_description, k_epilog, &rc))
         goto done;
-    }
-    if (cli_get_bool(&ev, "quiet", &flag)) goto done;
-    cli_set_quiet(flag);
     if (npos != 1) {
         cli_error("dump: expected one run directory (usage: mixgeo dump RUN --layer K --out "
                   "h.npy)");

@@ -54,19 +54,13 @@ int cli_cmd_eval(int argc, char **argv)
     cli_data data = {0};
     mg_model *m = NULL;
     cJSON *root = NULL;
-    int rc = CLI_EXIT_USAGE, npos = 0, flag = 0;
+    int rc = CLI_EXIT_USAGE, npos = 0;
     char *pos[1] = {NULL};
     mg_status st;
 
-    if (cli_parse_args(&ev, "eval", argc, argv, pos, 1, &npos)) goto done;
-    if (cli_get_bool(&ev, "help", &flag)) goto done;
-    if (flag) {
-        cli_print_help(stdout, &ev, k_usage, k_description, k_epilog);
-        rc = CLI_EXIT_OK;
+    if (cli_begin(&ev, "eval", argc, argv, pos, 1, &npos, k_usage,
+                  k_description, k_epilog, &rc))
         goto done;
-    }
-    if (cli_get_bool(&ev, "quiet", &flag)) goto done;
-    cli_set_quiet(flag);
     if (npos != 1) {
         cli_error("eval: expected one run directory (usage: mixgeo eval RUN --split test)");
         goto done;

@@ -178,18 +178,12 @@ int cli_cmd_plot(int argc, char **argv)
 {
     cli_values v;
     cli_values_init(&v, k_opts, N_OPTS);
-    int rc = CLI_EXIT_USAGE, npos = 0, flag = 0;
+    int rc = CLI_EXIT_USAGE, npos = 0;
     char *pos[MAX_ARGS];
     path_list l = {0};
-    if (cli_parse_args(&v, "plot", argc, argv, pos, MAX_ARGS, &npos)) goto done;
-    if (cli_get_bool(&v, "help", &flag)) goto done;
-    if (flag) {
-        cli_print_help(stdout, &v, k_usage, k_description, k_epilog);
-        rc = CLI_EXIT_OK;
+    if (cli_begin(&v, "plot", argc, argv, pos, MAX_ARGS, &npos, k_usage,
+                  k_description, k_epilog, &rc))
         goto done;
-    }
-    if (cli_get_bool(&v, "quiet", &flag)) goto done;
-    cli_set_quiet(flag);
     if (npos < 1) {
         cli_error("plot: expected at least one directory (usage: mixgeo plot RUN/analysis)");
         goto done;

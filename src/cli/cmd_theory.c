@@ -158,21 +158,15 @@ int cli_cmd_theory(int argc, char **argv)
 {
     cli_values v;
     cli_values_init(&v, k_opts, N_OPTS);
-    int rc = CLI_EXIT_USAGE, npos = 0, flag = 0;
+    int rc = CLI_EXIT_USAGE, npos = 0;
     char *pos[1] = {NULL};
     mg_theory_result *res = NULL;
     cJSON *root = NULL;
     mg_status st;
 
-    if (cli_parse_args(&v, "theory", argc, argv, pos, 0, &npos)) goto done;
-    if (cli_get_bool(&v, "help", &flag)) goto done;
-    if (flag) {
-        cli_print_help(stdout, &v, k_usage, k_description, k_epilog);
-        rc = CLI_EXIT_OK;
+    if (cli_begin(&v, "theory", argc, argv, pos, 0, &npos, k_usage,
+                  k_description, k_epilog, &rc))
         goto done;
-    }
-    if (cli_get_bool(&v, "quiet", &flag)) goto done;
-    cli_set_quiet(flag);
 
     mg_theory_config c = mg_theory_config_default();
     int bad = 0, threads = 1, loss = 0;

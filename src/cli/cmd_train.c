@@ -407,16 +407,9 @@ int cli_cmd_train(int argc, char **argv)
     int rc = CLI_EXIT_USAGE, npos = 0;
     mg_status st;
 
-    if (cli_parse_args(&v, "train", argc, argv, NULL, 0, &npos)) goto done;
-    int flag = 0;
-    if (cli_get_bool(&v, "help", &flag)) goto done;
-    if (flag) {
-        cli_print_help(stdout, &v, k_usage, k_description, k_epilog);
-        rc = CLI_EXIT_OK;
+    if (cli_begin(&v, "train", argc, argv, NULL, 0, &npos, k_usage, k_description, k_epilog, &rc))
         goto done;
-    }
-    if (cli_get_bool(&v, "quiet", &flag)) goto done;
-    cli_set_quiet(flag);
+    int flag = 0;
     int force = 0;
     if (cli_get_bool(&v, "force", &force)) goto done;
 

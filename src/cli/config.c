@@ -378,6 +378,23 @@ void cli_format_double(char *buf, size_t len, double x)
 
 /* ---------------------------------------------------------------- argv */
 
+int cli_begin(cli_values *v, const char *cmd, int argc, char **argv, char **pos, int maxpos,
+              int *npos, const char *usage, const char *description, const char *epilog, int *rc)
+{
+    int flag = 0;
+    *rc = CLI_EXIT_USAGE;
+    if (cli_parse_args(v, cmd, argc, argv, pos, maxpos, npos)) return 1;
+    if (cli_get_bool(v, "help", &flag)) return 1;
+    if (flag) {
+        cli_print_help(stdout, v, usage, description, epilog);
+        *rc = CLI_EXIT_OK;
+        return 1;
+    }
+    if (cli_get_bool(v, "quiet", &flag)) return 1;
+    cli_set_quiet(flag);
+    return 0;
+}
+
 int cli_parse_args(cli_values *v, const char *cmd, int argc, char **argv, char **pos,
                    int maxpos, int *npos)
 {
