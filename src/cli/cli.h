@@ -242,6 +242,7 @@ typedef struct {
     uint64_t data_seed;
     int standardize;
     int val;                   /* examples held out of train for validation */
+    int n_train;               /* train on a random subset of this size (0 = all) */
     /* model */
     char arch[256];            /* "auto" until cli_run_config_finish_arch */
     int widths[MG_MAX_BLOCKS + 1], n_widths; /* parsed --arch (0 while auto) */

@@ -54,6 +54,10 @@ const cli_opt cli_train_opts[] = {
      "synthetic data, off for images", NULL},
     {"val", 0, CLI_VALUE, "N", "0", S | D,
      "hold out N random training examples for validation (0 = no validation set)", NULL},
+    {"n-train", 0, CLI_VALUE, "N|all", "all", S | D,
+     "train on N random examples of the training set (after --val is held out; for quick "
+     "budgets); all: every example",
+     NULL},
 
     {"arch", 0, CLI_VALUE, "WIDTHS", "auto", S,
      "layer widths input-hidden...-classes, e.g. 784-512-512-10 (blobs: the input width is "
@@ -898,6 +902,10 @@ static int resolve_data(cli_values *v, cli_run_config *c)
     if (!tally(&bad, cli_get_bool(v, "standardize", &c->standardize)))
         canon(v, "standardize", c->standardize ? "true" : "false");
     if (!tally(&bad, cli_get_int(v, "val", 0, INT_MAX, &c->val))) canon_int(v, "val", c->val);
+    c->n_train = 0;
+    if (strcmp(cli_get(v, "n-train"), "all") != 0 &&
+        !tally(&bad, cli_get_int(v, "n-train", 1, INT_MAX, &c->n_train)))
+        canon_int(v, "n-train", c->n_train);
     return bad;
 }
 
@@ -1254,6 +1262,17 @@ mg_status cli_data_load(const cli_run_config *c, cli_data *d)
     } else {
         d->train = full;
         full = NULL;
+    }
+    if (c->n_train > 0 && c->n_train < d->train->n) {
+        /* a random subset, in dataset order, from a stream of its own */
+        mg_rng r;
+        mg_rng_seed3(&r, c->data_seed, MG_STREAM_DATA, 3);
+        mg_dataset *keep = NULL, *drop = NULL;
+        st = mg_dataset_split(d->train, d->train->n - c->n_train, &r, &keep, &drop);
+        if (st != MG_OK) goto fail;
+        mg_dataset_free(drop);
+        mg_dataset_free(d->train);
+        d->train = keep;
     }
     d->test = test;
     test = NULL;
