@@ -209,6 +209,9 @@ expect_exit 2 bad-width "--arch: input width 3" "$MIXGEO" train --arch 3-8-2 --o
 expect_exit 2 bad-classes "--arch: output width 3" "$MIXGEO" train --arch 2-8-3 --out x
 expect_exit 2 bad-batch "--batch" "$MIXGEO" train --batch 0 --out x
 expect_exit 2 bad-lr "--lr" "$MIXGEO" train --lr -0.1 --out x
+expect_exit 2 bad-ntrain "--n-train" "$MIXGEO" train --n-train 0 --out x
+run ntrain "$MIXGEO" train -q $SPIRAL --n-per-class 100 --n-train 50 --epochs 1 --out ntr
+[ "$(json ntr/summary.json mixgeo n_train)" = 50 ] || fail "--n-train 50: summary.json n_train is not 50"
 expect_exit 2 bad-ini-key "bad.ini:3: unknown key 'bogus'" "$MIXGEO" train --config bad.ini --out x
 expect_exit 2 bad-ini-val "badval.ini:2: alpha" "$MIXGEO" train --config badval.ini --out x
 expect_exit 2 bad-number "--epochs: not an integer (got '3x')" "$MIXGEO" train --epochs 3x --out x
