@@ -41,7 +41,8 @@
 
 typedef enum {
     MG_CONV_IM2COL = 0,
-    MG_CONV_SHIFT = 1
+    MG_CONV_SHIFT = 1,
+    MG_CONV_WINOGRAD = 2
 } mg_conv_algo;
 
 typedef struct {
@@ -53,24 +54,33 @@ typedef struct {
     mg_conv_algo fwd;       /* forward                                           */
     mg_conv_algo dw;        /* weight gradient                                   */
     mg_conv_algo dx;        /* input gradient                                    */
-    int chunk;              /* examples per GEMM                                 */
+    int chunk;              /* examples per step (one GEMM per tap or per chunk)
+                               when OpenBLAS runs more than one thread          */
+    int chunk_1t;           /* the same with one OpenBLAS thread (smaller, to stay
+                               on its small-matrix kernels and in cache)        */
+    int dw_cols;            /* columns per weight-gradient GEMM, 0 = the chunk's:
+                               splitting its long inner dimension keeps a small
+                               dW product on OpenBLAS's unthreaded small-matrix
+                               kernels, which beat its threaded path there     */
 } mg_conv2d_shape;
 
 /* Fill *s for a conv cin x h x w -> cout x ho x wo with a kh x kw kernel:
  * ho = (h + 2 pad - kh) / stride + 1 (likewise wo).  Picks the algorithms
- * and chunk.  MG_ERR_CONFIG (with a message) when a size is non-positive,
- * the kernel does not fit the padded input, or pad >= kernel size. */
+ * and chunk.  MG_ERR_CONFIG (with a message) when a size is not positive
+ * (pad: negative) or the kernel does not fit the padded input. */
 mg_status mg_conv2d_shape_init(mg_conv2d_shape *s, int cin, int h, int w, int cout, int kh,
                                int kw, int stride, int pad, int bias);
-/* Override the algorithms and chunk (benchmarks, tests).  Returns 0 and
- * leaves *s unchanged when an algorithm does not apply to the shape
- * (SHIFT needs stride 1, pad <= kh-1, pad <= kw-1) or chunk < 1. */
+/* Override the algorithms, chunk (both chunk fields) and dW split
+ * (benchmarks, tests).  Returns
+ * 0 and leaves *s unchanged when an algorithm does not apply to the shape
+ * (SHIFT needs stride 1, pad <= kh-1, pad <= kw-1), chunk < 1 or
+ * dw_cols < 0. */
 int mg_conv2d_set_algo(mg_conv2d_shape *s, mg_conv_algo fwd, mg_conv_algo dw, mg_conv_algo dx,
-                       int chunk);
+                       int chunk, int dw_cols);
 
 size_t mg_conv2d_n_params(const mg_conv2d_shape *s); /* cout*cin*kh*kw (+ cout) */
 /* Floats of workspace needed by forward and backward for batches of up to
- * max_batch examples (the same buffer serves both). */
+ * max_batch examples (the same buffer serves both, at any thread count). */
 size_t mg_conv2d_workspace(const mg_conv2d_shape *s, int max_batch);
 /* Multiply-adds x 2 of a forward pass per example (the backward pass costs
  * twice this with dx, once without). */

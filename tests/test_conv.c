@@ -141,25 +141,30 @@ static const conv_case conv_cases[] = {
     {3, 2, 7, 10, 3, 5, 1, 1, 1, 4},   /* non-square kernel                        */
     {2, 3, 5, 5, 5, 5, 1, 0, 1, 3},    /* 1x1 output                               */
     {2, 2, 9, 9, 3, 3, 3, 1, 0, 3},    /* stride 3                                 */
+    {3, 2, 5, 6, 1, 1, 1, 1, 1, 3},    /* pad beyond the kernel: a zero border     */
+    {2, 3, 6, 5, 3, 3, 2, 3, 0, 2},    /* pad 3 > k/2 with stride 2                */
+    {16, 16, 10, 10, 3, 3, 1, 1, 1, 70}, /* chunk 64 + a partial chunk; dW split    */
     {16, 16, 28, 28, 3, 3, 1, 1, 0, 3} /* stage-1 size of the target network       */
 };
 
 /* Run the fast kernels with the given algorithms and compare with the
  * reference outputs yr, gradients gr (params layout) and dxr. */
 static void check_fast(const mg_conv2d_shape *s0, const conv_case *c, mg_conv_algo fwd,
-                       mg_conv_algo dw, mg_conv_algo dx_algo, int chunk, const float *params,
+                       mg_conv_algo dw, mg_conv_algo dx_algo, int chunk, int dw_cols,
+                       const float *params,
                        const float *x, const float *dy, const float *yr, const float *gr,
                        const float *dxr)
 {
     mg_conv2d_shape s = *s0;
-    if (!mg_conv2d_set_algo(&s, fwd, dw, dx_algo, chunk)) return;
+    if (!mg_conv2d_set_algo(&s, fwd, dw, dx_algo, chunk, dw_cols)) return;
     size_t np = mg_conv2d_n_params(&s);
     size_t ny = (size_t)c->n * s.cout * s.ho * s.wo, nx = (size_t)c->n * s.cin * s.h * s.w;
     size_t nws = mg_conv2d_workspace(&s, c->n);
     float *ws = falloc(nws), *y = falloc(ny), *g = falloc(np), *g2 = falloc(np), *dx = falloc(nx);
     char what[160];
-    snprintf(what, sizeof what, "conv %dx%dx%d->%d k%dx%d s%d p%d algo %d/%d/%d chunk %d", c->cin,
-             c->h, c->w, c->cout, c->kh, c->kw, c->stride, c->pad, fwd, dw, dx_algo, chunk);
+    snprintf(what, sizeof what, "conv %dx%dx%d->%d k%dx%d s%d p%d algo %d/%d/%d chunk %d/%d",
+             c->cin, c->h, c->w, c->cout, c->kh, c->kw, c->stride, c->pad, fwd, dw, dx_algo, chunk,
+             dw_cols);
     double tol = 2e-5 * sqrt((double)s.cin * s.kh * s.kw);
 
     fill_nan(ws, nws);
@@ -216,15 +221,19 @@ static void test_conv_fast_vs_reference(void **state)
         mg_conv2d_backward_ref(&s, params, gr, x, dy, dxr, c->n);
 
         /* the default choice, then every combination and a few chunks */
-        check_fast(&s, c, s.fwd, s.dw, s.dx, s.chunk, params, x, dy, yr, gr, dxr);
-        const int chunks[] = {1, 2, 3, 8};
-        for (int f = 0; f < 2; f++)
-            for (int w = 0; w < 2; w++)
-                for (int d = 0; d < 2; d++)
-                    for (int ch = 0; ch < 4; ch++) {
-                        if (c->h * c->w > 200 && ch != 1) continue; /* keep it quick */
+        check_fast(&s, c, s.fwd, s.dw, s.dx, s.chunk, s.dw_cols, params, x, dy, yr, gr, dxr);
+        const int chunks[] = {1, 2, 3, 8, 64};
+        for (int f = 0; f < 3; f++)
+            for (int w = 0; w < 3; w++)
+                for (int d = 0; d < 3; d++)
+                    for (int ch = 0; ch < 5; ch++) {
+                        /* keep it quick: big cases with a few chunks only */
+                        if (c->h * c->w > 200 && ch != 1) continue;
+                        if (c->n > 8 && ch != 1 && ch != 4) continue;
+                        /* dW split into ragged pieces of 7 or 1000 columns */
+                        int dwc = ch == 2 ? 7 : ch == 4 ? 1000 : 0;
                         check_fast(&s, c, (mg_conv_algo)f, (mg_conv_algo)w, (mg_conv_algo)d,
-                                   chunks[ch], params, x, dy, yr, gr, dxr);
+                                   chunks[ch], dwc, params, x, dy, yr, gr, dxr);
                     }
         free(params);
         free(x);
@@ -263,14 +272,19 @@ static void test_conv_shape_errors(void **state)
     mg_conv2d_shape s;
     assert_int_equal(mg_conv2d_shape_init(&s, 0, 8, 8, 4, 3, 3, 1, 1, 0), MG_ERR_CONFIG);
     assert_int_equal(mg_conv2d_shape_init(&s, 1, 8, 8, 4, 3, 3, 0, 1, 0), MG_ERR_CONFIG);
-    assert_int_equal(mg_conv2d_shape_init(&s, 1, 8, 8, 4, 3, 3, 1, 3, 0), MG_ERR_CONFIG);
+    assert_int_equal(mg_conv2d_shape_init(&s, 1, 8, 8, 4, 3, 3, 1, -1, 0), MG_ERR_CONFIG);
+    assert_int_equal(mg_conv2d_shape_init(&s, 1, 8, 8, 0, 3, 3, 1, 1, 0), MG_ERR_CONFIG);
     assert_int_equal(mg_conv2d_shape_init(&s, 1, 2, 8, 4, 5, 5, 1, 1, 0), MG_ERR_CONFIG);
     assert_true(strstr(mg_errmsg(), "kernel") != NULL);
     /* SHIFT refuses stride 2 */
     assert_int_equal(mg_conv2d_shape_init(&s, 4, 8, 8, 4, 3, 3, 2, 1, 0), MG_OK);
     assert_int_equal(s.fwd, MG_CONV_IM2COL);
-    assert_int_equal(mg_conv2d_set_algo(&s, MG_CONV_SHIFT, MG_CONV_IM2COL, MG_CONV_IM2COL, 1), 0);
-    assert_int_equal(mg_conv2d_set_algo(&s, MG_CONV_IM2COL, MG_CONV_IM2COL, MG_CONV_IM2COL, 0), 0);
+    assert_int_equal(
+        mg_conv2d_set_algo(&s, MG_CONV_SHIFT, MG_CONV_IM2COL, MG_CONV_IM2COL, 1, 0), 0);
+    assert_int_equal(
+        mg_conv2d_set_algo(&s, MG_CONV_IM2COL, MG_CONV_IM2COL, MG_CONV_IM2COL, 0, 0), 0);
+    assert_int_equal(
+        mg_conv2d_set_algo(&s, MG_CONV_IM2COL, MG_CONV_IM2COL, MG_CONV_IM2COL, 1, -1), 0);
     mg_pool_shape ps;
     assert_int_equal(mg_pool_shape_init(&ps, 2, 8, 8, 2, 2, 2, 2), MG_ERR_CONFIG);
     assert_int_equal(mg_pool_shape_init(&ps, 2, 8, 8, 3, 3, 2, 1), MG_OK);
@@ -328,7 +342,7 @@ static void conv_fd_case(const conv_case *c, mg_conv_algo algo, int chunk)
     assert_int_equal(mg_conv2d_shape_init(&s, c->cin, c->h, c->w, c->cout, c->kh, c->kw,
                                           c->stride, c->pad, c->bias),
                      MG_OK);
-    if (!mg_conv2d_set_algo(&s, algo, algo, algo, chunk)) return;
+    if (!mg_conv2d_set_algo(&s, algo, algo, algo, chunk, chunk > 1 ? 5 : 0)) return;
     size_t np = mg_conv2d_n_params(&s);
     size_t ny = (size_t)c->n * s.cout * s.ho * s.wo, nx = (size_t)c->n * s.cin * s.h * s.w;
     size_t nws = mg_conv2d_workspace(&s, c->n);
@@ -375,6 +389,7 @@ static void test_conv_finite_differences(void **state)
     for (size_t k = 0; k < sizeof fd / sizeof fd[0]; k++) {
         conv_fd_case(&fd[k], MG_CONV_IM2COL, 2);
         conv_fd_case(&fd[k], MG_CONV_SHIFT, 2);
+        conv_fd_case(&fd[k], MG_CONV_WINOGRAD, 2);
     }
 }
 
