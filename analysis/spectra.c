@@ -1,4 +1,5 @@
-/* spectra.c - streaming per-class singular value spectra by blocked QR.
+/* spectra.c - per-class singular value spectra: streaming blocked QR
+ * (qr-stream mode) or kept rows decomposed at the end (rows mode).
  *
  * Storage: every R (per class, pooled) is p x p COLUMN-major (LAPACK's native
  * layout) with its strict lower triangle kept at zero and only its first r
@@ -9,29 +10,76 @@
  * view of a row-major matrix, and no row-major copy is made).
  * Pending rows are buffered row-major per class (as they arrive) and turned
  * into columns by a tiled transpose while they are centred on the block mean.
+ *
+ * Rows mode keeps each class's rows as float32 (row-major, grown by
+ * doubling up to the cap) and does all its LAPACK work at finish, on one
+ * matrix at a time (see spectra.h).  The qr-stream code paths are unchanged
+ * by it (bit-identical results).
  */
 #include "spectra.h"
 
+#include <float.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct mg_spectra_acc {
+    mg_spectra_mode mode; /* QR_STREAM or ROWS                                */
     int classes, p, block_rows;
     int cap;     /* rows of W                                        */
     double *W;   /* cap x p, column-major, ld = cap                  */
     double *tau; /* p                                                */
     double *sv;  /* p: scratch singular values                       */
     /* per class */
-    int64_t *n;     /* rows folded into R                               */
+    int64_t *n;     /* rows folded into R (rows mode: rows kept)        */
     int *r;         /* rows of R that may be non-zero (<= p)            */
     int *pending;   /* rows waiting in buf                              */
     double *mean;   /* classes x p: mean of the rows folded into R      */
     double *R;      /* classes x (p x p) column-major                   */
     double *buf;    /* classes x (block_rows x p) row-major             */
     double *mu_blk; /* p: scratch block mean                            */
+    /* rows mode */
+    int max_rows;      /* per-class cap, 0 = none                          */
+    float **rows;      /* classes: n[c] x p row-major, room for room[c] rows */
+    int64_t *room;     /* classes                                           */
+    int64_t *skipped;  /* classes: rows beyond the cap                      */
+    int64_t *incoming; /* classes: scratch counts of one add call           */
 };
+
+const char *mg_spectra_mode_name(mg_spectra_mode m)
+{
+    switch (m) {
+    case MG_SPECTRA_AUTO: return "auto";
+    case MG_SPECTRA_QR_STREAM: return "qr-stream";
+    case MG_SPECTRA_ROWS: return "rows";
+    }
+    return "?";
+}
+
+mg_spectra_config mg_spectra_config_default(void)
+{
+    mg_spectra_config c = {MG_SPECTRA_AUTO, 0, 0, 0};
+    return c;
+}
+
+mg_spectra_mode mg_spectra_choose_mode(int classes, int p, const mg_spectra_config *cfg)
+{
+    mg_spectra_config c = cfg ? *cfg : mg_spectra_config_default();
+    if (c.mode != MG_SPECTRA_AUTO) return c.mode;
+    double budget = (double)(c.budget_bytes ? c.budget_bytes : MG_SPECTRA_DEFAULT_BUDGET);
+    double tri = (double)classes * p * (double)p * sizeof(double);
+    if (tri > budget) return MG_SPECTRA_ROWS;
+    if (c.max_rows_per_class > 0 && (double)classes * c.max_rows_per_class < (double)p)
+        return MG_SPECTRA_ROWS;
+    return MG_SPECTRA_QR_STREAM;
+}
+
+mg_spectra_mode mg_spectra_acc_mode(const mg_spectra_acc *acc)
+{
+    MG_ASSERT(acc);
+    return acc->mode;
+}
 
 int mg_spectra_default_block_rows(int p)
 {
@@ -63,7 +111,62 @@ void mg_spectra_acc_free(mg_spectra_acc *acc)
     free(acc->R);
     free(acc->buf);
     free(acc->mu_blk);
+    if (acc->rows)
+        for (int c = 0; c < acc->classes; c++) free(acc->rows[c]);
+    free(acc->rows);
+    free(acc->room);
+    free(acc->skipped);
+    free(acc->incoming);
     free(acc);
+}
+
+/* Rows mode: only per-class bookkeeping now; the LAPACK work space is
+ * allocated by finish. */
+static mg_status create_rows(int classes, int p, int block_rows, int max_rows, mg_spectra_acc **out)
+{
+    mg_spectra_acc *a = calloc(1, sizeof *a);
+    if (!a) return mg_fail(MG_ERR_NOMEM, "spectra: out of memory");
+    a->mode = MG_SPECTRA_ROWS;
+    a->classes = classes;
+    a->p = p;
+    a->block_rows = block_rows;
+    a->max_rows = max_rows;
+    a->n = calloc((size_t)classes, sizeof(int64_t));
+    a->rows = calloc((size_t)classes, sizeof(float *));
+    a->room = calloc((size_t)classes, sizeof(int64_t));
+    a->skipped = calloc((size_t)classes, sizeof(int64_t));
+    a->incoming = calloc((size_t)classes, sizeof(int64_t));
+    if (!a->n || !a->rows || !a->room || !a->skipped || !a->incoming) {
+        mg_spectra_acc_free(a);
+        return mg_fail(MG_ERR_NOMEM, "spectra: out of memory for %d classes", classes);
+    }
+    *out = a;
+    return MG_OK;
+}
+
+mg_status mg_spectra_acc_create_cfg(int classes, int p, const mg_spectra_config *cfg,
+                                    mg_spectra_acc **out)
+{
+    MG_ASSERT(out);
+    *out = NULL;
+    mg_spectra_config c = cfg ? *cfg : mg_spectra_config_default();
+    if (classes < 1)
+        return mg_fail(MG_ERR_CONFIG, "spectra: classes must be >= 1 (got %d)", classes);
+    if (p < 1) return mg_fail(MG_ERR_CONFIG, "spectra: dimension p must be >= 1 (got %d)", p);
+    if (c.block_rows < 0)
+        return mg_fail(MG_ERR_CONFIG, "spectra: block_rows must be >= 0 (got %d)", c.block_rows);
+    if (c.max_rows_per_class < 0)
+        return mg_fail(MG_ERR_CONFIG, "spectra: max_rows_per_class must be >= 0 (got %d)",
+                       c.max_rows_per_class);
+    if (c.mode != MG_SPECTRA_AUTO && c.mode != MG_SPECTRA_QR_STREAM && c.mode != MG_SPECTRA_ROWS)
+        return mg_fail(MG_ERR_CONFIG, "spectra: unknown mode %d", (int)c.mode);
+    if (mg_spectra_choose_mode(classes, p, &c) == MG_SPECTRA_QR_STREAM)
+        return mg_spectra_acc_create(classes, p, c.block_rows, out);
+    int block_rows = c.block_rows ? c.block_rows : mg_spectra_default_block_rows(p);
+    if ((int64_t)p + block_rows + classes + 1 > 0x7fffffff / 2)
+        return mg_fail(MG_ERR_CONFIG, "spectra: p = %d with block_rows = %d is too large", p,
+                       block_rows);
+    return create_rows(classes, p, block_rows, c.max_rows_per_class, out);
 }
 
 mg_status mg_spectra_acc_create(int classes, int p, int block_rows, mg_spectra_acc **out)
@@ -86,6 +189,7 @@ mg_status mg_spectra_acc_create(int classes, int p, int block_rows, mg_spectra_a
     mg_spectra_acc *a = calloc(1, sizeof *a);
     if (!a) return mg_fail(MG_ERR_NOMEM, "spectra: out of memory");
     size_t pp = (size_t)p * p;
+    a->mode = MG_SPECTRA_QR_STREAM;
     a->classes = classes;
     a->p = p;
     a->block_rows = block_rows;
@@ -245,13 +349,73 @@ static mg_status flush_class(mg_spectra_acc *a, int c)
         return MG_OK;                                                                              \
     } while (0)
 
+/* Rows mode: validate the whole batch, make room for every row that will
+ * be kept (so that a failed allocation adds nothing), then copy. */
+static mg_status add_rows(mg_spectra_acc *acc, const float *Xf, const double *Xd, const int32_t *y,
+                          int n)
+{
+    MG_ASSERT(acc && (n == 0 || ((Xf || Xd) && y)) && n >= 0);
+    const int p = acc->p, C = acc->classes;
+    for (int i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= C)
+            return mg_fail(MG_ERR_CONFIG, "spectra: label %d of row %d is outside 0..%d", (int)y[i],
+                           i, C - 1);
+        for (int j = 0; j < p; j++) {
+            size_t k = (size_t)i * p + j;
+            double v = Xf ? (double)Xf[k] : Xd[k];
+            if (!isfinite(v))
+                return mg_fail(MG_ERR_NUMERIC, "spectra: non-finite value in row %d, column %d", i,
+                               j);
+            if (fabs(v) > FLT_MAX)
+                return mg_fail(MG_ERR_NUMERIC,
+                               "spectra: value %g in row %d, column %d does not fit a float", v, i,
+                               j);
+        }
+    }
+    memset(acc->incoming, 0, sizeof(int64_t) * (size_t)C);
+    for (int i = 0; i < n; i++) acc->incoming[y[i]]++;
+    for (int c = 0; c < C; c++) {
+        int64_t want = acc->n[c] + acc->incoming[c];
+        if (acc->max_rows > 0 && want > acc->max_rows) want = acc->max_rows;
+        if (want <= acc->room[c]) continue;
+        int64_t room = acc->room[c] > 0 ? acc->room[c] : 16;
+        while (room < want) room *= 2;
+        if (acc->max_rows > 0 && room > acc->max_rows) room = acc->max_rows;
+        if ((double)room * p * sizeof(float) > (double)SIZE_MAX / 2)
+            return mg_fail(MG_ERR_NOMEM, "spectra: %lld rows of %d floats are too many",
+                           (long long)room, p);
+        float *nr = realloc(acc->rows[c], (size_t)room * p * sizeof(float));
+        if (!nr)
+            return mg_fail(MG_ERR_NOMEM, "spectra: out of memory keeping %lld rows of class %d",
+                           (long long)room, c);
+        acc->rows[c] = nr;
+        acc->room[c] = room;
+    }
+    for (int i = 0; i < n; i++) {
+        int c = y[i];
+        if (acc->max_rows > 0 && acc->n[c] >= acc->max_rows) {
+            acc->skipped[c]++;
+            continue;
+        }
+        float *dst = acc->rows[c] + (size_t)acc->n[c] * p;
+        if (Xf)
+            memcpy(dst, Xf + (size_t)i * p, (size_t)p * sizeof(float));
+        else
+            for (int j = 0; j < p; j++) dst[j] = (float)Xd[(size_t)i * p + j];
+        acc->n[c]++;
+    }
+    return MG_OK;
+}
+
 mg_status mg_spectra_acc_add(mg_spectra_acc *acc, const float *X, const int32_t *y, int n)
 {
+    if (acc && acc->mode == MG_SPECTRA_ROWS) return add_rows(acc, X, NULL, y, n);
     SPECTRA_ADD_BODY(X);
 }
 
 mg_status mg_spectra_acc_add_f64(mg_spectra_acc *acc, const double *X, const int32_t *y, int n)
 {
+    if (acc && acc->mode == MG_SPECTRA_ROWS) return add_rows(acc, NULL, X, y, n);
     SPECTRA_ADD_BODY(X);
 }
 
@@ -265,10 +429,8 @@ static size_t align8(size_t x)
     return (x + 7) & ~(size_t)7;
 }
 
-mg_status mg_spectra_acc_finish(mg_spectra_acc *acc, mg_spectra_result **out)
+static mg_status finish_stream(mg_spectra_acc *acc, mg_spectra_result **out)
 {
-    MG_ASSERT(acc && out);
-    *out = NULL;
     const int C = acc->classes, p = acc->p, ld = acc->cap;
     mg_status st;
     for (int c = 0; c < C; c++)
@@ -290,6 +452,7 @@ mg_status mg_spectra_acc_finish(mg_spectra_acc *acc, mg_spectra_result **out)
     double *d = (double *)(mem + head);
     res->classes = C;
     res->p = p;
+    res->mode = MG_SPECTRA_QR_STREAM;
     res->n = N;
     res->mean = d, d += p;
     res->ns_within = (int)(N < p ? N : p);
@@ -310,6 +473,8 @@ mg_status mg_spectra_acc_finish(mg_spectra_acc *acc, mg_spectra_result **out)
         cs->s_uncentred = d, d += cs->ns;
         cs->mean = d, d += p;
         cs->R = d, d += (size_t)p * p;
+        cs->rows = NULL;
+        cs->n_skipped = 0;
         memcpy(cs->mean, mu, (size_t)p * sizeof(double));
         for (int i = 0; i < p; i++) /* row-major copy of the column-major R */
             for (int j = i; j < p; j++) cs->R[(size_t)i * p + j] = R[(size_t)j * p + i];
@@ -386,6 +551,321 @@ mg_status mg_spectra_acc_finish(mg_spectra_acc *acc, mg_spectra_result **out)
 fail:
     free(res);
     return st;
+}
+
+/* ---------------------------------------------------------------- rows mode */
+
+/* Singular values of the k x k upper triangle T (column-major, ld) into sv
+ * (k values); T is copied into the column-major square work (k x k,
+ * zero below the diagonal) first, so T survives. */
+static mg_status svd_triangle(const double *T, int ld, int k, double *work, double *sv,
+                              const char *what, int cls)
+{
+    if (k == 0) return MG_OK;
+    for (int j = 0; j < k; j++) {
+        double *dst = work + (size_t)j * k;
+        memcpy(dst, T + (size_t)j * ld, (size_t)(j + 1) * sizeof(double));
+        memset(dst + j + 1, 0, (size_t)(k - j - 1) * sizeof(double));
+    }
+    return svd_values(work, k, k, k, sv, what, cls);
+}
+
+/* The centred rows of a class as columns of A (p x m, column-major, ld),
+ * starting at column col: A[:, col + i] = rows[i] - mu. */
+static void centred_columns(const float *rows, int64_t m, int p, const double *mu, double *A,
+                            size_t ld, int64_t col)
+{
+    for (int64_t i = 0; i < m; i++) {
+        const float *r = rows + (size_t)i * p;
+        double *a = A + (size_t)(col + i) * ld;
+        for (int j = 0; j < p; j++) a[j] = (double)r[j] - mu[j];
+    }
+}
+
+/* Row-space QR of the centred rows of the classes in list (nl entries),
+ * streamed by blocks of acc->block_rows rows into R (p x p column-major,
+ * upper triangular, first *r rows non-zero), using W (ld rows >= p +
+ * block_rows).  The rows of every class are centred on their own mean. */
+static mg_status fold_rows(const mg_spectra_acc *acc, const int *list, int nl, double *const *mu,
+                           double *W, int ld, double *tau, double *R, int *r_out, const char *what,
+                           int cls)
+{
+    const int p = acc->p, B = acc->block_rows;
+    int r = 0;
+    memset(R, 0, (size_t)p * p * sizeof(double));
+    for (int t = 0; t < nl; t++) {
+        const int c = list[t];
+        const float *rows = acc->rows[c];
+        const double *m = mu[c];
+        for (int64_t i0 = 0; i0 < acc->n[c]; i0 += B) {
+            int bm = (int)(acc->n[c] - i0 < B ? acc->n[c] - i0 : B);
+            load_R(W, ld, R, r, p);
+            enum { T = 32 };
+            for (int a0 = 0; a0 < bm; a0 += T) { /* tiled transpose, centred */
+                int a1 = imin(a0 + T, bm);
+                for (int j0 = 0; j0 < p; j0 += T) {
+                    int j1 = imin(j0 + T, p);
+                    for (int j = j0; j < j1; j++) {
+                        double *col = W + (size_t)j * ld + r;
+                        const double mj = m[j];
+                        for (int a = a0; a < a1; a++)
+                            col[a] = (double)rows[(size_t)(i0 + a) * p + j] - mj;
+                    }
+                }
+            }
+            mg_status st = qr_into(W, ld, r + bm, p, tau, R, &r, what, cls);
+            if (st != MG_OK) return st;
+        }
+    }
+    *r_out = r;
+    return MG_OK;
+}
+
+/* Lay out a rows-mode result in mem (head + nd doubles [+ the rows as
+ * floats when with_rows]): sizes, counts and pointers; values untouched. */
+static mg_spectra_result *rows_layout(char *mem, const mg_spectra_acc *acc, size_t head, size_t nd,
+                                      int with_rows)
+{
+    const int C = acc->classes, p = acc->p;
+    mg_spectra_result *res = (mg_spectra_result *)mem;
+    res->cls = (mg_class_spectrum *)(mem + align8(sizeof(mg_spectra_result)));
+    double *d = (double *)(mem + head);
+    float *f = (float *)(d + nd);
+    int64_t N = 0;
+    for (int c = 0; c < C; c++) N += acc->n[c];
+    res->classes = C;
+    res->p = p;
+    res->mode = MG_SPECTRA_ROWS;
+    res->n = N;
+    res->mean = d, d += p;
+    res->ns_within = (int)(N < p ? N : p);
+    res->s_within = d, d += p;
+    res->ns_total = res->ns_within;
+    res->s_total = d, d += p;
+    for (int c = 0; c < C; c++) {
+        mg_class_spectrum *cs = &res->cls[c];
+        cs->n = acc->n[c];
+        cs->n_skipped = acc->skipped[c];
+        cs->p = p;
+        cs->ns = (int)(cs->n < p ? cs->n : p);
+        cs->s_centred = d, d += cs->ns;
+        cs->s_uncentred = d, d += cs->ns;
+        cs->mean = d, d += p;
+        cs->R = NULL;
+        cs->rows = with_rows ? f : NULL;
+        if (with_rows) f += (size_t)cs->n * p;
+    }
+    return res;
+}
+
+/* All LAPACK work is done on a result without the rows (so that the copy
+ * of the rows and the work matrices never coexist); the final result with
+ * the rows is made at the end. */
+static mg_status finish_rows(mg_spectra_acc *acc, mg_spectra_result **out)
+{
+    const int C = acc->classes, p = acc->p;
+    mg_status st = MG_OK;
+    int64_t N = 0;
+    int Cn = 0;
+    size_t nd = 3 * (size_t)p, nf = 0;
+    for (int c = 0; c < C; c++) {
+        N += acc->n[c];
+        Cn += acc->n[c] > 0;
+        int ns = (int)(acc->n[c] < p ? acc->n[c] : p);
+        nd += 2 * (size_t)ns + p;
+        nf += (size_t)acc->n[c] * p;
+    }
+    size_t head = align8(sizeof(mg_spectra_result)) + align8((size_t)C * sizeof(mg_class_spectrum));
+    if ((double)nf * sizeof(float) + (double)nd * sizeof(double) > (double)SIZE_MAX / 2)
+        return mg_fail(MG_ERR_NOMEM, "spectra: result too large");
+    char *mem = calloc(1, head + nd * sizeof(double));
+    if (!mem) return mg_fail(MG_ERR_NOMEM, "spectra: out of memory for the result");
+    mg_spectra_result *res = rows_layout(mem, acc, head, nd, 0);
+
+    double **mu = calloc((size_t)C, sizeof(double *));
+    int *list = malloc(sizeof(int) * (size_t)C);
+    double *A = NULL, *T = NULL, *Wk = NULL, *tau = NULL, *sv = NULL;
+    if (!mu || !list) {
+        st = mg_fail(MG_ERR_NOMEM, "spectra: out of memory");
+        goto done;
+    }
+    /* means */
+    for (int c = 0; c < C; c++) {
+        mg_class_spectrum *cs = &res->cls[c];
+        mu[c] = cs->mean;
+        if (cs->n == 0) continue;
+        for (int64_t i = 0; i < cs->n; i++) {
+            const float *r = acc->rows[c] + (size_t)i * p;
+            for (int j = 0; j < p; j++) cs->mean[j] += r[j];
+        }
+        for (int j = 0; j < p; j++) cs->mean[j] /= (double)cs->n;
+        for (int j = 0; j < p; j++) res->mean[j] += (double)cs->n * cs->mean[j];
+    }
+    if (N > 0)
+        for (int j = 0; j < p; j++) res->mean[j] /= (double)N;
+
+    /* Work: the wide per-class and pooled matrices are p x m, m <= p; the
+     * tall ones fold into p x p through W ((p + block_rows + C + 1) x p).
+     * Every QR and SVD here has min(rows, cols) <= p. */
+    int tall = N + Cn > p; /* a class with n_c >= p makes the pooled tall too */
+    const int ldw = p + acc->block_rows + C + 1;
+    tau = malloc(sizeof(double) * ((size_t)p + 1));
+    sv = malloc(sizeof(double) * ((size_t)p + 1));
+    if (!tau || !sv) {
+        st = mg_fail(MG_ERR_NOMEM, "spectra: out of memory");
+        goto done;
+    }
+    if (tall) {
+        Wk = malloc(sizeof(double) * (size_t)ldw * p);
+        T = malloc(sizeof(double) * (size_t)p * p);
+        if (!Wk || !T) {
+            st = mg_fail(MG_ERR_NOMEM, "spectra: out of memory for %d x %d work", ldw, p);
+            goto done;
+        }
+    }
+
+    /* per class */
+    for (int c = 0; c < C; c++) {
+        mg_class_spectrum *cs = &res->cls[c];
+        const int64_t n = cs->n;
+        if (n == 0) continue;
+        if (n < p) {
+            /* QR of [(X_c - 1 mu^T)^T, sqrt(n) mu] (p x (n+1)) */
+            const int m = (int)n + 1;
+            A = malloc(sizeof(double) * (size_t)p * m);
+            double *sq = malloc(sizeof(double) * (size_t)m * m);
+            if (!A || !sq) {
+                free(sq);
+                st =
+                    mg_fail(MG_ERR_NOMEM, "spectra: out of memory for class %d (%d x %d)", c, p, m);
+                goto done;
+            }
+            centred_columns(acc->rows[c], n, p, cs->mean, A, (size_t)p, 0);
+            double sn = sqrt((double)n);
+            for (int j = 0; j < p; j++) A[(size_t)(m - 1) * p + j] = sn * cs->mean[j];
+            lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, p, m, A, p, tau);
+            st = lapack_status(info, "dgeqrf", "class rows", c);
+            if (st == MG_OK) st = svd_triangle(A, p, m - 1, sq, sv, "centred", c);
+            if (st == MG_OK) memcpy(cs->s_centred, sv, (size_t)cs->ns * sizeof(double));
+            if (st == MG_OK) st = svd_triangle(A, p, m, sq, sv, "uncentred", c);
+            if (st == MG_OK) memcpy(cs->s_uncentred, sv, (size_t)cs->ns * sizeof(double));
+            free(sq);
+            free(A);
+            A = NULL;
+            if (st != MG_OK) goto done;
+        } else {
+            int r;
+            list[0] = c;
+            if ((st = fold_rows(acc, list, 1, mu, Wk, ldw, tau, T, &r, "class rows", c))) goto done;
+            load_R(Wk, ldw, T, r, p);
+            if ((st = svd_values(Wk, ldw, r, p, sv, "centred", c))) goto done;
+            memcpy(cs->s_centred, sv, (size_t)cs->ns * sizeof(double));
+            load_R(Wk, ldw, T, r, p);
+            double sn = sqrt((double)n);
+            for (int j = 0; j < p; j++) Wk[(size_t)j * ldw + r] = sn * cs->mean[j];
+            if ((st = svd_values(Wk, ldw, r + 1, p, sv, "uncentred", c))) goto done;
+            memcpy(cs->s_uncentred, sv, (size_t)cs->ns * sizeof(double));
+        }
+    }
+    if (N == 0) goto done;
+
+    /* pooled within and total */
+    int nl = 0;
+    for (int c = 0; c < C; c++)
+        if (acc->n[c] > 0) list[nl++] = c;
+    if (!tall) {
+        /* one QR of the p x (N + Cn) matrix [centred rows..., sqrt(n_c)(mu_c - mu)...] */
+        const int m = (int)(N + Cn), nw = (int)N;
+        A = malloc(sizeof(double) * (size_t)p * m);
+        if (!A) {
+            st =
+                mg_fail(MG_ERR_NOMEM, "spectra: out of memory for the pooled %d x %d matrix", p, m);
+            goto done;
+        }
+        int64_t col = 0;
+        for (int t = 0; t < nl; t++) {
+            int c = list[t];
+            centred_columns(acc->rows[c], acc->n[c], p, mu[c], A, (size_t)p, col);
+            col += acc->n[c];
+        }
+        for (int t = 0; t < nl; t++, col++) {
+            int c = list[t];
+            double sn = sqrt((double)acc->n[c]);
+            for (int j = 0; j < p; j++) A[(size_t)col * p + j] = sn * (mu[c][j] - res->mean[j]);
+        }
+        lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, p, m, A, p, tau);
+        if ((st = lapack_status(info, "dgeqrf", "pooled", -1))) goto done;
+        /* keep only the triangle: T = R (m x m), then free A */
+        T = malloc(sizeof(double) * (size_t)m * m);
+        if (!T) {
+            st = mg_fail(MG_ERR_NOMEM, "spectra: out of memory for the pooled triangle");
+            goto done;
+        }
+        for (int j = 0; j < m; j++) {
+            memcpy(T + (size_t)j * m, A + (size_t)j * p, (size_t)(j + 1) * sizeof(double));
+            memset(T + (size_t)j * m + j + 1, 0, (size_t)(m - j - 1) * sizeof(double));
+        }
+        free(A);
+        A = malloc(sizeof(double) * (size_t)m * m);
+        if (!A) {
+            st = mg_fail(MG_ERR_NOMEM, "spectra: out of memory for the pooled triangle");
+            goto done;
+        }
+        if ((st = svd_triangle(T, m, nw, A, sv, "pooled within", -1))) goto done;
+        memcpy(res->s_within, sv, (size_t)res->ns_within * sizeof(double));
+        if ((st = svd_triangle(T, m, m, A, sv, "pooled total", -1))) goto done;
+        memcpy(res->s_total, sv, (size_t)res->ns_total * sizeof(double));
+    } else {
+        int r;
+        if ((st = fold_rows(acc, list, nl, mu, Wk, ldw, tau, T, &r, "pooled within", -1)))
+            goto done;
+        load_R(Wk, ldw, T, r, p);
+        if ((st = svd_values(Wk, ldw, r, p, sv, "pooled within", -1))) goto done;
+        memcpy(res->s_within, sv, (size_t)res->ns_within * sizeof(double));
+        load_R(Wk, ldw, T, r, p);
+        int rows = r;
+        for (int t = 0; t < nl; t++, rows++) {
+            int c = list[t];
+            double sn = sqrt((double)acc->n[c]);
+            for (int j = 0; j < p; j++) Wk[(size_t)j * ldw + rows] = sn * (mu[c][j] - res->mean[j]);
+        }
+        if ((st = svd_values(Wk, ldw, rows, p, sv, "pooled total", -1))) goto done;
+        memcpy(res->s_total, sv, (size_t)res->ns_total * sizeof(double));
+    }
+done:
+    free(mu);
+    free(list);
+    free(A);
+    free(T);
+    free(Wk);
+    free(tau);
+    free(sv);
+    if (st != MG_OK) {
+        free(mem);
+        return st;
+    }
+    /* the final result: the values computed, then a copy of the rows */
+    char *fin = malloc(head + nd * sizeof(double) + nf * sizeof(float));
+    if (!fin) {
+        free(mem);
+        return mg_fail(MG_ERR_NOMEM, "spectra: out of memory for the result (%lld rows)",
+                       (long long)N);
+    }
+    memcpy(fin + head, mem + head, nd * sizeof(double));
+    free(mem);
+    res = rows_layout(fin, acc, head, nd, 1);
+    for (int c = 0; c < C; c++)
+        if (acc->n[c] > 0)
+            memcpy(res->cls[c].rows, acc->rows[c], (size_t)acc->n[c] * p * sizeof(float));
+    *out = res;
+    return MG_OK;
+}
+
+mg_status mg_spectra_acc_finish(mg_spectra_acc *acc, mg_spectra_result **out)
+{
+    MG_ASSERT(acc && out);
+    *out = NULL;
+    return acc->mode == MG_SPECTRA_ROWS ? finish_rows(acc, out) : finish_stream(acc, out);
 }
 
 /* ---------------------------------------------------------------- summaries */

@@ -9,16 +9,47 @@
  * overall mean).  The spectra are those of the data itself, never of X^T X
  * (squaring would lose every singular value below sqrt(eps) s_1).
  *
- * How: per class an upper-triangular R_c (p x p, double) with
- * R_c^T R_c = (X_c - 1 mu_c^T)^T (X_c - 1 mu_c^T), plus the running mean and
- * count.  Rows are buffered per class; a full block B (m rows) is folded in
- * by one Householder QR (LAPACK dgeqrf) of the stacked matrix
- *     [ R_c ; B - 1 mu_B^T ; sqrt(w) (mu_c - mu_B)^T ],  w = n_c m / (n_c + m),
- * which is Chan's parallel update of the scatter matrix in QR form.  At the
- * end the singular values come from dgesdd (values only) of R_c, of
- * [R_c ; sqrt(n_c) mu_c^T] (uncentred), of R_W = qr([R_1; ...; R_C])
- * (pooled within) and of [R_W ; sqrt(n_c) (mu_c - mu)^T rows] (pooled total).
- * Memory: classes * p * (p + block_rows) doubles plus one work matrix.
+ * Two exact modes (mg_spectra_mode), chosen when the accumulator is made:
+ *
+ *  qr-stream (MLP widths): per class an upper-triangular R_c (p x p,
+ *    double) with R_c^T R_c = (X_c - 1 mu_c^T)^T (X_c - 1 mu_c^T), plus the
+ *    running mean and count.  Rows are buffered per class; a full block B
+ *    (m rows) is folded in by one Householder QR (LAPACK dgeqrf) of the
+ *    stacked matrix
+ *      [ R_c ; B - 1 mu_B^T ; sqrt(w) (mu_c - mu_B)^T ],  w = n_c m / (n_c + m),
+ *    which is Chan's parallel update of the scatter matrix in QR form.  At
+ *    the end the singular values come from dgesdd (values only) of R_c, of
+ *    [R_c ; sqrt(n_c) mu_c^T] (uncentred), of R_W = qr([R_1; ...; R_C])
+ *    (pooled within) and of [R_W ; sqrt(n_c) (mu_c - mu)^T rows] (pooled
+ *    total).  Memory: classes * p * (p + block_rows) doubles plus one work
+ *    matrix, whatever the number of rows.
+ *
+ *  rows (wide layers, e.g. the 12544-dim stage outputs of a convolutional
+ *    net, where classes * p^2 doubles would not fit): the rows themselves
+ *    are kept per class (float32, at most max_rows_per_class of each class)
+ *    and decomposed at finish, one matrix at a time, in double:
+ *    - a class with n_c < p: one dgeqrf of the p x (n_c + 1) matrix
+ *      [(X_c - 1 mu_c^T)^T, sqrt(n_c) mu_c] (QR of the transpose: its
+ *      triangle T has the singular values of the data; the leading n_c x n_c
+ *      block of T, because QR is column-sequential, those of the centred
+ *      data, the whole (n_c+1) x (n_c+1) triangle those of [X_c - 1 mu_c^T ;
+ *      sqrt(n_c) mu_c^T], i.e. of the uncentred X_c), then dgesdd of the two
+ *      triangles: O(n_c^2 p) work, (p + n_c) n_c doubles;
+ *    - a class with n_c >= p: the row-space QR (streamed by blocks of rows,
+ *      as in qr-stream mode) to a p x p triangle, then dgesdd;
+ *    - pooled: with N = sum n_c rows and C' non-empty classes, when
+ *      N + C' <= p one dgeqrf of the p x (N + C') matrix [centred rows of
+ *      every class, sqrt(n_c) (mu_c - mu) columns] whose leading N x N
+ *      triangle gives the pooled within-class and whole triangle the pooled
+ *      total spectrum; otherwise the row-space QR streamed over blocks of
+ *      centred rows to a p x p triangle R_W, then [R_W ; sqrt(n_c) (mu_c -
+ *      mu)^T rows] as above.
+ *    Memory: the kept rows (4 N p bytes) plus, during finish,
+ *    8 p min(N + C', p + block) + 16 min(N + C', p)^2 bytes; time
+ *    O(min(N, p)^2 max(N, p)).
+ *
+ * Both modes give the same values up to rounding (tests/test_spectra.c
+ * checks them against each other and against one-shot SVDs).
  *
  * Conventions: input rows are row-major (n x p); labels are int32 in
  * 0..classes-1 (a label outside that range is a runtime error, MG_ERR_CONFIG,
@@ -38,24 +69,71 @@ extern "C" {
 
 typedef struct mg_spectra_acc mg_spectra_acc;
 
+typedef enum {
+    MG_SPECTRA_AUTO = 0,  /* choose by memory: see mg_spectra_choose_mode     */
+    MG_SPECTRA_QR_STREAM, /* per-class p x p triangles, any number of rows    */
+    MG_SPECTRA_ROWS       /* keep the rows (float32), decompose at finish     */
+} mg_spectra_mode;
+/* "auto", "qr-stream", "rows". */
+const char *mg_spectra_mode_name(mg_spectra_mode m);
+
+/* Default memory budget of the qr-stream triangles for MG_SPECTRA_AUTO. */
+#define MG_SPECTRA_DEFAULT_BUDGET ((size_t)512 << 20)
+
+typedef struct {
+    mg_spectra_mode mode;
+    int block_rows;         /* qr-stream (and the row-space QR of rows mode):
+                               rows per QR update, 0 = mg_spectra_default_block_rows */
+    int max_rows_per_class; /* rows mode: keep the first max_rows_per_class rows
+                               of each class (later ones are counted in
+                               n_skipped and ignored); 0 = keep every row.  Also
+                               steers MG_SPECTRA_AUTO (see below)              */
+    size_t budget_bytes;    /* MG_SPECTRA_AUTO: 0 = MG_SPECTRA_DEFAULT_BUDGET    */
+} mg_spectra_config;
+
+/* mode AUTO, block_rows 0, max_rows_per_class 0, budget 0 (the default). */
+mg_spectra_config mg_spectra_config_default(void);
+
+/* The mode MG_SPECTRA_AUTO resolves to (any other mode is returned as is):
+ * rows when the qr-stream triangles, classes * p^2 * 8 bytes, exceed the
+ * budget, or when max_rows_per_class > 0 and classes * max_rows_per_class
+ * < p (every class then has fewer rows than dimensions, and the kept rows
+ * are smaller than one triangle); qr-stream otherwise.  So MLP widths
+ * (p <= 2048 with 10 classes) stay in qr-stream mode unless the rows are
+ * capped below p / classes. */
+mg_spectra_mode mg_spectra_choose_mode(int classes, int p, const mg_spectra_config *cfg);
+
 /* Default rows per block when block_rows = 0: clamp(2 p, 256, 2048) (about
  * 2 p keeps dgeqrf at BLAS-3 speed while the stacked R costs at most a
  * third of the work; see bench/bench_spectra.c). */
 int mg_spectra_default_block_rows(int p);
 
-/* New accumulator for `classes` >= 1 classes of p >= 1 dimensional states.
- * block_rows >= 1 rows per class are buffered before a QR update (0 =
- * mg_spectra_default_block_rows(p)).  Errors: MG_ERR_CONFIG (bad sizes),
- * MG_ERR_NOMEM.  Free with mg_spectra_acc_free. */
+/* New accumulator for `classes` >= 1 classes of p >= 1 dimensional states,
+ * in qr-stream mode (exactly mg_spectra_acc_create_cfg with mode
+ * MG_SPECTRA_QR_STREAM and this block_rows).  block_rows >= 1 rows per class
+ * are buffered before a QR update (0 = mg_spectra_default_block_rows(p)).
+ * Errors: MG_ERR_CONFIG (bad sizes), MG_ERR_NOMEM.  Free with
+ * mg_spectra_acc_free. */
 mg_status mg_spectra_acc_create(int classes, int p, int block_rows, mg_spectra_acc **out);
+/* The same with a configuration (NULL = mg_spectra_config_default()); the
+ * mode is resolved by mg_spectra_choose_mode.  Errors: MG_ERR_CONFIG (bad
+ * sizes, negative block_rows or max_rows_per_class), MG_ERR_NOMEM. */
+mg_status mg_spectra_acc_create_cfg(int classes, int p, const mg_spectra_config *cfg,
+                                    mg_spectra_acc **out);
+/* The resolved mode of an accumulator (never MG_SPECTRA_AUTO). */
+mg_spectra_mode mg_spectra_acc_mode(const mg_spectra_acc *acc);
 void mg_spectra_acc_free(mg_spectra_acc *acc);
 
 /* Add n states X (n x p, row-major) with labels y (n), any mix of classes.
- * The rows are copied (converted to double); X and y are not kept.
+ * The rows are copied (qr-stream: converted to double; rows: kept as
+ * float32, up to the per-class cap); X and y are not kept.
  * Errors: MG_ERR_CONFIG (a label out of range: nothing added),
  * MG_ERR_NUMERIC (a non-finite value: nothing added), MG_ERR_NOMEM. */
 mg_status mg_spectra_acc_add(mg_spectra_acc *acc, const float *X, const int32_t *y, int n);
-/* The same for double states (exact tests, idealised theory). */
+/* The same for double states (exact tests, idealised theory).  In rows mode
+ * each value is rounded to float32 when it is stored (a value beyond the
+ * float range is MG_ERR_NUMERIC); use qr-stream mode for double data that
+ * must stay exact. */
 mg_status mg_spectra_acc_add_f64(mg_spectra_acc *acc, const double *X, const int32_t *y, int n);
 
 /* ---------------------------------------------------------------- result */
@@ -63,23 +141,31 @@ mg_status mg_spectra_acc_add_f64(mg_spectra_acc *acc, const double *X, const int
 /* One class.  ns = min(n, p) singular values are stored for both the
  * centred and the uncentred data (the data's own count; the rest are 0).
  * The centred data has rank <= n - 1, so when n <= p its last stored value
- * is 0 up to rounding.  A class without data has n = ns = 0 and a zero mean. */
+ * is 0 up to rounding.  A class without data has n = ns = 0 and a zero mean.
+ * The within-class scatter is available as a factor F with F^T F =
+ * (X_c - 1 mu_c^T)^T (X_c - 1 mu_c^T): R in qr-stream mode, the rows
+ * themselves (centre them on mean) in rows mode; the other pointer is NULL. */
 typedef struct {
-    int64_t n; /* rows seen (n_c)                                   */
+    int64_t n;         /* rows used (n_c)                                   */
+    int64_t n_skipped; /* rows mode: rows of this class beyond the cap, ignored */
     int p;
     int ns;              /* min(n, p)                                         */
     double *s_centred;   /* ns values of X_c - 1 mu_c^T, descending           */
     double *s_uncentred; /* ns values of X_c, descending                      */
     double *mean;        /* p: mu_c                                           */
-    double *R;           /* p x p row-major, upper triangular (trailing rows may
-                            be 0): R^T R = (X_c - 1 mu_c^T)^T (X_c - 1 mu_c^T) */
+    double *R;           /* qr-stream: p x p row-major, upper triangular
+                            (trailing rows may be 0): R^T R = (X_c - 1 mu_c^T)^T
+                            (X_c - 1 mu_c^T); rows mode: NULL                 */
+    float *rows;         /* rows mode: n x p row-major, the rows used (a copy);
+                            qr-stream: NULL                                  */
 } mg_class_spectrum;
 
 /* All arrays live inside the result (one allocation); free with
  * mg_spectra_result_free. */
 typedef struct {
     int classes, p;
-    int64_t n;              /* total rows                                     */
+    mg_spectra_mode mode;   /* the accumulator's mode (never AUTO)            */
+    int64_t n;              /* total rows used                                */
     mg_class_spectrum *cls; /* classes entries                                */
     double *mean;           /* p: overall mean (weighted by n_c)              */
     int ns_within;          /* min(n, p)                                      */
@@ -89,10 +175,12 @@ typedef struct {
     double *s_total;        /* pooled total: all rows centred on the overall mean */
 } mg_spectra_result;
 
-/* Fold in the rows still buffered and compute every spectrum.  The
- * accumulator stays valid: more rows can be added and finish called again.
- * *out is new.  Errors: MG_ERR_NOMEM, MG_ERR_NUMERIC (LAPACK failed to
- * converge; the detail names the routine and class). */
+/* Fold in the rows still buffered (qr-stream) or decompose the kept rows
+ * (rows mode) and compute every spectrum.  The accumulator stays valid:
+ * more rows can be added and finish called again.  *out is new; in rows
+ * mode it holds a copy of the rows (cls[c].rows), 4 n p bytes.
+ * Errors: MG_ERR_NOMEM, MG_ERR_NUMERIC (LAPACK failed to converge; the
+ * detail names the routine and class, -1 = pooled). */
 mg_status mg_spectra_acc_finish(mg_spectra_acc *acc, mg_spectra_result **out);
 void mg_spectra_result_free(mg_spectra_result *r);
 

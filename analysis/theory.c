@@ -63,6 +63,85 @@ int mg_theorem1_applies(int dim, int d)
 
 /* ================================================================ affine fit */
 
+/* ||[h 1] B - Y||_F^2, directly on the data, in double. */
+static double fit_residual_sq(const float *hf, const double *hd, int n, int p, const int32_t *y,
+                              int d, const double *B, double *z)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < d; k++) z[k] = B[(size_t)p * d + k];
+        for (int j = 0; j < p; j++) {
+            double v = hval(hf, hd, (size_t)i * p + j);
+            const double *Bj = B + (size_t)j * d;
+            for (int k = 0; k < d; k++) z[k] += v * Bj[k];
+        }
+        for (int k = 0; k < d; k++) {
+            double e = z[k] - (y[i] == k);
+            ss += e * e;
+        }
+    }
+    return ss;
+}
+
+/* n < p + 1: [h 1]^T = Q T by one dgeqrf of the (p+1) x n transpose, dgelsd
+ * on T^T (n x n), B = Q [Z; 0] by dormqr.  Inputs checked by the caller. */
+static mg_status affine_fit_wide(const float *hf, const double *hd, int n, int p, const int32_t *y,
+                                 int d, double rcond, double *B, mg_affine_fit_info *info)
+{
+    const int p1 = p + 1;
+    mg_status st = MG_OK;
+    double *A = malloc((size_t)p1 * n * sizeof(double));
+    double *Tt = malloc((size_t)n * n * sizeof(double));
+    double *tau = malloc((size_t)n * sizeof(double));
+    double *Z = calloc((size_t)p1 * d, sizeof(double)); /* p1 x d column-major */
+    double *sv = malloc((size_t)n * sizeof(double));
+    double *z = malloc((size_t)d * sizeof(double));
+    if (!A || !Tt || !tau || !Z || !sv || !z) {
+        st = mg_fail(MG_ERR_NOMEM, "affine fit: out of memory (n = %d, p = %d)", n, p);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) { /* column i of A = [h_i; 1] */
+        double *a = A + (size_t)i * p1;
+        for (int j = 0; j < p; j++) a[j] = hval(hf, hd, (size_t)i * p + j);
+        a[p] = 1.0;
+    }
+    lapack_int li = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, p1, n, A, p1, tau);
+    if ((st = lapack_status(li, "dgeqrf")) != MG_OK) goto done;
+    /* Tt = T^T (n x n column-major, lower triangular) */
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < n; i++) Tt[(size_t)j * n + i] = i >= j ? A[(size_t)i * p1 + j] : 0.0;
+    for (int k = 0; k < d; k++)
+        for (int i = 0; i < n; i++) Z[(size_t)k * p1 + i] = (y[i] == k);
+    lapack_int rank = 0;
+    li = LAPACKE_dgelsd(LAPACK_COL_MAJOR, n, n, d, Tt, n, Z, p1, sv, rcond, &rank);
+    if ((st = lapack_status(li, "dgelsd")) != MG_OK) goto done;
+    for (int k = 0; k < d; k++) /* [Z; 0] */
+        memset(Z + (size_t)k * p1 + n, 0, (size_t)(p1 - n) * sizeof(double));
+    li = LAPACKE_dormqr(LAPACK_COL_MAJOR, 'L', 'N', p1, d, n, A, p1, tau, Z, p1);
+    if ((st = lapack_status(li, "dormqr")) != MG_OK) goto done;
+    for (int j = 0; j < p1; j++)
+        for (int k = 0; k < d; k++) B[(size_t)j * d + k] = Z[(size_t)k * p1 + j];
+    double ss = fit_residual_sq(hf, hd, n, p, y, d, B, z);
+    if (info) {
+        info->n = n;
+        info->p = p;
+        info->d = d;
+        info->underdetermined = 1;
+        info->rank = (int)rank;
+        info->rcond = rcond;
+        info->resid = sqrt(ss);
+        info->resid_rel = sqrt(ss / n);
+    }
+done:
+    free(A);
+    free(Tt);
+    free(tau);
+    free(Z);
+    free(sv);
+    free(z);
+    return st;
+}
+
 static mg_status affine_fit(const float *hf, const double *hd, int n, int p, const int32_t *y,
                             int d, double rcond, double *B, mg_affine_fit_info *info)
 {
@@ -74,6 +153,8 @@ static mg_status affine_fit(const float *hf, const double *hd, int n, int p, con
     for (size_t k = 0; k < (size_t)n * p; k++)
         if (!isfinite(hval(hf, hd, k)))
             return mg_fail(MG_ERR_NUMERIC, "affine fit: non-finite state in row %d", (int)(k / p));
+
+    if (n < p + 1) return affine_fit_wide(hf, hd, n, p, y, d, rcond, B, info);
 
     /* Streaming QR of [h 1 Y] (q columns), 512-row blocks, column-major. */
     const int q = p + 1 + d, blk = 512, cap = q + blk;
@@ -146,6 +227,7 @@ static mg_status affine_fit(const float *hf, const double *hd, int n, int p, con
         info->n = n;
         info->p = p;
         info->d = d;
+        info->underdetermined = 0;
         info->rank = (int)rank;
         info->rcond = rcond;
         info->resid = sqrt(ss);
@@ -300,6 +382,42 @@ mg_status mg_class_means_affine_dim(const mg_spectra_result *r, double *s, mg_sp
     return st;
 }
 
+/* sum_i ||W (h_i - mu)||^2 into *a and sum_i ||h_i - mu||^2 into *b over the
+ * kept rows of a rows-mode class, in blocks of rows centred in double. */
+static mg_status leakage_rows(const mg_class_spectrum *cs, const double *W, int d, double *a,
+                              double *b)
+{
+    enum { LEAK_BLOCK = 64 };
+    const int p = cs->p;
+    *a = *b = 0;
+    if (cs->n == 0) return MG_OK;
+    MG_ASSERT(cs->rows);
+    double *E = malloc((size_t)LEAK_BLOCK * p * sizeof(double));
+    double *M = malloc((size_t)LEAK_BLOCK * d * sizeof(double));
+    if (!E || !M) {
+        free(E);
+        free(M);
+        return mg_fail(MG_ERR_NOMEM, "leakage: out of memory");
+    }
+    for (int64_t i0 = 0; i0 < cs->n; i0 += LEAK_BLOCK) {
+        int m = (int)(cs->n - i0 < LEAK_BLOCK ? cs->n - i0 : LEAK_BLOCK);
+        for (int i = 0; i < m; i++) {
+            const float *row = cs->rows + (size_t)(i0 + i) * p;
+            double *e = E + (size_t)i * p;
+            for (int j = 0; j < p; j++) {
+                e[j] = (double)row[j] - cs->mean[j];
+                *b += e[j] * e[j];
+            }
+        }
+        /* M = E W^T (m x d) */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, d, p, 1.0, E, p, W, p, 0.0, M, d);
+        for (size_t k = 0; k < (size_t)m * d; k++) *a += M[k] * M[k];
+    }
+    free(E);
+    free(M);
+    return MG_OK;
+}
+
 mg_status mg_readout_leakage(const mg_spectra_result *r, const double *W, int d, double *per_class,
                              double *out)
 {
@@ -311,9 +429,20 @@ mg_status mg_readout_leakage(const mg_spectra_result *r, const double *W, int d,
     double num = 0, den = 0;
     for (int c = 0; c < r->classes; c++) {
         const double *R = r->cls[c].R;
+        double a = 0, b = 0;
+        if (!R) { /* rows mode: the centred rows, LEAK_BLOCK at a time */
+            mg_status st = leakage_rows(&r->cls[c], W, d, &a, &b);
+            if (st != MG_OK) {
+                free(M);
+                return st;
+            }
+            if (per_class) per_class[c] = b > 0 ? a / b : NAN;
+            num += a;
+            den += b;
+            continue;
+        }
         /* M = R W^T (p x d): ||M||_F = ||W R^T||_F */
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p, d, p, 1.0, R, p, W, p, 0.0, M, d);
-        double a = 0, b = 0;
         for (size_t k = 0; k < (size_t)p * d; k++) a += M[k] * M[k];
         for (size_t k = 0; k < (size_t)p * p; k++) b += R[k] * R[k];
         if (per_class) per_class[c] = b > 0 ? a / b : NAN;

@@ -40,10 +40,15 @@ int mg_theorem1_applies(int dim, int d);
 
 typedef struct {
     int n, p, d;
-    int rank;         /* effective rank of [h 1] used by dgelsd             */
-    double rcond;     /* the rcond passed to dgelsd                         */
-    double resid;     /* ||[h 1] B - Y||_F                                  */
-    double resid_rel; /* resid / ||Y||_F  (||Y||_F = sqrt(n))               */
+    int underdetermined; /* n < p + 1: fewer examples than unknowns per
+                            output; [h 1] of full row rank then fits every
+                            label exactly (resid 0 says nothing about
+                            Theorem 1: any n points in general position
+                            can be fitted)                                  */
+    int rank;            /* effective rank of [h 1] used by dgelsd             */
+    double rcond;        /* the rcond passed to dgelsd                         */
+    double resid;        /* ||[h 1] B - Y||_F                                  */
+    double resid_rel;    /* resid / ||Y||_F  (||Y||_F = sqrt(n))               */
 } mg_affine_fit_info;
 
 /* Least-squares fit of one-hot labels Y (n x d) on [h 1] (n x (p+1)):
@@ -51,10 +56,15 @@ typedef struct {
  * rcond: singular values of [h 1] below rcond * s_max are treated as 0;
  * rcond < 0 means double machine precision (LAPACK's convention).  For
  * float32 states a sensible choice is max(n, p+1) * FLT_EPSILON.
- * To keep memory O(p^2) for large n, [h 1 Y] is first reduced by a streaming
- * blocked QR (dgeqrf, 512-row blocks) to its (p+1+d)-row triangle; dgelsd
- * then solves the same problem on that factor (same singular values, same
- * solution).  The residual is then evaluated directly on h, in double.
+ * When n >= p + 1, to keep memory O(p^2) for large n, [h 1 Y] is first
+ * reduced by a streaming blocked QR (dgeqrf, 512-row blocks) to its
+ * (p+1+d)-row triangle; dgelsd then solves the same problem on that factor
+ * (same singular values, same solution).  When n < p + 1 (underdetermined,
+ * e.g. the wide states of a convolutional stage), the QR of the transpose
+ * [h 1]^T = Q T ((p+1) x n, T n x n) is used instead: [h 1] = T^T Q^T, so
+ * dgelsd on T^T (n x n, the same singular values) gives Z and the
+ * minimum-norm B = Q Z (dormqr): memory O(n p), time O(n^2 p).  The
+ * residual is then evaluated directly on h, in double.
  * B: (p+1) x d, overwritten.  info may be NULL.
  * Errors: MG_ERR_CONFIG (sizes, labels), MG_ERR_NOMEM, MG_ERR_NUMERIC. */
 mg_status mg_affine_fit_f32(const float *h, int n, int p, const int32_t *y, int d, double rcond,
@@ -89,7 +99,9 @@ mg_status mg_class_means_affine_dim(const mg_spectra_result *r, double *s,
 /* Readout leakage of within-class deviations through a linear map W (d x p,
  * row-major; an affine map's bias cancels in differences):
  *   sum_c sum_{i in c} ||W (h_i - mu_c)||^2 / sum_c sum_{i in c} ||h_i - mu_c||^2
- * computed from the factors: sum_c ||W R_c^T||_F^2 / sum_c ||R_c||_F^2.
+ * computed from the factors: sum_c ||W R_c^T||_F^2 / sum_c ||R_c||_F^2
+ * (qr-stream results), or from the kept rows themselves, centred in double
+ * (rows-mode results).
  * 0 when W kills every within-class direction (Corollary 1's A^T e_i = 0).
  * per_class: NULL or classes ratios (NaN for a class without spread).
  * *out is NaN when no class has spread. */

@@ -1,5 +1,8 @@
 /* test_spectra.c - streaming per-class spectra against known answers and
- * against one-shot LAPACK SVDs of the full (centred) matrices. */
+ * against one-shot LAPACK SVDs of the full (centred) matrices; the rows
+ * mode against the streaming mode and known answers (n_c < p and n_c >= p),
+ * readout leakage from both kinds of result, and the underdetermined
+ * (n < p + 1) affine fit of theory.c against a direct dgelsd. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 
 #include "spectra.h"
+#include "theory.h"
 
 /* |a - b| <= rtol * max(|b|, scale) (scale: the size below which errors are
  * judged absolutely, e.g. s_1 for the small singular values). */
@@ -490,6 +494,399 @@ static void test_summary_hand(void **state)
     mg_spectrum_normalize(s2, 2, 4, NULL, psn); /* NULL allowed */
 }
 
+/* ---------------------------------------------------------------- rows mode */
+
+static mg_spectra_result *run_mode(mg_spectra_mode mode, int classes, int p, int cap,
+                                   const float *X, const int32_t *y, int n, int batch)
+{
+    mg_spectra_config cfg = mg_spectra_config_default();
+    cfg.mode = mode;
+    cfg.max_rows_per_class = cap;
+    mg_spectra_acc *acc;
+    assert_int_equal(mg_spectra_acc_create_cfg(classes, p, &cfg, &acc), MG_OK);
+    assert_int_equal(mg_spectra_acc_mode(acc), mode);
+    for (int i = 0; i < n; i += batch) {
+        int m = n - i < batch ? n - i : batch;
+        assert_int_equal(mg_spectra_acc_add(acc, X + (size_t)i * p, y + i, m), MG_OK);
+    }
+    mg_spectra_result *r;
+    assert_int_equal(mg_spectra_acc_finish(acc, &r), MG_OK);
+    mg_spectra_acc_free(acc);
+    assert_int_equal(r->mode, mode);
+    return r;
+}
+
+static void test_rows_mode_choice(void **state)
+{
+    (void)state;
+    mg_spectra_config cfg = mg_spectra_config_default();
+    /* classes * p^2 * 8 bytes against 512 MiB */
+    assert_int_equal(mg_spectra_choose_mode(10, 12544, &cfg), MG_SPECTRA_ROWS);
+    assert_int_equal(mg_spectra_choose_mode(10, 3136, &cfg), MG_SPECTRA_ROWS);
+    assert_int_equal(mg_spectra_choose_mode(10, 2048, NULL), MG_SPECTRA_QR_STREAM);
+    assert_int_equal(mg_spectra_choose_mode(10, 784, &cfg), MG_SPECTRA_QR_STREAM);
+    cfg.budget_bytes = 2304; /* = 2 * 12^2 * 8: rows only above it */
+    assert_int_equal(mg_spectra_choose_mode(2, 12, &cfg), MG_SPECTRA_QR_STREAM);
+    assert_int_equal(mg_spectra_choose_mode(2, 13, &cfg), MG_SPECTRA_ROWS);
+    cfg.budget_bytes = 2303;
+    assert_int_equal(mg_spectra_choose_mode(2, 12, &cfg), MG_SPECTRA_ROWS);
+    /* capped rows: fewer rows in all than dimensions */
+    cfg = mg_spectra_config_default();
+    cfg.max_rows_per_class = 50;
+    assert_int_equal(mg_spectra_choose_mode(10, 1024, &cfg), MG_SPECTRA_ROWS);
+    cfg.max_rows_per_class = 200;
+    assert_int_equal(mg_spectra_choose_mode(10, 1024, &cfg), MG_SPECTRA_QR_STREAM);
+    cfg.mode = MG_SPECTRA_ROWS;
+    assert_int_equal(mg_spectra_choose_mode(10, 4, &cfg), MG_SPECTRA_ROWS);
+    cfg.mode = MG_SPECTRA_QR_STREAM;
+    assert_int_equal(mg_spectra_choose_mode(10, 20000, &cfg), MG_SPECTRA_QR_STREAM);
+    assert_string_equal(mg_spectra_mode_name(MG_SPECTRA_ROWS), "rows");
+    assert_string_equal(mg_spectra_mode_name(MG_SPECTRA_QR_STREAM), "qr-stream");
+    assert_string_equal(mg_spectra_mode_name(MG_SPECTRA_AUTO), "auto");
+
+    mg_spectra_acc *acc = NULL;
+    cfg = mg_spectra_config_default();
+    cfg.max_rows_per_class = -1;
+    assert_int_equal(mg_spectra_acc_create_cfg(2, 4, &cfg, &acc), MG_ERR_CONFIG);
+    assert_null(acc);
+    cfg.max_rows_per_class = 0;
+    cfg.block_rows = -2;
+    assert_int_equal(mg_spectra_acc_create_cfg(2, 4, &cfg, &acc), MG_ERR_CONFIG);
+    cfg.block_rows = 0;
+    cfg.mode = (mg_spectra_mode)7;
+    assert_int_equal(mg_spectra_acc_create_cfg(2, 4, &cfg, &acc), MG_ERR_CONFIG);
+    assert_int_equal(mg_spectra_acc_create_cfg(0, 4, NULL, &acc), MG_ERR_CONFIG);
+    assert_int_equal(mg_spectra_acc_create_cfg(2, 4, NULL, &acc), MG_OK);
+    assert_int_equal(mg_spectra_acc_mode(acc), MG_SPECTRA_QR_STREAM);
+    mg_spectra_acc_free(acc);
+    /* the wide layer of a convolutional stage: rows, and nothing big allocated */
+    assert_int_equal(mg_spectra_acc_create_cfg(10, 12544, NULL, &acc), MG_OK);
+    assert_int_equal(mg_spectra_acc_mode(acc), MG_SPECTRA_ROWS);
+    mg_spectra_acc_free(acc);
+}
+
+/* Anisotropic float data with class offsets; rows shuffled across classes. */
+static void make_classes(mg_rng *rng, int C, const int *cnt, int P, float **Xout, int32_t **yout,
+                         int *Nout)
+{
+    int N = 0;
+    for (int c = 0; c < C; c++) N += cnt[c];
+    float *X = malloc((size_t)N * P * sizeof(float) + 1);
+    int32_t *y = malloc((size_t)N * sizeof(int32_t) + 1);
+    int *order = malloc((size_t)N * sizeof(int) + 1);
+    assert_true(X && y && order);
+    mg_rng_permutation(rng, order, N);
+    int i = 0;
+    for (int c = 0; c < C; c++)
+        for (int t = 0; t < cnt[c]; t++, i++) {
+            int k = order[i];
+            y[k] = c;
+            for (int j = 0; j < P; j++)
+                X[(size_t)k * P + j] = (float)((j % (c + 2) == 0 ? 3.0 * (c + 1) : 0.5) +
+                                               mg_rng_normal(rng) * 2.0 / (1.0 + 0.05 * j));
+        }
+    free(order);
+    *Xout = X;
+    *yout = y;
+    *Nout = N;
+}
+
+/* The rows of class c (in arrival order) as a double matrix. */
+static double *class_rows(const float *X, const int32_t *y, int N, int P, int c, int *nc)
+{
+    int m = 0;
+    for (int i = 0; i < N; i++) m += y[i] == c;
+    double *A = malloc((size_t)(m ? m : 1) * P * sizeof(double));
+    assert_non_null(A);
+    m = 0;
+    for (int i = 0; i < N; i++)
+        if (y[i] == c) {
+            for (int j = 0; j < P; j++) A[(size_t)m * P + j] = X[(size_t)i * P + j];
+            m++;
+        }
+    *nc = m;
+    return A;
+}
+
+static void compare_results(const mg_spectra_result *a, const mg_spectra_result *b, double rtol)
+{
+    assert_int_equal(a->classes, b->classes);
+    assert_int_equal((int)a->n, (int)b->n);
+    for (int c = 0; c < a->classes; c++) {
+        const mg_class_spectrum *x = &a->cls[c], *z = &b->cls[c];
+        assert_int_equal((int)x->n, (int)z->n);
+        assert_int_equal(x->ns, z->ns);
+        assert_spectrum(x->s_centred, z->s_centred, x->ns, rtol, "modes centred");
+        assert_spectrum(x->s_uncentred, z->s_uncentred, x->ns, rtol, "modes uncentred");
+        for (int j = 0; j < a->p; j++)
+            assert_close(x->mean[j], z->mean[j], 1e-12, 1, "modes class mean", j);
+    }
+    assert_int_equal(a->ns_within, b->ns_within);
+    assert_int_equal(a->ns_total, b->ns_total);
+    assert_spectrum(a->s_within, b->s_within, a->ns_within, rtol, "modes within");
+    assert_spectrum(a->s_total, b->s_total, a->ns_total, rtol, "modes total");
+    for (int j = 0; j < a->p; j++) assert_close(a->mean[j], b->mean[j], 1e-12, 1, "modes mean", j);
+}
+
+/* p = 300: rows mode == qr-stream mode, for classes with n_c < p and
+ * n_c >= p and pooled spectra through the streamed row-space QR (N > p),
+ * then for small classes whose pooled matrix is decomposed as one
+ * p x (N + C') transpose (N + C' <= p), against one-shot SVDs too.  The
+ * readout leakage of both kinds of result agrees. */
+static void test_rows_equals_stream(void **state)
+{
+    (void)state;
+    enum { P = 300 };
+    mg_rng rng;
+    mg_rng_seed(&rng, 77);
+    const int cnt_a[3] = {180, 260, 330}, cnt_b[4] = {40, 60, 0, 25};
+    const int *cnts[2] = {cnt_a, cnt_b};
+    const int Cs[2] = {3, 4};
+    double W[4 * P];
+    for (int k = 0; k < 4 * P; k++) W[k] = mg_rng_normal(&rng);
+    for (int t = 0; t < 2; t++) {
+        const int C = Cs[t];
+        float *X;
+        int32_t *y;
+        int N;
+        make_classes(&rng, C, cnts[t], P, &X, &y, &N);
+        mg_spectra_result *rs = run_mode(MG_SPECTRA_QR_STREAM, C, P, 0, X, y, N, 97);
+        mg_spectra_result *rr = run_mode(MG_SPECTRA_ROWS, C, P, 0, X, y, N, 53);
+        compare_results(rr, rs, 1e-10);
+        for (int c = 0; c < C; c++) {
+            assert_non_null(rs->cls[c].R);
+            assert_null(rs->cls[c].rows);
+            assert_null(rr->cls[c].R);
+            assert_true(rr->cls[c].n == 0 || rr->cls[c].rows != NULL);
+            assert_int_equal((int)rr->cls[c].n_skipped, 0);
+        }
+        /* against one-shot SVDs of every class and of the pooled matrices */
+        double *ref = malloc(sizeof(double) * P);
+        double *Xw = malloc(sizeof(double) * (size_t)N * P),
+               *Xt = malloc(sizeof(double) * (size_t)N * P);
+        assert_true(ref && Xw && Xt);
+        int off = 0;
+        for (int c = 0; c < C; c++) {
+            int nc;
+            double *A = class_rows(X, y, N, P, c, &nc);
+            if (nc > 0) {
+                ref_sv(A, nc, P, 1, ref);
+                assert_spectrum(rr->cls[c].s_centred, ref, rr->cls[c].ns, 1e-10, "rows centred");
+                ref_sv(A, nc, P, 0, ref);
+                assert_spectrum(rr->cls[c].s_uncentred, ref, rr->cls[c].ns, 1e-10,
+                                "rows uncentred");
+                for (int i = 0; i < nc; i++)
+                    for (int j = 0; j < P; j++) {
+                        Xw[(size_t)(off + i) * P + j] = A[(size_t)i * P + j] - rr->cls[c].mean[j];
+                        Xt[(size_t)(off + i) * P + j] = A[(size_t)i * P + j];
+                    }
+            }
+            off += nc;
+            free(A);
+        }
+        ref_sv(Xw, N, P, 0, ref);
+        assert_spectrum(rr->s_within, ref, rr->ns_within, 1e-10, "rows within");
+        ref_sv(Xt, N, P, 1, ref);
+        assert_spectrum(rr->s_total, ref, rr->ns_total, 1e-10, "rows total");
+        /* leakage: ||W E^T||^2 / ||E||^2 from R (stream) and from rows */
+        double per_s[4], per_r[4], ls, lr;
+        assert_int_equal(mg_readout_leakage(rs, W, 4, per_s, &ls), MG_OK);
+        assert_int_equal(mg_readout_leakage(rr, W, 4, per_r, &lr), MG_OK);
+        assert_true(ls > 0 && isfinite(ls));
+        assert_close(lr, ls, 1e-10, 0, "leakage", t);
+        for (int c = 0; c < C; c++) {
+            if (rr->cls[c].n < 2) {
+                assert_true(isnan(per_r[c]) && isnan(per_s[c]));
+                continue;
+            }
+            assert_close(per_r[c], per_s[c], 1e-10, 0, "leakage per class", c);
+        }
+        free(ref);
+        free(Xw);
+        free(Xt);
+        mg_spectra_result_free(rs);
+        mg_spectra_result_free(rr);
+        free(X);
+        free(y);
+    }
+}
+
+/* Rows mode with n_c < p, known answers: rows s_i e_{3i} (uncentred
+ * singular values exactly the s_i), and X = U diag(s) V^T + offset with U
+ * orthogonal to 1 (centred singular values s, then zeros). */
+static void test_rows_known_wide(void **state)
+{
+    (void)state;
+    enum { P = 64, N0 = 6, N1 = 12, K = 5 };
+    const float s0[N0] = {0.5f, 4, 1, 5, 2, 3};
+    const double want0[N0] = {5, 4, 3, 2, 1, 0.5};
+    const double s1[K] = {8, 4, 2, 1, 1e-3};
+    double U[N1 * K], V[P * K], X1[N1 * P], ref[P];
+    float X[(N0 + N1) * P];
+    int32_t y[N0 + N1];
+    memset(X, 0, sizeof X);
+    for (int i = 0; i < N0; i++) {
+        X[(size_t)i * P + 3 * i] = s0[i];
+        y[i] = 0;
+    }
+    mg_rng rng;
+    mg_rng_seed(&rng, 5);
+    random_orthonormal(&rng, N1, K, 1, U);
+    random_orthonormal(&rng, P, K, 0, V);
+    for (int i = 0; i < N1; i++) {
+        y[N0 + i] = 2;
+        for (int j = 0; j < P; j++) {
+            double v = 0.25 * j - 3.0;
+            for (int k = 0; k < K; k++) v += U[i * K + k] * s1[k] * V[j * K + k];
+            X[(size_t)(N0 + i) * P + j] = (float)v;
+            X1[i * P + j] = (float)v; /* the float values, as stored */
+        }
+    }
+    mg_spectra_result *r = run_mode(MG_SPECTRA_ROWS, 3, P, 0, X, y, N0 + N1, 5);
+    assert_int_equal(r->cls[0].ns, N0);
+    assert_spectrum(r->cls[0].s_uncentred, want0, N0, 1e-14, "rows diag uncentred");
+    assert_true(r->cls[0].s_centred[N0 - 1] < 1e-13); /* centred rank <= n - 1 */
+    assert_int_equal(r->cls[1].ns, 0);
+    assert_int_equal(r->cls[2].ns, N1);
+    /* float rounding of the stored rows limits the known answer to ~1e-6 */
+    for (int k = 0; k < K; k++)
+        assert_close(r->cls[2].s_centred[k], s1[k], 1e-6, s1[0], "known", k);
+    for (int k = K; k < N1; k++) assert_true(r->cls[2].s_centred[k] < 1e-5);
+    ref_sv(X1, N1, P, 1, ref); /* exact against the stored values */
+    assert_spectrum(r->cls[2].s_centred, ref, N1, 1e-11, "rows known centred");
+    ref_sv(X1, N1, P, 0, ref);
+    assert_spectrum(r->cls[2].s_uncentred, ref, N1, 1e-12, "rows known uncentred");
+    assert_int_equal(r->ns_within, N0 + N1);
+    mg_spectrum_summary sm;
+    mg_spectrum_summarize(r->cls[2].s_centred, r->cls[2].ns, N1, P, &sm);
+    assert_int_equal(sm.rank_1e2, 4); /* 1e-3 is below 1e-2 s1 */
+    assert_int_equal(sm.rank_eps, K);
+    mg_spectra_result_free(r);
+}
+
+/* The per-class cap, input errors (nothing added), finish-then-continue. */
+static void test_rows_cap_and_errors(void **state)
+{
+    (void)state;
+    enum { P = 7, N = 40 };
+    float X[N * P];
+    int32_t y[N];
+    mg_rng rng;
+    mg_rng_seed(&rng, 9);
+    for (int i = 0; i < N * P; i++) X[i] = (float)(mg_rng_normal(&rng) + (i % P));
+    for (int i = 0; i < N; i++) y[i] = (i % 5 == 0) ? 1 : 0; /* class 1: 8 rows */
+    mg_spectra_config cfg = mg_spectra_config_default();
+    cfg.mode = MG_SPECTRA_ROWS;
+    cfg.max_rows_per_class = 10;
+    mg_spectra_acc *acc;
+    assert_int_equal(mg_spectra_acc_create_cfg(2, P, &cfg, &acc), MG_OK);
+    int32_t ybad[2] = {0, 2};
+    assert_int_equal(mg_spectra_acc_add(acc, X, ybad, 2), MG_ERR_CONFIG);
+    float Xn[2 * P];
+    memcpy(Xn, X, sizeof Xn);
+    Xn[P + 3] = INFINITY;
+    assert_int_equal(mg_spectra_acc_add(acc, Xn, y, 2), MG_ERR_NUMERIC);
+    double big[P] = {0, 1e300};
+    assert_int_equal(mg_spectra_acc_add_f64(acc, big, y, 1), MG_ERR_NUMERIC);
+    assert_non_null(strstr(mg_errmsg(), "float"));
+    mg_spectra_result *r1, *r2;
+    assert_int_equal(mg_spectra_acc_finish(acc, &r1), MG_OK);
+    assert_int_equal((int)r1->n, 0);
+    assert_int_equal(r1->ns_within, 0);
+    mg_spectra_result_free(r1);
+    /* 17 rows now (class 0: 13 of which 10 kept), the rest after a finish */
+    assert_int_equal(mg_spectra_acc_add(acc, X, y, 17), MG_OK);
+    assert_int_equal(mg_spectra_acc_finish(acc, &r1), MG_OK);
+    assert_int_equal((int)r1->cls[0].n, 10);
+    assert_int_equal((int)r1->cls[0].n_skipped, 3);
+    assert_int_equal((int)r1->cls[1].n, 4);
+    assert_int_equal(mg_spectra_acc_add(acc, X + 17 * P, y + 17, N - 17), MG_OK);
+    assert_int_equal(mg_spectra_acc_finish(acc, &r2), MG_OK);
+    assert_int_equal((int)r2->cls[0].n, 10);
+    assert_int_equal((int)r2->cls[0].n_skipped, 32 - 10);
+    assert_int_equal((int)r2->cls[1].n, 8);
+    assert_int_equal((int)r2->n, 18);
+    /* == the first 10 rows of class 0 and all of class 1 in qr-stream mode */
+    float Xk[18 * P];
+    int32_t yk[18];
+    int m = 0, n0 = 0;
+    for (int i = 0; i < N; i++) {
+        if (y[i] == 0 && n0++ >= 10) continue;
+        memcpy(Xk + m * P, X + i * P, P * sizeof(float));
+        yk[m++] = y[i];
+    }
+    assert_int_equal(m, 18);
+    mg_spectra_result *r3 = run_mode(MG_SPECTRA_QR_STREAM, 2, P, 0, Xk, yk, m, 4);
+    compare_results(r2, r3, 1e-12);
+    int nc;
+    double *A0 = class_rows(Xk, yk, m, P, 0, &nc); /* the rows kept, in order */
+    assert_int_equal(nc, 10);
+    for (int k = 0; k < 10 * P; k++) assert_true(r2->cls[0].rows[k] == (float)A0[k]);
+    free(A0);
+    mg_spectra_result_free(r1);
+    mg_spectra_result_free(r2);
+    mg_spectra_result_free(r3);
+    mg_spectra_acc_free(acc);
+}
+
+/* n < p + 1: the QR-of-the-transpose path of mg_affine_fit against dgelsd
+ * on [h 1] itself (minimum-norm B, same rank and residual); a duplicated
+ * state with two labels gives the known residual 1. */
+static void test_affine_fit_underdetermined(void **state)
+{
+    (void)state;
+    enum { N = 12, P = 30, D = 3, P1 = P + 1 };
+    double h[N * P], A[N * P1], Bref[P1 * D], B[P1 * D], sv[N];
+    int32_t y[N];
+    mg_rng rng;
+    mg_rng_seed(&rng, 13);
+    for (int t = 0; t < 2; t++) {
+        for (int i = 0; i < N * P; i++) h[i] = mg_rng_normal(&rng) + 0.3 * (i % P);
+        for (int i = 0; i < N; i++) y[i] = i % D;
+        if (t == 1) { /* rows 0 and 1 identical, labels 0 and 1 */
+            memcpy(h + P, h, P * sizeof(double));
+            y[0] = 0;
+            y[1] = 1;
+        }
+        /* reference: dgelsd on the column-major N x P1 matrix [h 1] */
+        for (int i = 0; i < N; i++) {
+            for (int j = 0; j < P; j++) A[(size_t)j * N + i] = h[i * P + j];
+            A[(size_t)P * N + i] = 1.0;
+        }
+        memset(Bref, 0, sizeof Bref);
+        for (int k = 0; k < D; k++)
+            for (int i = 0; i < N; i++) Bref[(size_t)k * P1 + i] = (y[i] == k);
+        lapack_int rank = 0;
+        double rcond = 1e-10;
+        assert_int_equal(
+            LAPACKE_dgelsd(LAPACK_COL_MAJOR, N, P1, D, A, N, Bref, P1, sv, rcond, &rank), 0);
+        mg_affine_fit_info info;
+        assert_int_equal(mg_affine_fit_f64(h, N, P, y, D, rcond, B, &info), MG_OK);
+        assert_int_equal(info.underdetermined, 1);
+        assert_int_equal(info.rank, (int)rank);
+        assert_int_equal(info.rank, t == 0 ? N : N - 1);
+        double bmax = 0;
+        for (int k = 0; k < P1 * D; k++) bmax = fmax(bmax, fabs(Bref[k]));
+        assert_true(bmax > 0.01); /* a non-trivial solution */
+        for (int j = 0; j < P1; j++)
+            for (int k = 0; k < D; k++)
+                assert_close(B[j * D + k], Bref[(size_t)k * P1 + j], 1e-9, bmax, "min-norm B",
+                             j * D + k);
+        if (t == 0)
+            assert_true(info.resid < 1e-10);
+        else
+            assert_close(info.resid, 1.0, 1e-10, 0, "duplicate residual", 0);
+    }
+    /* float states take the same path */
+    float hf[N * P];
+    for (int i = 0; i < N * P; i++) hf[i] = (float)h[i];
+    mg_affine_fit_info info;
+    assert_int_equal(mg_affine_fit_f32(hf, N, P, y, D, -1.0, B, &info), MG_OK);
+    assert_int_equal(info.underdetermined, 1);
+    assert_int_equal(info.n, N);
+    assert_int_equal(info.p, P);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +900,11 @@ int main(void)
         cmocka_unit_test(test_small_classes),
         cmocka_unit_test(test_finish_then_continue),
         cmocka_unit_test(test_summary_hand),
+        cmocka_unit_test(test_rows_mode_choice),
+        cmocka_unit_test(test_rows_equals_stream),
+        cmocka_unit_test(test_rows_known_wide),
+        cmocka_unit_test(test_rows_cap_and_errors),
+        cmocka_unit_test(test_affine_fit_underdetermined),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,14 @@
  * model).  One forward pass over the analysed examples streams the states of
  * layer k straight into the per-class spectra accumulator (nothing of size
  * n x p is kept unless an analysis needs it: theory keeps layer k, margins and
- * collapse keep layer L-1) and keeps the logits.  Then every selected
+ * collapse keep layer L-1) and keeps the logits.  Wide layers (the stage
+ * outputs of a convolutional net, thousands of features) are handled with
+ * bounded memory: --max-per-class auto keeps 300 examples per class when
+ * layer k or layer L-1 has more than 2048 features, the spectra accumulator
+ * then keeps the rows and decomposes them at the end (spectra.h, "rows"
+ * mode) instead of holding a p x p triangle per class, the affine fit of an
+ * underdetermined problem (n < p + 1) works on the n x n triangle of the
+ * transpose (theory.h), and the forward batch is smaller.  Then every selected
  * analysis runs and writes, into OUT = RUN/analysis/<split>-L<k>/ (--out):
  *   summary.json  every scalar, every choice (layer, split, n per class,
  *                 centring, tolerances, bins, seed ...), the files written
@@ -36,6 +43,33 @@
 
 static const char *const k_splits[] = {"train", "val", "test", NULL};
 
+/* A layer is wide above AN_WIDE_DIM features; when layer k or layer L-1 is
+ * (the model is then "wide", e.g. a PreActResNet), the auto defaults keep
+ * memory and time bounded:
+ *  --max-per-class auto: AN_WIDE_MAX_PER_CLASS examples per class.  The
+ *    exact pooled spectra of N examples cost two dgesdd of N x N triangles
+ *    (O(N^3), memory-bound): ~7 s each at N = 3000 but ~26 s at N = 5000 on
+ *    this project's 2-core machine; the underdetermined affine fit one more.
+ *    For preact:16-32-64x2 on Fashion-MNIST the states of stage 1 are then
+ *    10 x 300 x 12544 floats = 151 MB.
+ *  --pairs auto, --max-examples auto: AN_WIDE_PAIRS segment/interpolation
+ *    pairs and AN_WIDE_MAX_EXAMPLES DeepFool examples (each DeepFool step
+ *    is C - 1 backward passes through the whole net).
+ *  The forward passes use batches of at most AN_WIDE_BATCH (the activations
+ *  of a 1024 batch of that net take ~850 MB). */
+#define AN_WIDE_DIM 2048
+#define AN_WIDE_MAX_PER_CLASS 300
+#define AN_WIDE_PAIRS 200
+#define AN_WIDE_MAX_EXAMPLES 200
+#define AN_WIDE_BATCH 256
+
+/* 1 when layer k or layer L-1 of m has more than AN_WIDE_DIM features. */
+static int an_model_wide(const mg_model *m, int k)
+{
+    int L = mg_model_n_blocks(m);
+    return mg_model_dim(m, k) > AN_WIDE_DIM || (L >= 1 && mg_model_dim(m, L - 1) > AN_WIDE_DIM);
+}
+
 void cli_analysis_add_opts(cli_opt *opts, int *n, const char *default_split)
 {
     opts[(*n)++] = (cli_opt){"layer", 0, CLI_VALUE, "K", "auto", 0,
@@ -44,9 +78,10 @@ void cli_analysis_add_opts(cli_opt *opts, int *n, const char *default_split)
                              "Selection"};
     opts[(*n)++] = (cli_opt){"split", 0, CLI_VALUE, "train|val|test", default_split, 0,
                              "the split of the run's data", NULL};
-    opts[(*n)++] = (cli_opt){"max-per-class", 0, CLI_VALUE, "N|all", "all", 0,
+    opts[(*n)++] = (cli_opt){"max-per-class", 0, CLI_VALUE, "N|all|auto", "all", 0,
                              "use only the first N examples of each class (in dataset order); "
-                             "all: every example",
+                             "all: every example; auto: 300 when layer K or layer L-1 has more "
+                             "than 2048 features (the stages of a convolutional net), else all",
                              NULL};
     opts[(*n)++] = (cli_opt){"threads", 0, CLI_VALUE, "N", "1", 0,
                              "OpenBLAS threads (0 = all cores)", NULL};
@@ -74,7 +109,8 @@ void cli_analysis_close(cli_analysis_run *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Parse --max-per-class: "all" -> 0, else an integer >= 1. */
+/* Parse --max-per-class: "all" -> 0, "auto" -> -1 (resolved once the model
+ * is known), else an integer >= 1. */
 static int get_max_per_class(const cli_values *ev, int *out)
 {
     const char *s = cli_get(ev, "max-per-class");
@@ -82,10 +118,15 @@ static int get_max_per_class(const cli_values *ev, int *out)
         *out = 0;
         return 0;
     }
+    if (strcmp(s, "auto") == 0) {
+        *out = -1;
+        return 0;
+    }
     char *end;
     long x = strtol(s, &end, 10);
     if (end == s || *end)
-        return cli_bad(ev, "max-per-class", "not an integer (or 'all' for every example)");
+        return cli_bad(ev, "max-per-class",
+                       "not an integer (or 'all' for every example, 'auto')");
     if (x < 1 || x > INT_MAX)
         return cli_bad(ev, "max-per-class", "must be >= 1 (use 'all' for every example)");
     *out = (int)x;
@@ -140,6 +181,8 @@ int cli_analysis_open(cli_analysis_run *r, const char *run, const cli_values *ev
         return CLI_EXIT_USAGE;
     }
     r->layer = layer;
+    int wide = an_model_wide(r->m, layer);
+    if (r->max_per_class < 0) r->max_per_class = wide ? AN_WIDE_MAX_PER_CLASS : 0;
 
     st = cli_data_load(&r->c, &r->data);
     if (st != MG_OK) return cli_fail_status(st);
@@ -200,8 +243,10 @@ int cli_analysis_open(cli_analysis_run *r, const char *run, const cli_values *ev
         }
     }
     /* Big batches: the forward pass feeds the spectra accumulator in blocks
-     * and sgemm runs near its peak. */
-    int bs = set->n < 1024 ? set->n : 1024;
+     * and sgemm runs near its peak; smaller ones for wide (convolutional)
+     * models, whose activations per example are large. */
+    int bmax = wide ? AN_WIDE_BATCH : 1024;
+    int bs = set->n < bmax ? set->n : bmax;
     st = mg_model_reserve(r->m, bs);
     if (st != MG_OK) return cli_fail_status(st);
     return CLI_EXIT_OK;
@@ -240,13 +285,21 @@ static const char k_description[] =
     "               measured ranks; readout leakage; affine dim of the class means\n"
     "  theory       Theorem 1: affine least-squares fit (dgelsd) of the labels on the\n"
     "               states, and its mixup squared error over a lambda grid\n"
-    "  margins      exact margin at layer L-1, DeepFool in input space, first crossings\n"
-    "               along segments between differently classified points\n"
+    "  margins      exact margin at the input of the final dense layer (layer L-1 of an\n"
+    "               MLP, the pooled features of a PreActResNet), DeepFool in input space,\n"
+    "               first crossings along segments between differently classified points\n"
     "  confidence   interpolation paths at layer K; off-manifold uniform box and noise\n"
     "  calibration  ECE, MCE, overconfidence, NLL, Brier, reliability diagram\n"
-    "  collapse     neural collapse NC1-NC4 at layer L-1\n"
+    "  collapse     neural collapse NC1-NC4 on the features entering the final dense layer\n"
     "  fgsm         accuracy under one-step FGSM over an epsilon grid\n"
-    "  maps         2-D input: decision/confidence map; 2-D layer K: hidden-space map";
+    "  maps         2-D input: decision/confidence map; 2-D layer K: hidden-space map\n"
+    "Wide models (layer K or L-1 with more than 2048 features, e.g. the stages of\n"
+    "preact:16-32-64x2 on Fashion-MNIST: 12544, 6272, 3136): the auto defaults keep\n"
+    "300 examples per class, 200 pairs and 200 DeepFool examples, and the forward\n"
+    "batch is 256; the spectra keep the rows and decompose them exactly at the end (mode\n"
+    "\"rows\" in summary.json; \"qr-stream\" otherwise); with n < p + 1 examples the\n"
+    "affine fit is underdetermined (flagged: a zero residual is then expected and is no\n"
+    "evidence for Theorem 1), and per-class ranks are bounded by n_c - 1.";
 
 static const char k_epilog[] =
     "Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error (a layer\n"
@@ -262,6 +315,8 @@ static void build_table(void)
     cli_analysis_add_opts(k_opts, &k_nopts, "train");
     cli_opt *o = k_opts;
     int n = k_nopts;
+    for (int i = 0; i < n; i++) /* analyze keeps memory bounded on wide layers */
+        if (strcmp(o[i].name, "max-per-class") == 0) o[i].def = "auto";
     o[n++] = (cli_opt){"only", 0, CLI_VALUE, "LIST", "all", 0,
                        "analyses to run, e.g. spectra,theory (see above); all: every one that "
                        "applies",
@@ -277,12 +332,15 @@ static void build_table(void)
                        "bins of the margin and confidence histograms", NULL};
     o[n++] = (cli_opt){"lambdas", 0, CLI_VALUE, "N", "21", 0,
                        "lambda grid points in [0, 1] (interpolation paths, mixup error)", NULL};
-    o[n++] = (cli_opt){"pairs", 0, CLI_VALUE, "N", "500", 0,
+    o[n++] = (cli_opt){"pairs", 0, CLI_VALUE, "N|auto", "auto", 0,
                        "pairs per kind for interpolation paths, segment crossings and the "
-                       "mixup error",
+                       "mixup error; auto: 500, or 200 for a wide model (layer K or L-1 "
+                       "with more than 2048 features)",
                        NULL};
-    o[n++] = (cli_opt){"max-examples", 0, CLI_VALUE, "N", "1000", 0,
-                       "examples attacked by DeepFool (a random subset)", NULL};
+    o[n++] = (cli_opt){"max-examples", 0, CLI_VALUE, "N|auto", "auto", 0,
+                       "examples attacked by DeepFool (a random subset); auto: 1000, or 200 "
+                       "for a wide model",
+                       NULL};
     o[n++] = (cli_opt){"eps", 0, CLI_VALUE, "LIST", "0,0.01,0.02,0.05,0.1,0.2", 0,
                        "FGSM step sizes, in input units", NULL};
     o[n++] = (cli_opt){"fgsm-no-clip", 0, CLI_FLAG, NULL, "false", CLI_NO_NEG,
@@ -322,9 +380,17 @@ typedef struct {
     char out[4096], prov[4096], label[1200], config[4096];
     const char *const *class_names; /* NULL = "class c" */
     cJSON *root, *files;
+    int max_per_class_auto;         /* --max-per-class auto resolved it  */
     /* the forward pass */
     mg_spectra_result *spec;
     float *Hk, *Hp, *logits;
+    /* the input of the final dense layer (margins, collapse): Hp itself
+     * when the last block is that dense layer alone, else computed from Hp
+     * (feat_own = 1); n x df */
+    float *feat;
+    int df, feat_own;
+    const char *feat_what;
+    double feat_check; /* max |feat W^T + b - logits| / (1 + |logits|)   */
     int32_t *pred;
     double seconds[AN_COUNT];
     char line[AN_COUNT][512]; /* one-line report of each analysis */
@@ -507,6 +573,84 @@ static mg_status pass_cb(void *user, const float *states, const int32_t *y, cons
     return MG_OK;
 }
 
+/* The input of the model's final dense layer for every analysed example,
+ * into x->feat (n x x->df), for the exact margin and neural collapse:
+ *  - the last block is that dense layer alone (MLPs): the layer L-1 states;
+ *  - else (a PreActResNet: BN-ReLU, global average pooling, dense): the
+ *    dense layer's weights are replaced by rows of the identity (C features
+ *    at a time) and its bias by 0, the layer L-1 states are run forward from
+ *    L-1 (evaluation mode), and the "logits" are then exactly those features
+ *    (1 * f + 0 * the rest, no rounding); the parameters are restored bit
+ *    for bit afterwards.  The public API has no other way to read a state
+ *    inside the last block (mg_model_state stops at block boundaries).
+ * Leaves x->feat NULL when the last layer is not dense. */
+static mg_status dense_features(an_ctx *x)
+{
+    mg_model *m = x->m;
+    const int nl = mg_model_n_layers(m), C = x->C, n = x->n;
+    mg_layer_info li = mg_model_layer(m, nl - 1);
+    x->feat = NULL;
+    x->feat_own = 0;
+    x->df = 0;
+    if (li.kind != MG_LAYER_DENSE || li.out != C) return MG_OK;
+    if (mg_model_block_first_layer(m, x->L) == nl - 1 && li.in == x->dp) {
+        x->feat = x->Hp;
+        x->df = x->dp;
+        x->feat_what = "the states at layer L-1 (the last block is the dense readout alone)";
+        return MG_OK;
+    }
+    const int in = li.in, bs = mg_model_max_batch(m);
+    float *params = mg_model_params(m);
+    MG_ASSERT(li.W >= params && (size_t)(li.W - params) + (size_t)in * C + C <=
+                                    mg_model_n_params(m));
+    float *Wp = params + (li.W - params); /* W (C x in), then b (C) */
+    float *save = malloc(sizeof(float) * ((size_t)in * C + C));
+    x->feat = malloc(sizeof(float) * (size_t)n * in + 1);
+    x->feat_own = 1; /* freed by an_ctx_free */
+    if (!save || !x->feat) {
+        free(save);
+        return mg_fail(MG_ERR_NOMEM, "out of memory (%d x %d features)", n, in);
+    }
+    x->df = in;
+    memcpy(save, Wp, sizeof(float) * ((size_t)in * C + C));
+    for (int f0 = 0; f0 < in; f0 += C) {
+        int nf = in - f0 < C ? in - f0 : C;
+        memset(Wp, 0, sizeof(float) * ((size_t)in * C + C));
+        for (int j = 0; j < nf; j++) Wp[(size_t)j * in + f0 + j] = 1.0f;
+        for (int i0 = 0; i0 < n; i0 += bs) {
+            int bn = n - i0 < bs ? n - i0 : bs;
+            const float *z =
+                mg_model_forward(m, x->L - 1, x->Hp + (size_t)i0 * x->dp, bn, 0, NULL, NULL);
+            for (int r = 0; r < bn; r++)
+                memcpy(x->feat + (size_t)(i0 + r) * in + f0, z + (size_t)r * C,
+                       sizeof(float) * nf);
+        }
+    }
+    memcpy(Wp, save, sizeof(float) * ((size_t)in * C + C));
+    free(save);
+    /* self-check: the restored readout applied to the features gives the
+     * logits of the forward pass (up to the order of float sums) */
+    double worst = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < C; j++) {
+            double z = li.b[j];
+            for (int f = 0; f < in; f++)
+                z += (double)li.W[(size_t)j * in + f] * x->feat[(size_t)i * in + f];
+            double zl = x->logits[(size_t)i * C + j];
+            worst = fmax(worst, fabs(z - zl) / (1.0 + fabs(zl)));
+        }
+    x->feat_check = worst;
+    if (!(worst < 1e-3))
+        return mg_fail(MG_ERR_NUMERIC,
+                       "internal check failed: the features read out at the final dense "
+                       "layer do not reproduce the logits (relative difference %.3g)",
+                       worst);
+    x->feat_what = "the input of the final dense layer (the last block's layers before it - "
+                   "BN-ReLU and global average pooling of layer L-1 - read out exactly by "
+                   "forward passes through an identity readout)";
+    return MG_OK;
+}
+
 static mg_status run_pass(an_ctx *x)
 {
     int need_spec = x->want[AN_SPECTRA] || x->want[AN_COROLLARY];
@@ -536,10 +680,21 @@ static mg_status run_pass(an_ctx *x)
                                x->dp);
         }
     }
-    if (need_spec && (st = mg_spectra_acc_create(x->C, x->dk, 0, &p.acc)) != MG_OK) return st;
+    if (need_spec) {
+        /* qr-stream for MLP widths (as before), rows for wide layers; the
+         * CLI never passes more than max_per_class rows of a class */
+        mg_spectra_config sc = mg_spectra_config_default();
+        sc.max_rows_per_class = x->r->max_per_class;
+        if ((st = mg_spectra_acc_create_cfg(x->C, x->dk, &sc, &p.acc)) != MG_OK) return st;
+    }
     st = mg_states_foreach(x->m, x->d, x->k, 0, 0, pass_cb, &p);
-    if (st == MG_OK && p.acc) st = mg_spectra_acc_finish(p.acc, &x->spec);
+    if (st == MG_OK && p.acc) {
+        cli_progress_update("analyze: spectra of %d x %d states (%s)", x->n, x->dk,
+                            mg_spectra_mode_name(mg_spectra_acc_mode(p.acc)));
+        st = mg_spectra_acc_finish(p.acc, &x->spec);
+    }
     mg_spectra_acc_free(p.acc);
+    if (st == MG_OK && need_hp) st = dense_features(x);
     cli_progress_clear();
     return st;
 }
@@ -692,13 +847,23 @@ static mg_status an_spectra(an_ctx *x, cJSON *sec)
         for (int i = 0; i < N_SUMM; i++) sc[i + 2] = k_summ_names[i];
         if ((st = an_tsv(x, "spectra-summary.tsv", sc, W, srows, nrow, 0))) goto done;
     }
+    cJSON_AddStringToObject(sec, "mode", mg_spectra_mode_name(r->mode));
     cJSON_AddStringToObject(
         sec, "note",
-        "singular values of the data itself (streaming Householder QR, then dgesdd), never of "
-        "X^T X; centred = each class minus its own mean, uncentred = raw states; pooled_within "
-        "= all classes centred on their own means, stacked; pooled_total = all states centred "
-        "on the overall mean; spectra-summary.tsv: class -1 = pooled within, -2 = pooled "
-        "total");
+        r->mode == MG_SPECTRA_ROWS
+            ? "singular values of the data itself, never of X^T X (mode rows: the float32 "
+              "states kept per class and decomposed at the end in double: dgeqrf of the "
+              "transposed, centred data when n < p, else a streamed row-space QR, then "
+              "dgesdd of the triangles); centred = each class minus its own mean, uncentred = "
+              "raw states; pooled_within = all classes centred on their own means, stacked; "
+              "pooled_total = all states centred on the overall mean; with n_c <= p at most "
+              "n_c values per class (centred rank <= n_c - 1); spectra-summary.tsv: class -1 "
+              "= pooled within, -2 = pooled total"
+            : "singular values of the data itself (mode qr-stream: streaming Householder QR, "
+              "then dgesdd), never of X^T X; centred = each class minus its own mean, "
+              "uncentred = raw states; pooled_within = all classes centred on their own "
+              "means, stacked; pooled_total = all states centred on the overall mean; "
+              "spectra-summary.tsv: class -1 = pooled within, -2 = pooled total");
 
     /* figures */
     {
@@ -747,8 +912,9 @@ static mg_status an_spectra(an_ctx *x, cJSON *sec)
     }
     snprintf(x->line[AN_SPECTRA], sizeof x->line[0],
              "mean over classes (centred): s1 %.4g, rest %.4g, s1/sqrt(n) %.4g, eff. rank %.4g, "
-             "rank(1e-3) %.3g of %d; pooled within rank(1e-3) %d",
-             mean_c[2], mean_c[3], mean_c[6], mean_c[7], mean_c[16], r->p, sw.rank_1e3);
+             "rank(1e-3) %.3g of %d; pooled within rank(1e-3) %d [%s]",
+             mean_c[2], mean_c[3], mean_c[6], mean_c[7], mean_c[16], r->p, sw.rank_1e3,
+             mg_spectra_mode_name(r->mode));
 done:
     free(cols);
     free(s);
@@ -907,6 +1073,22 @@ static mg_status an_corollary(an_ctx *x, cJSON *sec)
     cJSON_AddNumberToObject(sec, "classes", C);
     cJSON_AddBoolToObject(sec, "theorem1_applies", applies);
     cJSON_AddNumberToObject(sec, "predicted_per_class_dim", pred);
+    {
+        /* a class of n_c examples has centred rank <= n_c - 1: when that is
+         * below the prediction, the measured rank cannot test it */
+        int64_t nmin = -1;
+        for (int c = 0; c < C; c++)
+            if (r->cls[c].n > 0 && (nmin < 0 || r->cls[c].n < nmin)) nmin = r->cls[c].n;
+        int limited = nmin >= 0 && nmin - 1 < pred;
+        cJSON_AddNumberToObject(sec, "min_n_per_class", (double)nmin);
+        cJSON_AddBoolToObject(sec, "rank_limited_by_n", limited);
+        if (limited)
+            cJSON_AddStringToObject(sec, "rank_limited_note",
+                                    "some class has n_c - 1 < the predicted dimension: its "
+                                    "centred rank is at most n_c - 1, so the measured ranks "
+                                    "cannot confirm or refute the prediction (use more "
+                                    "examples per class or a narrower layer)");
+    }
     cJSON *per = cJSON_CreateArray();
     double mr[3] = {0, 0, 0};
     int maxr1e3 = 0;
@@ -949,6 +1131,7 @@ static mg_status an_corollary(an_ctx *x, cJSON *sec)
     cJSON_AddNumberToObject(pw, "rank_1e3", sw.rank_1e3);
     cJSON_AddItemToObject(sec, "pooled_within", pw);
     cJSON_AddStringToObject(sec, "readout", kind);
+    cJSON_AddStringToObject(sec, "spectra_mode", mg_spectra_mode_name(r->mode));
     cJSON_AddNumberToObject(sec, "leakage", leakage);
     cJSON_AddNumberToObject(sec, "gain_between", gain_b);
     double leak_rel = isfinite(gain_b) && gain_b > 0 ? leakage / gain_b : NAN;
@@ -1058,6 +1241,16 @@ static mg_status an_theory(an_ctx *x, cJSON *sec)
     cJSON_AddNumberToObject(sec, "dim", p);
     cJSON_AddNumberToObject(sec, "classes", C);
     cJSON_AddBoolToObject(sec, "theorem1_applies", mg_theorem1_applies(p, C));
+    cJSON_AddNumberToObject(sec, "n", n);
+    cJSON_AddNumberToObject(sec, "p", p);
+    cJSON_AddBoolToObject(sec, "underdetermined", info.underdetermined);
+    if (info.underdetermined)
+        cJSON_AddStringToObject(
+            sec, "underdetermined_note",
+            "n < p + 1: fewer examples than unknowns per output, so [h 1] of full row rank "
+            "(fit_rank = n) is fitted exactly by the minimum-norm solution and resid_rel ~ 0 "
+            "and mixup_sq_error ~ 0 are expected for ANY states: they are no evidence for "
+            "Theorem 1 here; only fit_rank < n (and then resid_rel > 0) says something");
     cJSON_AddNumberToObject(sec, "rcond", info.rcond);
     cJSON_AddNumberToObject(sec, "fit_rank", info.rank);
     cJSON_AddNumberToObject(sec, "resid", info.resid);
@@ -1091,8 +1284,10 @@ static mg_status an_theory(an_ctx *x, cJSON *sec)
     }
     snprintf(x->line[AN_THEORY], sizeof x->line[0],
              "affine fit resid_rel %.4g (constant predictor %.4g, rank %d of %d); mixup sq error "
-             "%.4g over %d pairs",
-             info.resid_rel, const_rel, info.rank, p + 1, mean, pairs);
+             "%.4g over %d pairs%s",
+             info.resid_rel, const_rel, info.rank, p + 1, mean, pairs,
+             info.underdetermined ? " [UNDERDETERMINED: n < p + 1, an exact fit is expected]"
+                                  : "");
 done:
     free(B);
     free(lam);
@@ -1248,19 +1443,26 @@ static mg_status an_margins(an_ctx *x, cJSON *sec)
     }
     gp_buf_printf(&fig, "set multiplot layout PANELS_ROWS,2\nset key off\n");
     char dl[120];
-    /* exact margin at layer L-1 */
+    /* exact margin in the input space of the final dense layer */
     {
         int nl = mg_model_n_layers(x->m);
         mg_layer_info li = mg_model_layer(x->m, nl - 1);
-        int only = mg_model_block_first_layer(x->m, x->L) == nl - 1;
-        if (li.kind == MG_LAYER_DENSE && only && li.in == x->dp) {
-            if ((st = mg_penultimate_margins(x->Hp, n, x->dp, li.W, li.b, C, d->y, v))) goto done;
-            snprintf(dl, sizeof dl, "exact margin at layer %d", x->pen);
+        if (x->feat) {
+            if ((st = mg_penultimate_margins(x->feat, n, x->df, li.W, li.b, C, d->y, v)))
+                goto done;
+            if (x->feat == x->Hp)
+                snprintf(dl, sizeof dl, "exact margin at layer %d", x->pen);
+            else
+                snprintf(dl, sizeof dl, "exact margin at the %d inputs of the final dense layer",
+                         x->df);
             if ((st = margin_kind(x, MK_PEN, v, d->y, n, sec, qrows, &nq, dl, &fig, &panels)))
                 goto done;
+            cJSON *o = cJSON_GetObjectItem(sec, "penultimate");
+            cJSON_AddNumberToObject(o, "features", x->df);
+            cJSON_AddStringToObject(o, "space", x->feat_what);
+            if (x->feat_own) cJSON_AddNumberToObject(o, "logit_check", x->feat_check);
         } else {
-            cJSON_AddStringToObject(sec, "penultimate_skipped",
-                                    "the last block is not a single dense layer");
+            cJSON_AddStringToObject(sec, "penultimate_skipped", "the last layer is not dense");
         }
     }
     /* DeepFool in input space on a random subset */
@@ -1378,12 +1580,15 @@ static mg_status an_margins(an_ctx *x, cJSON *sec)
     }
     cJSON_AddStringToObject(
         sec, "note",
-        "penultimate: min_{j != y} (z_y - z_j) / ||w_y - w_j|| at layer L-1 (negative = "
-        "misclassified); deepfool: ||(1+overshoot) r|| in input space for the converged "
+        "penultimate: min_{j != y} (z_y - z_j) / ||w_y - w_j|| in the input space of the final "
+        "dense layer (layer L-1 for an MLP; for a PreActResNet the global-average-pooled "
+        "BN-ReLU features of layer L-1; negative = misclassified); deepfool: ||(1+overshoot) r|| in input space for the converged "
         "examples of a random subset; segment_*: distance from a to the first change of the "
         "predicted label along a->b, for pairs of differently predicted examples (grouped by the "
         "class of a); margins-quantiles.tsv kind: 0 penultimate, 1 deepfool, 2 segment_input, 3 "
-        "segment_layer; class -1 = all");
+        "segment_layer; class -1 = all; penultimate.logit_check (convolutional nets): max over "
+        "examples and classes of |W f + b - z| / (1 + |z|), a self-check of the features f "
+        "read out at the final dense layer");
     if (panels > 0) {
         /* the layout needs the panel count: patch the placeholder */
         char rows_s[16];
@@ -1709,16 +1914,17 @@ static mg_status an_collapse(an_ctx *x, cJSON *sec)
 {
     int nl = mg_model_n_layers(x->m);
     mg_layer_info li = mg_model_layer(x->m, nl - 1);
-    if (li.kind != MG_LAYER_DENSE || mg_model_block_first_layer(x->m, x->L) != nl - 1 ||
-        li.in != x->dp) {
-        cJSON_AddStringToObject(sec, "skipped", "the last block is not a single dense layer");
-        snprintf(x->line[AN_COLLAPSE], sizeof x->line[0], "skipped (last block not dense)");
+    if (!x->feat) {
+        cJSON_AddStringToObject(sec, "skipped", "the last layer is not dense");
+        snprintf(x->line[AN_COLLAPSE], sizeof x->line[0], "skipped (last layer not dense)");
         return MG_OK;
     }
     mg_collapse nc;
-    mg_status st = mg_neural_collapse(x->Hp, x->n, x->dp, x->d->y, x->C, li.W, x->logits, &nc);
+    mg_status st = mg_neural_collapse(x->feat, x->n, x->df, x->d->y, x->C, li.W, x->logits, &nc);
     if (st) return st;
     cJSON_AddNumberToObject(sec, "layer", x->pen);
+    cJSON_AddStringToObject(sec, "features", x->feat_what);
+    if (x->feat_own) cJSON_AddNumberToObject(sec, "logit_check", x->feat_check);
     cJSON_AddNumberToObject(sec, "n", nc.n);
     cJSON_AddNumberToObject(sec, "p", nc.p);
     cJSON_AddNumberToObject(sec, "sb_rank", nc.sb_rank);
@@ -1735,14 +1941,15 @@ static mg_status an_collapse(an_ctx *x, cJSON *sec)
     cJSON_AddNumberToObject(sec, "nc4", nc.nc4);
     cJSON_AddNumberToObject(sec, "ncc_accuracy", nc.ncc_accuracy);
     cJSON_AddStringToObject(sec, "note",
-                            "Papyan, Han & Donoho (2020) at layer L-1 with the last dense layer W: "
+                            "Papyan, Han & Donoho (2020) on the features entering the last dense "
+                            "layer W (layer L-1 for an MLP; see features): "
                             "NC1 = Tr(S_W S_B^+)/C; NC2 equinorm (std/mean of norms) and "
                             "equiangularity (|cos + 1/(C-1)|); NC3 = ||W/||W|| - M/||M||||_F^2; "
                             "NC4 = nearest-class-centre agreement with the argmax");
     snprintf(x->line[AN_COLLAPSE], sizeof x->line[0],
-             "NC1 %.4g, equinorm %.4g / %.4g, equiangle %.4g / %.4g, NC3 %.4g, NC4 %.4g (layer %d)",
+             "NC1 %.4g, equinorm %.4g / %.4g, equiangle %.4g / %.4g, NC3 %.4g, NC4 %.4g (%s)",
              nc.nc1, nc.equinorm_means, nc.equinorm_w, nc.equiangle_means, nc.equiangle_w, nc.nc3,
-             nc.nc4, x->pen);
+             nc.nc4, x->feat == x->Hp ? "layer L-1" : "dense-layer inputs");
     return MG_OK;
 }
 
@@ -2123,10 +2330,21 @@ static int parse_eps(const cli_values *ev, double *eps, int *n)
 
 typedef mg_status (*an_fn)(an_ctx *x, cJSON *sec);
 
+/* An integer option that may be "auto" (*out = -1, resolved later). */
+static int get_int_or_auto(const cli_values *ev, const char *name, long lo, long hi, int *out)
+{
+    if (strcmp(cli_get(ev, name), "auto") == 0) {
+        *out = -1;
+        return 0;
+    }
+    return cli_get_int(ev, name, lo, hi, out);
+}
+
 static void an_ctx_free(an_ctx *x)
 {
     if (!x) return;
     mg_spectra_result_free(x->spec);
+    if (x->feat_own) free(x->feat);
     if (x->Hp != x->Hk) free(x->Hp);
     free(x->Hk);
     free(x->logits);
@@ -2168,8 +2386,8 @@ int cli_cmd_analyze(int argc, char **argv)
     bad += cli_get_int(&ev, "bins", 1, 100000, &x->bins);
     bad += cli_get_int(&ev, "hist-bins", 1, 1000000, &x->hist_bins);
     bad += cli_get_int(&ev, "lambdas", 2, 1000000, &x->lambdas);
-    bad += cli_get_int(&ev, "pairs", 1, 100000000, &x->pairs);
-    bad += cli_get_int(&ev, "max-examples", 1, INT_MAX, &x->max_examples);
+    bad += get_int_or_auto(&ev, "pairs", 1, 100000000, &x->pairs);
+    bad += get_int_or_auto(&ev, "max-examples", 1, INT_MAX, &x->max_examples);
     bad += parse_eps(&ev, x->eps, &x->n_eps);
     bad += cli_get_bool(&ev, "fgsm-no-clip", &x->no_clip);
     bad += cli_get_int(&ev, "grid", 2, 4096, &x->grid);
@@ -2178,6 +2396,7 @@ int cli_cmd_analyze(int argc, char **argv)
     if (bad) goto done;
 
     opened = 1;
+    x->max_per_class_auto = strcmp(cli_get(&ev, "max-per-class"), "auto") == 0;
     if ((rc = cli_analysis_open(ar, pos[0], &ev, 1)) != CLI_EXIT_OK) goto done;
     rc = CLI_EXIT_USAGE;
     x->r = ar;
@@ -2193,6 +2412,11 @@ int cli_cmd_analyze(int argc, char **argv)
     x->dp = mg_model_dim(x->m, x->pen);
     x->mix = ar->c.train.mix;
     x->mls = gp_method_ls(x->mix);
+    {
+        int wide = an_model_wide(x->m, x->k);
+        if (x->pairs < 0) x->pairs = wide ? AN_WIDE_PAIRS : 500;
+        if (x->max_examples < 0) x->max_examples = wide ? AN_WIDE_MAX_EXAMPLES : 1000;
+    }
     if (ar->c.data_kind == CLI_DATA_FASHION && x->C == 10) x->class_names = k_fashion_names;
     int maps_apply = x->d0 == 2 || (x->dk == 2 && x->k > 0);
     if (!maps_apply && x->want[AN_MAPS]) {
@@ -2232,8 +2456,11 @@ int cli_cmd_analyze(int argc, char **argv)
     {
         char pv[2048];
         cli_provenance(pv, sizeof pv, x->seed, x->config);
+        char mpc[32];
+        if (ar->max_per_class > 0) snprintf(mpc, sizeof mpc, "%d", ar->max_per_class);
+        else snprintf(mpc, sizeof mpc, "all");
         snprintf(x->prov, sizeof x->prov, "%s run=%s split=%s layer=%d n=%d max_per_class=%s",
-                 pv, ar->run, ar->split_name, x->k, x->n, cli_get(&ev, "max-per-class"));
+                 pv, ar->run, ar->split_name, x->k, x->n, mpc);
         /* figure titles name the run by its last path component */
         char base[1024];
         snprintf(base, sizeof base, "%s", ar->run);
@@ -2275,6 +2502,16 @@ int cli_cmd_analyze(int argc, char **argv)
         cJSON_AddStringToObject(ch, "split", ar->split_name);
         if (ar->max_per_class > 0) cJSON_AddNumberToObject(ch, "max_per_class", ar->max_per_class);
         else cJSON_AddStringToObject(ch, "max_per_class", "all");
+        if (x->max_per_class_auto)
+            cJSON_AddStringToObject(ch, "max_per_class_rule",
+                                    ar->max_per_class > 0
+                                        ? "auto: 300 because layer K or layer L-1 has more than "
+                                          "2048 features"
+                                        : "auto: all (layers K and L-1 have at most 2048 "
+                                          "features)");
+        else
+            cJSON_AddStringToObject(ch, "max_per_class_rule", "given (--max-per-class)");
+        cJSON_AddNumberToObject(ch, "batch", mg_model_max_batch(x->m));
         cJSON_AddStringToObject(ch, "selection", "the first max_per_class examples of each class "
                                                  "in dataset order");
         cJSON_AddItemToObject(ch, "n_per_class", json_ints(ar->class_counts, x->C));

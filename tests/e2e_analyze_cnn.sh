@@ -1,0 +1,196 @@
+#!/bin/sh
+# e2e_analyze_cnn.sh - `mixgeo analyze` on a convolutional run (seconds).
+#
+# A small IDX directory of 16 x 16 synthetic images (3 classes: horizontal
+# bar, vertical bar, square; noisy; 200 training and 40 test images per class)
+# is written with awk + printf, a PreActResNet preact:16-8x1 is trained on it
+# for 2 epochs with Manifold Mixup, and analyze runs at
+#  - layer 1 (16 x 16 x 16 = 4096 features, a wide layer): --max-per-class
+#    auto (300, i.e. all 200 of each class), spectra in "rows" mode, the
+#    affine fit flagged as underdetermined (n = 600 < p + 1), per-class ranks
+#    bounded by n_c - 1, margins and collapse on the 8 pooled features of the
+#    final dense layer (with the logit self-check), no maps;
+#  - layer 2 (8 x 8 x 8 = 512 features): qr-stream mode, a determined fit;
+#  - layer 1 with --max-per-class 20 --only spectra,corollary;
+# and checks exit codes and summary.json sanity.  Needs $MIXGEO (default
+# build/mixgeo).  POSIX sh.
+set -u
+MIXGEO=${MIXGEO:-build/mixgeo}
+T=$(mktemp -d "${TMPDIR:-/tmp}/mixgeo-e2e-analyze-cnn.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+
+fails=0
+fail() {
+    echo "e2e_analyze_cnn: FAIL: $*" >&2
+    fails=$((fails + 1))
+}
+die() {
+    echo "e2e_analyze_cnn: FAIL: $*" >&2
+    exit 1
+}
+
+# json_num KEY FILE: the first number value of "KEY" (pretty-printed cJSON)
+json_num() {
+    grep -m 1 "\"$1\":" "$2" | sed 's/.*: *//; s/,$//'
+}
+# json_range KEY LO HI FILE: every value of KEY lies in [LO, HI]
+json_range() {
+    key=$1 lo=$2 hi=$3 file=$4
+    n=$(grep -c "\"$key\":" "$file")
+    [ "$n" -gt 0 ] || {
+        fail "$file: no key $key"
+        return
+    }
+    bad=$(grep "\"$key\":" "$file" | sed 's/.*: *//; s/,$//' |
+        awk -v lo="$lo" -v hi="$hi" '{ if (!($1 + 0 >= lo && $1 + 0 <= hi) || $1 == "null") print }')
+    [ -z "$bad" ] || fail "$file: $key outside [$lo, $hi]: $bad"
+}
+# json_has KEY VALUE FILE: some "KEY": VALUE line
+json_has() {
+    grep -q "\"$1\":[[:space:]]*$2,\{0,1\}\$" "$3" || fail "$3: no \"$1\": $2"
+}
+
+# ---------------------------------------------------------------- the images
+# idx FILE KIND N SEED: KIND images (3 dims, 16 x 16) or labels (1 dim) of N
+# examples, class i % 3; every byte is printed by printf from an octal escape
+# (one line per image keeps each printf argument short).
+idx() {
+    awk -v kind="$2" -v n="$3" -v seed="$4" '
+        function oct(b) { return sprintf("\\%03o", b) }
+        function be32(x,   s, k) {
+            s = ""
+            for (k = 3; k >= 0; k--) s = s oct(int(x / 256 ^ k) % 256)
+            return s
+        }
+        BEGIN {
+            srand(seed)
+            if (kind == "labels") {
+                print oct(0) oct(0) oct(8) oct(1) be32(n)
+                s = ""
+                for (i = 0; i < n; i++) s = s oct(i % 3)
+                print s
+                exit
+            }
+            print oct(0) oct(0) oct(8) oct(3) be32(n) be32(16) be32(16)
+            for (i = 0; i < n; i++) {
+                c = i % 3
+                a = 3 + int(rand() * 8) # position of the bar / square
+                s = ""
+                for (y = 0; y < 16; y++)
+                    for (x = 0; x < 16; x++) {
+                        on = (c == 0 && (y == a || y == a + 1)) ||
+                             (c == 1 && (x == a || x == a + 1)) ||
+                             (c == 2 && x >= a - 2 && x <= a + 1 && y >= a - 2 && y <= a + 1 &&
+                              (x == a - 2 || x == a + 1 || y == a - 2 || y == a + 1))
+                        v = (on ? 200 : 20) + int(rand() * 50)
+                        s = s oct(v)
+                    }
+                print s
+            }
+        }' | while IFS= read -r line; do printf "$line"; done >"$1"
+}
+D=$T/img
+mkdir "$D" || die "mkdir $D"
+idx "$D/train-images-idx3-ubyte" images 600 1
+idx "$D/train-labels-idx1-ubyte" labels 600 1
+idx "$D/t10k-images-idx3-ubyte" images 120 2
+idx "$D/t10k-labels-idx1-ubyte" labels 120 2
+size=$(wc -c <"$D/train-images-idx3-ubyte" | tr -d ' ')
+[ "$size" -eq $((16 + 600 * 256)) ] || die "train images: $size bytes, expected $((16 + 600 * 256))"
+size=$(wc -c <"$D/t10k-labels-idx1-ubyte" | tr -d ' ')
+[ "$size" -eq $((8 + 120)) ] || die "test labels: $size bytes, expected 128"
+
+# ---------------------------------------------------------------- a tiny CNN run
+RUN=$T/cnn
+"$MIXGEO" train -q --data "idx:$D" --arch preact:16-8x1 --epochs 2 --batch 20 --lr 0.05 \
+    --mix manifold --out "$RUN" || die "training the CNN run failed"
+[ -f "$RUN/model.ckpt" ] || die "no $RUN/model.ckpt"
+
+# ---------------------------------------------------------------- layer 1 (wide)
+"$MIXGEO" analyze -q "$RUN" --layer 1 || die "analyze --layer 1 failed (exit $?)"
+S=$RUN/analysis/train-L1/summary.json
+[ -f "$S" ] || die "no $S"
+for k in spectra corollary theory margins penultimate deepfool segment_input segment_layer \
+    confidence calibration collapse fgsm max_per_class_rule underdetermined \
+    rank_limited_by_n logit_check; do
+    grep -q "\"$k\":" "$S" || fail "layer 1: summary.json lacks \"$k\""
+done
+grep -q '"maps":' "$S" && fail "layer 1: maps ran on a 16 x 16 x 16 layer"
+json_has dim 4096 "$S"
+json_has max_per_class 300 "$S"
+json_has mode '"rows"' "$S"
+json_has underdetermined true "$S"
+json_has rank_limited_by_n true "$S"
+json_has batch 256 "$S"
+json_has pairs 200 "$S"
+json_has max_examples 200 "$S"
+json_has features 8 "$S"
+tr -d ' \t\n' <"$S" | grep -q '"n_per_class":\[200,200,200\]' ||
+    fail "layer 1: n_per_class is not [200, 200, 200]"
+# corollary.tsv: class n predicted rank_eps rank_1e2 rank_1e3 leakage gain;
+# centred ranks <= n_c - 1 per class, <= N - classes pooled (class -1)
+corank() { # FILE N_PER_CLASS CLASSES
+    awk -v nc="$2" -v C="$3" '!/^#/ {
+            lim = $1 >= 0 ? nc - 1 : C * (nc - 1)
+            if ($2 != ($1 >= 0 ? nc : C * nc)) { print "n " $2 " in row " $1; bad = 1 }
+            for (k = 4; k <= 6; k++) if (!($k >= 1 && $k <= lim)) { print "rank " $k " in row " $1; bad = 1 }
+            rows++ }
+         END { if (rows != C + 1) { print rows " rows"; bad = 1 }; exit bad }' "$1" >"$T/aw" ||
+        fail "$1: $(cat "$T/aw")"
+}
+corank "$RUN/analysis/train-L1/corollary.tsv" 200 3
+json_range ece 0 1 "$S"
+json_range nc4 0 1 "$S"
+json_range logit_check 0 1e-4 "$S"
+json_range leakage 0 1 "$S"
+json_range fit_rank 1 600 "$S"
+# the centred spectra: 200 values per class (n_c < p), all finite
+rows=$(grep -c '^[0-9]' "$RUN/analysis/train-L1/spectra-centred.tsv")
+[ "$rows" -eq 600 ] || fail "layer 1: spectra-centred.tsv has $rows rows, expected 600 (N)"
+if grep -v '^#' "$RUN/analysis/train-L1/spectra-uncentred.tsv" | grep -qi 'nan\|inf'; then
+    fail "layer 1: non-finite uncentred singular values"
+fi
+
+# ---------------------------------------------------------------- layer 2 (narrow)
+"$MIXGEO" analyze -q "$RUN" --layer 2 --only spectra,corollary,theory,margins,collapse ||
+    fail "analyze --layer 2 failed"
+S2=$RUN/analysis/train-L2/summary.json
+if [ -f "$S2" ]; then
+    json_has dim 512 "$S2"
+    json_has mode '"qr-stream"' "$S2"
+    json_has underdetermined false "$S2"
+    json_has max_per_class '"all"' "$S2"
+    json_range rank_eps 0 512 "$S2"
+    json_range resid_rel 0 1 "$S2"
+    json_range logit_check 0 1e-4 "$S2"
+else
+    fail "no $S2"
+fi
+
+# ---------------------------------------------------------------- capped, few analyses
+"$MIXGEO" analyze -q "$RUN" --layer 1 --max-per-class 20 --only spectra,corollary \
+    --out "$T/sub" || fail "analyze --max-per-class 20 failed"
+if [ -f "$T/sub/summary.json" ]; then
+    json_has mode '"rows"' "$T/sub/summary.json"
+    json_has max_per_class_rule '"given (--max-per-class)"' "$T/sub/summary.json"
+    corank "$T/sub/corollary.tsv" 20 3
+    [ ! -f "$T/sub/theory-mixup.tsv" ] || fail "--only spectra,corollary ran theory"
+else
+    fail "no $T/sub/summary.json"
+fi
+
+# ---------------------------------------------------------------- bad input
+"$MIXGEO" analyze -q "$RUN" --layer 1 --max-per-class many >/dev/null 2>"$T/err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "--max-per-class many: exit $rc, expected 2"
+grep -q -- "--max-per-class" "$T/err" || fail "--max-per-class many: $(cat "$T/err")"
+"$MIXGEO" analyze -q "$RUN" --layer 1 --pairs 0 >/dev/null 2>"$T/err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "--pairs 0: exit $rc, expected 2"
+"$MIXGEO" analyze -q "$RUN" --layer 1 --only maps >/dev/null 2>"$T/err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "--only maps on a convolutional layer: exit $rc, expected 2"
+
+echo "e2e_analyze_cnn: $fails failure(s)"
+[ "$fails" -eq 0 ]
