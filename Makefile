@@ -139,7 +139,7 @@ paper: deps
 	@test -n "$(PAPER_SUITES)" || { echo "make paper: no experiments/*.suite"; exit 1; }
 	@$(PROG) suite run -j $(JOBS) $(PAPER_FLAGS) $(PAPER_SUITES); st=$$?; \
 	  [ $$st -eq 130 ] && exit 130; \
-	  $(PROG) suite report $(PAPER_FLAGS) $(PAPER_SUITES) || st=1; \
+	  $(PROG) suite report $(PAPER_FLAGS) --combined $(PAPER_DIR)/REPORT.md $(PAPER_SUITES) || st=1; \
 	  $(PROG) suite status -q $(PAPER_FLAGS) $(PAPER_SUITES); \
 	  echo "make paper: report in $(PAPER_DIR)/REPORT.md"; exit $$st
 

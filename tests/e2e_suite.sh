@@ -6,7 +6,9 @@
 #   rerun with the finished results untouched, skip on rerun, interrupted
 #   training resumed to the same metrics, a changed configuration detected, a
 #   failing run recorded while the others finish, report tables that match the
-#   runs' summaries, figures (rendered when gnuplot is installed).
+#   runs' summaries, figures (rendered when gnuplot is installed), claims
+#   evaluated on constructed values (every verdict rule), bad [claim]
+#   sections, the combined report, a theory suite and a montage.
 # Uses $MIXGEO (default build/mixgeo); run from anywhere.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -279,6 +281,269 @@ ok "report tables match the runs' summaries; figures written"
 "$MIXGEO" suite report "$SUITE" --out "$O2" --no-render > "$T/report2.out" 2>&1; rc=$?
 [ $rc -eq 0 ] || fail "report of a partial suite: exit $rc"
 grep -q '(n=1)' "$O2/tables/accuracy.md" || fail "partial report does not show n=1"
+
+# ---------------------------------------------------------------- claims on constructed runs
+# The 8 finished runs of $O get a file fake.json with chosen numbers; a copy
+# of the tiny suite with [claim] sections (same grid, so the same runs) is
+# reported and every verdict checked against the rule of suite.h.
+fake() { # method data seed x y arr-v2
+    id=$(grep "	method=$1 data=$2 seed=$3\$" "$T/list1.txt" | cut -f1)
+    printf '{"x": %s, "y": %s, "z": 7, "arr": [{"k": 1, "v": 3}, {"k": 2, "v": %s}], "d.e": 9}\n' \
+        "$4" "$5" "$6" > "$O/runs/$id/fake.json"
+    printf '# columns: a b\n1\t0\n1\t1\n\n2\t1\n2\t0\n3\t0\n' > "$O/runs/$id/blocks.tsv"
+}
+# x: manifold clearly above baseline on spiral (2.1 vs 1.1, std 0.14), below on moons
+fake baseline spiral 1 1.0 1.0 5; fake baseline spiral 2 1.2 1.2 5
+fake manifold spiral 1 2.0 1.1 5; fake manifold spiral 2 2.2 1.3 5
+fake baseline moons 1 2.0 1.0 5; fake baseline moons 2 2.2 1.2 5
+fake manifold moons 1 1.0 1.1 5; fake manifold moons 2 1.2 1.3 5
+cp "$SUITE" "$T/claims.suite"
+cat >> "$T/claims.suite" <<'END'
+
+[claim up-spiral]
+text = x is larger with Manifold Mixup (spiral only)
+metric = fake.json:x
+expect = manifold > baseline
+where = data=spiral
+[claim down-spiral]
+text = the opposite
+metric = fake.json:x
+expect = manifold < baseline
+where = data=spiral
+[claim cells]
+text = x larger with Manifold Mixup on both data sets
+metric = fake.json:x
+expect = manifold > baseline
+figure = curves
+table = accuracy
+[claim noisy]
+text = y larger: a difference of 0.1 within 2 standard errors (0.28)
+metric = fake.json:y
+expect = manifold > baseline
+where = data=spiral
+[claim noise0]
+text = the same with noise = 0
+metric = fake.json:y
+expect = manifold > baseline
+noise = 0
+where = data=spiral
+[claim equal-tol]
+text = y equal within 0.5
+metric = fake.json:y
+expect = manifold == baseline
+tol = 0.5
+where = data=spiral
+[claim equal-tight]
+text = y equal within 0.05: the noise straddles the tolerance
+metric = fake.json:y
+expect = manifold == baseline
+tol = 0.05
+where = data=spiral
+[claim min-n]
+text = as up-spiral with min-n 3
+metric = fake.json:x
+expect = manifold > baseline
+min-n = 3
+where = data=spiral
+[claim chain]
+text = a chain with a number
+metric = fake.json:x
+expect = baseline < manifold < 10
+where = data=spiral
+[claim chains]
+text = two chains, the second false
+metric = fake.json:x
+expect = baseline < 10, manifold < 1
+where = data=spiral
+[claim each]
+text = every group below 5
+metric = fake.json:x
+expect = * < 5
+[claim each-fails]
+text = every group above 1.5 fails for the baseline on spiral
+metric = fake.json:x
+expect = * > 1.5
+[claim paths]
+text = filters, globs, reducers, quoted keys and expressions
+metric = fake.json:arr[k=2].v|first + fake.json:arr.*.v|mean * 10 - fake.json:"d.e" - fake.json:arr[k>@v]|count - 36
+expect = * == 0
+by = none
+min-n = 1
+[claim tsv]
+text = the best test accuracy is the largest of metrics.tsv; blocks.tsv has 2 changes of b within blocks
+metric = best.test_acc - metrics.tsv:test_acc|max + blocks.tsv:b|changes - 2 + blocks.tsv:a|last - 3
+expect = * == 0
+by = none
+[claim glob]
+text = a where glob selects both data sets
+metric = fake.json:z
+expect = * == 7
+where = data=s*,m*
+END
+"$MIXGEO" suite report "$T/claims.suite" --out "$O" --no-render > "$T/claims.out" 2>&1; rc=$?
+[ $rc -eq 0 ] || { fail "report with claims: exit $rc"; cat "$T/claims.out"; }
+verdict() { awk -F'\t' -v c="$1" '$1 == c { print $2 }' "$O/claims.tsv"; }
+expect_verdict() {
+    v=$(verdict "$1")
+    [ "$v" = "$2" ] || fail "claim $1: verdict '$v', expected '$2'"
+}
+expect_verdict up-spiral holds
+expect_verdict down-spiral "does not hold"
+expect_verdict cells "does not hold"
+expect_verdict noisy inconclusive
+expect_verdict noise0 holds
+expect_verdict equal-tol holds
+expect_verdict equal-tight inconclusive
+expect_verdict min-n inconclusive
+expect_verdict chain holds
+expect_verdict chains "does not hold"
+expect_verdict each holds
+expect_verdict each-fails "does not hold"
+expect_verdict paths holds
+expect_verdict tsv holds
+expect_verdict glob holds
+awk -F'\t' '$1 == "cells" && ($3 != 1 || $4 != 1) { exit 1 }' "$O/claims.tsv" ||
+    fail "claim cells: expected 1 cell holding and 1 failing"
+grep -q '^### Claim up-spiral: holds' "$O/REPORT.md" || fail "REPORT.md lacks the claim section"
+grep -q '(figures/curves.png)' "$O/REPORT.md" || fail "REPORT.md lacks the claim's figure link"
+grep -q 'Manifold Mixup 2.1 ± 0.14 > No mixup 1.1 ± 0.14: difference 1, noise margin 0.28' "$O/REPORT.md" ||
+    fail "REPORT.md lacks the numbers of a check"
+mkdir -p "$T/paper"
+"$MIXGEO" suite report "$T/claims.suite" --out "$O" --no-render --combined "$T/paper/REPORT.md" > "$T/comb.out" 2>&1; rc=$?
+[ $rc -eq 0 ] || { fail "--combined: exit $rc"; cat "$T/comb.out"; }
+grep -q '^| \[up-spiral\](#claim-tiny-up-spiral) | \[tiny\](../out/REPORT.md) |' "$T/paper/REPORT.md" ||
+    fail "combined report: no summary row with a relative link"
+grep -q '(../out/figures/curves.png)' "$T/paper/REPORT.md" || fail "combined report: figure link not relative"
+ok "claims: verdicts (noise, tolerance, min-n, chains, cells, each), paths, TSV reducers, combined report"
+
+# ---------------------------------------------------------------- bad [claim] sections
+bad_suite claim-key "$T/claim-key.suite:6: expekt: unknown key in [claim c]" <<'END'
+[grid]
+seed = 1 | 2
+[claim c]
+text = t
+metric = final.test_acc
+expekt = * < 1
+END
+bad_suite claim-group "$T/claim-group.suite:10: expect: 'manifld' is neither a value of the axis method" <<'END'
+[method baseline]
+mix = none
+[method manifold]
+mix = manifold
+[grid]
+method = baseline | manifold
+[claim c]
+text = t
+metric = final.test_acc
+expect = manifld > baseline
+END
+bad_suite claim-metric "$T/claim-metric.suite:3: [claim c]: metric missing" <<'END'
+[grid]
+seed = 1
+[claim c]
+text = t
+expect = * < 1
+END
+bad_suite claim-reducer "$T/claim-reducer.suite:5: metric: 'a.json:x.*.y': the path can give several values" <<'END'
+[grid]
+seed = 1
+[claim c]
+text = t
+metric = a.json:x.*.y
+expect = * < 1
+END
+bad_suite claim-reducer2 "$T/claim-reducer2.suite:5: metric: 'a.json:x|median': unknown reducer" <<'END'
+[grid]
+seed = 1
+[claim c]
+text = t
+metric = a.json:x|median
+expect = * < 1
+END
+bad_suite claim-expect "$T/claim-expect.suite:6: expect: expected A OP B" <<'END'
+[grid]
+seed = 1
+[claim c]
+text = t
+metric = final.test_acc
+expect = * <
+END
+bad_suite claim-figure "$T/claim-figure.suite:7: figure: no [figure nope] in this suite" <<'END'
+[grid]
+seed = 1
+[claim c]
+text = t
+metric = final.test_acc
+expect = * < 1
+figure = nope
+END
+bad_suite claim-where "$T/claim-where.suite:7: where: 'x*' is not a value of the axis seed" <<'END'
+[grid]
+seed = 1
+[claim c]
+text = t
+metric = final.test_acc
+expect = * < 1
+where = seed=x*
+END
+bad_suite theory-key "$T/theory-key.suite:4: epochs: unknown key in [base] (expected a key of mixgeo theory" <<'END'
+[suite]
+command = theory
+[base]
+epochs = 3
+[grid]
+classes = 2 | 3
+END
+bad_suite theory-value "$T/theory-value.suite:4: dims: expected A-B" <<'END'
+[suite]
+command = theory
+[base]
+dims = 3-1
+[grid]
+classes = 2 | 3
+END
+ok "bad [claim] sections and theory keys: exit 2 with FILE:LINE: KEY"
+
+# ---------------------------------------------------------------- a theory suite, a montage
+cat > "$T/theory.suite" <<'END'
+[suite]
+name = th
+command = theory
+[base]
+iters = 300
+[grid]
+classes = 2 | 3
+[figure panels]
+kind = montage
+panels = theory-J.gp | theory-rank.gp | no-such.gp
+[claim below]
+text = J below the threshold is positive (d = 3 only)
+metric = summary.json:results[theorem1_applies=false].J_rel|min
+expect = * > 0.01
+by = classes
+where = classes=3
+min-n = 1
+END
+OT=$T/out-theory
+"$MIXGEO" suite run "$T/theory.suite" --out "$OT" -j 2 > "$T/th.out" 2>&1; rc=$?
+[ $rc -eq 0 ] || { fail "theory suite: exit $rc"; cat "$T/th.out"; }
+"$MIXGEO" suite status "$T/theory.suite" --out "$OT" > "$T/th-status.txt"
+[ "$(count_state done "$T/th-status.txt")" -eq 2 ] || { fail "theory suite: expected 2 done"; cat "$T/th-status.txt"; }
+for id in $("$MIXGEO" suite list --ids "$T/theory.suite"); do
+    [ -s "$OT/runs/$id/theory.tsv" ] || fail "theory run $id: no theory.tsv"
+    grep -q '^\[theory\]' "$OT/runs/$id/config.ini" || fail "theory run $id: no config.ini record"
+done
+"$MIXGEO" suite run "$T/theory.suite" --out "$OT" > "$T/th2.out" 2>&1
+grep -q "2 done, 0 to run" "$T/th2.out" || fail "theory suite: a rerun did not skip the done runs"
+"$MIXGEO" suite report "$T/theory.suite" --out "$OT" > "$T/th-report.out" 2>&1; rc=$?
+[ $rc -eq 0 ] || { fail "theory suite report: exit $rc"; cat "$T/th-report.out"; }
+[ "$(awk -F'\t' '$1 == "below" { print $2 }' "$OT/claims.tsv")" = holds ] || fail "theory claim below does not hold"
+[ "$(grep -c 'set multiplot layout 2,3' "$OT/figures/panels.gp")" -eq 1 ] || fail "montage: no 2 x 3 layout"
+grep -q 'no no-such.gp' "$OT/figures/panels.tsv" || fail "montage: a missing panel is not recorded"
+if command -v gnuplot > /dev/null 2>&1; then
+    [ -s "$OT/figures/panels.png" ] || fail "montage: panels.png missing"
+fi
+ok "theory suite (command = theory), montage of per-run scripts"
 
 if [ $fails -ne 0 ]; then
     echo "e2e_suite: $fails failure(s)"

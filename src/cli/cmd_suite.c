@@ -68,6 +68,11 @@ static const cli_opt k_suite_opts[] = {
      NULL},
     {"render", 0, CLI_FLAG, NULL, "true", 0,
      "suite report: render the figures to PNG and PDF with gnuplot when it is on the PATH", NULL},
+    {"combined", 0, CLI_VALUE, "FILE", "", 0,
+     "suite report: also write FILE, one report of the claims of every suite given (verdicts "
+     "first, links into each suite's REPORT.md and figures; make paper: "
+     "results/paper/REPORT.md)",
+     NULL},
     {"ids", 0, CLI_FLAG, NULL, "false", CLI_NO_NEG, "suite list: print the ids only", NULL},
     {"quiet", 'q', CLI_FLAG, NULL, "false", CLI_NO_NEG, "print nothing but errors", "Other"},
     {"help", 'h', CLI_FLAG, NULL, "false", CLI_NO_NEG, "show this help and exit", NULL},
@@ -77,35 +82,56 @@ static const cli_opt k_suite_opts[] = {
 static const char k_usage[] =
     "usage: mixgeo suite run FILE... [-j N] [--quick] [--out DIR | --root DIR] [--only IDS]\n"
     "       mixgeo suite status FILE...   (done / running / failed / partial / stale / missing)\n"
-    "       mixgeo suite report FILE...   (tables and figures from the finished runs)\n"
+    "       mixgeo suite report FILE... [--combined REPORT.md]   (claims, tables, figures)\n"
     "       mixgeo suite list FILE...     (the runs of the grid: ID  AXIS=VALUE...)";
 
 static const char k_description[] =
     "An experiment suite (INI file, usually experiments/NAME.suite) declares a base\n"
-    "configuration, grid axes, the analyses of every model and the tables and figures:\n"
+    "configuration, grid axes, the analyses of every model, the tables and figures,\n"
+    "and the claims of a paper checked against the runs:\n"
     "\n"
     "  [suite]    name = NAME  description = ...  out = DIR  aggregate = seed\n"
-    "             quick.KEY = VALUE     (--quick: new values of an axis or a train key)\n"
-    "  [base]     any `mixgeo train` key = value\n"
-    "  [method N] label = Text for legends   + train keys of the preset N\n"
-    "  [grid]     AXIS = v1 | v2 | v3   (AXIS: method, or a train key: seed, alpha, ...)\n"
+    "             command = train|theory   (a run: mixgeo train + analyze, or mixgeo theory)\n"
+    "             quick.KEY = VALUE     (--quick: new values of an axis or a run key)\n"
+    "  [base]     any key of the command (mixgeo train --help, mixgeo theory --help)\n"
+    "  [method N] label = Text for legends   + keys of the preset N\n"
+    "  [grid]     AXIS = v1 | v2 | v3   (AXIS: method, or a key: seed, alpha, ...)\n"
     "  [analyze]  layers = 1,2|auto  split = test  only = spectra,collapse|all|none\n"
     "             max-per-class = N|all   (passed to `mixgeo analyze`; no section: none)\n"
     "  [table N]  metrics = test_acc, test_nll  values = final, best  labels = A | B ...\n"
     "             rows = method  cols = AXIS  where = AXIS=VALUE ...  digits = 4  title\n"
-    "  [figure N] kind = curve | bar | sweep   y = test_acc  x = epoch | AXIS\n"
+    "  [figure N] kind = curve | bar | sweep | montage   y = test_acc  x = epoch | AXIS\n"
     "             group = method  value = final|best  where = AXIS=VALUE ...  logx, logy,\n"
-    "             title, xlabel, ylabel\n"
+    "             title, xlabel, ylabel, xrange = [0:30], yrange, key = top left,\n"
+    "             with = lines, xline = 3.5 label, yline, diagonal = true;\n"
+    "             curve: file = RUN-RELATIVE.tsv, y = COLUMN or a glob of\n"
+    "             columns averaged per row (class_*); montage: panels = A.gp | B.gp,\n"
+    "             titles = A | B (per-run figure scripts, one row per group)\n"
+    "  [claim N]  text = the statement  metric = METRIC  expect = manifold < input < none\n"
+    "             by = method|AXIS|none  where  paper  predicted  show = METRIC, ...\n"
+    "             labels  figure = F  table = T  noise = 2  tol = 0  rtol = 0  min-n = 2\n"
     "\n"
-    "A metric is a column of metrics.tsv (test_acc: its final and best-epoch values),\n"
-    "final.COL, best.COL, a number of summary.json (train_seconds), or FILE:JSON.PATH of\n"
-    "any JSON file of a run (analysis/test-L1/summary.json:spectra.mean_centred.s1).\n"
+    "where = AXIS=V1,V2 keeps the runs with any of the values.  A metric is a column of\n"
+    "metrics.tsv (test_acc: its final and best-epoch values), final.COL, best.COL, a\n"
+    "number of summary.json (train_seconds), FILE:JSON.PATH of any JSON file of a run\n"
+    "(analysis/test-L1/summary.json:spectra.mean_centred.s1; paths take * and filters\n"
+    "[FIELD=VALUE] and end in a reducer |min |max |mean |sum |count |first |last when\n"
+    "they can give several values), FILE.tsv:COLUMN[|REDUCER] (|last by default,\n"
+    "|changes: value changes within blocks), or an expression of those and numbers\n"
+    "with blanks around + - * / (100 - 100 * final.test_acc).\n"
+    "A claim is checked in each cell (values of the free axes other than `by`) on the\n"
+    "seed means: with d = mean A - mean B, m = noise x the standard error of d (0 for a\n"
+    "number) and t = tol + rtol x max |mean|: A < B holds if d + m < -t, does not hold if\n"
+    "d - m >= -t; A <= B holds if d + m <= t, does not hold if d - m > t; A == B holds\n"
+    "if |d| + m <= t, does not hold if |d| - m > t (> >= mirrored); otherwise, or with\n"
+    "fewer than min-n runs in a group, inconclusive.  `*` stands for each group.\n"
     "Each run gets the id SLUG-HASH (its axis values, and a hash of its resolved train\n"
     "configuration) and the directory OUT/runs/ID.  `suite run` skips the runs that are\n"
     "done, resumes interrupted ones, retrains runs whose configuration changed, records\n"
     "failures (RUN/FAILED, RUN/log.txt) without stopping the others, and shares the work\n"
     "with other runners of the same suite (a run is locked while it runs).\n"
-    "`suite report` writes OUT/REPORT.md, OUT/runs.tsv, OUT/tables/NAME.{tsv,md,tex} and\n"
+    "`suite report` writes OUT/REPORT.md (claims with verdicts, tables, figures),\n"
+    "OUT/runs.tsv, OUT/claims.tsv, OUT/tables/NAME.{tsv,md,tex} and\n"
     "OUT/figures/NAME.{tsv,gp,png,pdf}: mean +- std (and n) over the seeds.";
 
 static const char k_epilog[] =
@@ -237,14 +263,26 @@ static int start_step(runner *R, slot *sl, int force_fresh)
     const cli_suite_step *st = &s->steps[sl->step];
     char th[32], cfg[4200], ckpt[4200], why[512];
     snprintf(th, sizeof th, "%d", R->threads);
-    char *argv[32];
+    char *argv[64];
     int n = 0;
     argv[n++] = R->exe;
-    if (sl->step == 0) {
+    if (sl->step == 0 && s->command == CLI_SUITE_THEORY) {
+        /* mixgeo theory has no resume: always from the start */
+        static char buf[8192];
+        sl->resumed = 0;
+        cli_suite_clear_markers(sl->dir);
+        mg_status e = cli_suite_write_config(s, r, sl->dir, R->threads);
+        if (e != MG_OK || cli_suite_theory_argv(s, r, R->exe, sl->dir, R->threads, argv, 64, buf,
+                                                sizeof buf) < 0) {
+            cli_error("%s: %s", r->id, e != MG_OK ? mg_errmsg() : "command line too long");
+            cli_suite_mark_failed(sl->dir, "theory", "cannot write config.ini");
+            return -1;
+        }
+    } else if (sl->step == 0) {
         snprintf(cfg, sizeof cfg, "%s/config.ini", sl->dir);
         snprintf(ckpt, sizeof ckpt, "%s/model.ckpt", sl->dir);
         int resume = !force_fresh && cli_file_exists(ckpt) && cli_file_exists(cfg) &&
-                     cli_suite_config_matches(r, sl->dir, why, sizeof why);
+                     cli_suite_config_matches(s, r, sl->dir, why, sizeof why);
         sl->resumed = resume;
         argv[n++] = "train";
         if (resume) {
@@ -252,7 +290,7 @@ static int start_step(runner *R, slot *sl, int force_fresh)
             argv[n++] = sl->dir;
         } else {
             cli_suite_clear_markers(sl->dir);
-            mg_status e = cli_suite_write_config(r, sl->dir, R->threads);
+            mg_status e = cli_suite_write_config(s, r, sl->dir, R->threads);
             if (e != MG_OK) {
                 cli_error("%s: %s", r->id, mg_errmsg());
                 cli_suite_mark_failed(sl->dir, "train", "cannot write config.ini");
@@ -297,7 +335,7 @@ static int start_step(runner *R, slot *sl, int force_fresh)
         }
         return 0;
     }
-    argv[n] = NULL;
+    if (!(sl->step == 0 && s->command == CLI_SUITE_THEORY)) argv[n] = NULL;
     sl->pid = spawn(R, sl, argv);
     if (sl->pid < 0) {
         cli_error("%s: cannot start a process: %s", r->id, strerror(errno));
@@ -754,6 +792,11 @@ int cli_cmd_suite(int argc, char **argv)
     bad += cli_get_bool(&v, "render", &render);
     bad += cli_get_bool(&v, "ids", &ids);
     const char *out = cli_get(&v, "out"), *root = cli_get(&v, "root");
+    const char *combined = cli_get(&v, "combined");
+    if (*combined && action != 2) {
+        cli_error("--combined: only with suite report");
+        bad++;
+    }
     if (*out && npos > 1) {
         cli_error("--out: one suite file only (use --root DIR for several: DIR/NAME each)");
         bad++;
@@ -818,6 +861,10 @@ int cli_cmd_suite(int argc, char **argv)
         rc = CLI_EXIT_OK;
         for (int i = 0; i < n_suites; i++) {
             mg_status st = cli_suite_report(suites[i], render);
+            if (st != MG_OK) rc = cli_fail_status(st);
+        }
+        if (*combined) {
+            mg_status st = cli_suite_combined_report(suites, n_suites, combined, quick);
             if (st != MG_OK) rc = cli_fail_status(st);
         }
         break;

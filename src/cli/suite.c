@@ -18,6 +18,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -436,12 +438,37 @@ static int bad(const cli_suite *s, int line, const char *key, const char *fmt, .
     return 1;
 }
 
-/* ---------------------------------------------------------------- train keys */
+/* ---------------------------------------------------------------- run keys */
 
-static int train_opt(const char *key)
+/* The options of `mixgeo theory` a theory suite may set: k_opts of
+ * cmd_theory.c (keep in sync; out and threads are set by the runner, quiet
+ * and help are not configuration).  Values are checked by theory_check. */
+static const cli_opt k_theory_opts[] = {
+    {"classes", 0, CLI_VALUE, "D", "4", CLI_SAVE, "number of classes d (>= 2)", NULL},
+    {"dims", 0, CLI_VALUE, "A-B", "auto", CLI_SAVE, "dimensions of the representation", NULL},
+    {"n", 0, CLI_VALUE, "N", "auto", CLI_SAVE, "points, N/D per class", NULL},
+    {"alpha", 0, CLI_VALUE, "X", "2", CLI_SAVE, "lambda ~ Beta(alpha, alpha)", NULL},
+    {"loss", 0, CLI_VALUE, "sq|kl", "sq", CLI_SAVE, "squared or KL loss", NULL},
+    {"iters", 0, CLI_VALUE, "N", "8000", CLI_SAVE, "Adam steps per dimension", NULL},
+    {"lr", 0, CLI_VALUE, "X", "0.1", CLI_SAVE, "initial learning rate", NULL},
+    {"lr-final", 0, CLI_VALUE, "X", "1e-06", CLI_SAVE, "final learning rate", NULL},
+    {"quad-points", 0, CLI_VALUE, "N", "16", CLI_SAVE, "kl: lambda quadrature points", NULL},
+    {"rank-rtol", 0, CLI_VALUE, "X", "0.001", CLI_SAVE, "numerical rank tolerance", NULL},
+    {"seed", 0, CLI_VALUE, "N", "0", CLI_SAVE, "seed", NULL},
+    {"out", 0, CLI_VALUE, "DIR", "auto", CLI_SAVE, "output directory", NULL},
+    {"threads", 0, CLI_VALUE, "N", "1", CLI_SAVE, "OpenBLAS threads", NULL},
+};
+#define N_THEORY_OPTS ((int)(sizeof k_theory_opts / sizeof k_theory_opts[0]))
+
+static const char *command_name(const cli_suite *s)
 {
-    for (int i = 0; i < cli_train_n_opts; i++)
-        if (!strcmp(cli_train_opts[i].name, key)) return i;
+    return s->command == CLI_SUITE_THEORY ? "theory" : "train";
+}
+
+static int suite_opt(const cli_suite *s, const char *key)
+{
+    for (int i = 0; i < s->n_opts; i++)
+        if (!strcmp(s->opts[i].name, key)) return i;
     return -1;
 }
 
@@ -452,17 +479,18 @@ static int key_excluded(const char *key)
     return !strcmp(key, "out") || !strcmp(key, "threads") || !strcmp(key, "checkpoint-every");
 }
 
-/* A train key usable in [base], [method], [grid] and quick. */
+/* A run key usable in [base], [method], [grid] and quick. */
 static int train_key_check(const cli_suite *s, int line, const char *key, const char *where)
 {
-    int i = train_opt(key);
+    int i = suite_opt(s, key);
     if (i < 0)
         return bad(s, line, key,
-                   "unknown key in %s (expected a key of mixgeo train: see "
-                   "mixgeo train --help)",
-                   where);
-    if (!(cli_train_opts[i].flags & CLI_SAVE))
-        return bad(s, line, key, "a command-line option of mixgeo train, not a configuration key");
+                   "unknown key in %s (expected a key of mixgeo %s: see "
+                   "mixgeo %s --help)",
+                   where, command_name(s), command_name(s));
+    if (!(s->opts[i].flags & CLI_SAVE))
+        return bad(s, line, key, "a command-line option of mixgeo %s, not a configuration key",
+                   command_name(s));
     if (!strcmp(key, "out") || !strcmp(key, "threads"))
         return bad(s, line, key,
                    "set by mixgeo suite (the run directory is OUT/runs/ID; threads come from -j), "
@@ -523,6 +551,9 @@ static const name_label k_axis_labels[] = {
     {"seed", "seed"},
     {"data", "data"},
     {"loss", "loss"},
+    {"classes", "classes d"},
+    {"dims", "dimensions"},
+    {"iters", "optimiser steps"},
     {NULL, NULL},
 };
 
@@ -566,7 +597,15 @@ static int parse_suite_section(cli_suite *s, const cli_suite_opts *o)
     const char *name = NULL, *out = NULL, *desc = "";
     for (int i = 0; sec && i < sec->n; i++) {
         const cli_suite_entry *e = &sec->e[i];
-        if (!strcmp(e->key, "name")) {
+        if (!strcmp(e->key, "command")) {
+            /* read by cli_suite_load before everything else */
+        } else if (!strcmp(e->key, "order")) {
+            long x;
+            if (!parse_long_text(e->value, -1000000, 1000000, &x))
+                problems += bad(s, e->line, e->key, "expected an integer");
+            else
+                s->order = (int)x;
+        } else if (!strcmp(e->key, "name")) {
             if (!is_name(e->value))
                 problems +=
                     bad(s, e->line, e->key,
@@ -584,8 +623,8 @@ static int parse_suite_section(cli_suite *s, const cli_suite_opts *o)
                 problems += bad(s, e->line, e->key, "quick. needs a key (quick.epochs)");
         } else {
             problems += bad(s, e->line, e->key,
-                            "unknown key in [suite] (expected name, description, out, aggregate "
-                            "or quick.KEY)");
+                            "unknown key in [suite] (expected name, description, command, order, "
+                            "out, aggregate or quick.KEY)");
         }
     }
     char buf[1024];
@@ -893,7 +932,11 @@ static int parse_analyze(cli_suite *s)
                             "max-per-class)");
         }
     }
-    if (!sec || none) {
+    if (sec && s->command == CLI_SUITE_THEORY) {
+        problems += bad(s, sec->line, NULL,
+                        "[analyze]: a theory suite has no models to analyse (remove the section)");
+        an->n_layers = 0;
+    } else if (!sec || none) {
         an->n_layers = 0;
     } else if (!layers) {
         problems += bad(s, sec->line, NULL,
@@ -908,8 +951,8 @@ static int parse_analyze(cli_suite *s)
     /* The steps: train, then one analyze per (split, layer). */
     int n = 1 + an->n_splits * an->n_layers;
     s->steps = xcalloc((size_t)n, sizeof *s->steps);
-    snprintf(s->steps[0].name, sizeof s->steps[0].name, "train");
-    snprintf(s->steps[0].args, sizeof s->steps[0].args, "train");
+    snprintf(s->steps[0].name, sizeof s->steps[0].name, "%s", command_name(s));
+    snprintf(s->steps[0].args, sizeof s->steps[0].args, "%s", command_name(s));
     s->steps[0].layer = -1;
     s->n_steps = 1;
     for (int i = 0; i < an->n_splits && an->n_layers; i++)
@@ -941,78 +984,264 @@ static int parse_analyze(cli_suite *s)
 
 /* ---------------------------------------------------------------- metrics */
 
+static const char *const k_reducers[] = {"min",   "max",  "mean",    "sum", "count",
+                                         "first", "last", "changes", NULL};
+
+static int reducer_index(const char *name)
+{
+    for (int i = 0; k_reducers[i]; i++)
+        if (!strcmp(k_reducers[i], name)) return i;
+    return -1;
+}
+
+/* The position of the last '|' outside [...] in path, or NULL. */
+static const char *reducer_bar(const char *path)
+{
+    const char *bar = NULL;
+    int depth = 0;
+    for (const char *p = path; *p; p++) {
+        if (*p == '[') depth++;
+        if (*p == ']') depth--;
+        if (*p == '|' && depth == 0) bar = p;
+    }
+    return bar;
+}
+
+/* The comparison operator at p ("!=", "<=", ">=", "=", "<", ">"), its
+ * length into *len; -1 if none.  0 = 1 != 2 < 3 > 4 <= 5 >= */
+static int filter_op(const char *p, int *len)
+{
+    if (p[0] == '!' && p[1] == '=') return *len = 2, 1;
+    if (p[0] == '<' && p[1] == '=') return *len = 2, 4;
+    if (p[0] == '>' && p[1] == '=') return *len = 2, 5;
+    if (p[0] == '=') return *len = 1, 0;
+    if (p[0] == '<') return *len = 1, 2;
+    if (p[0] == '>') return *len = 1, 3;
+    return -1;
+}
+
+/* Check a JSON path (suite.h); *multi = it may give several values,
+ * *reduced = it ends in a reducer.  0 or a message in why. */
+static int json_path_check(const char *path, int *multi, int *reduced, char *why, size_t len)
+{
+    *multi = *reduced = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *bar = (char *)reducer_bar(buf);
+    if (bar) {
+        *bar = '\0';
+        int r = reducer_index(bar + 1);
+        if (r < 0 || !strcmp(bar + 1, "changes")) {
+            snprintf(why, len,
+                     "unknown reducer '|%s' (expected |min |max |mean |sum |count |first |last)",
+                     bar + 1);
+            return 1;
+        }
+        *reduced = 1;
+    }
+    if (!*buf) return snprintf(why, len, "empty path"), 1;
+    int depth = 0, inq = 0;
+    char *seg = buf;
+    for (char *p = buf;; p++) {
+        if (*p == '"' && depth == 0) inq = !inq;
+        if (inq && *p) continue;
+        if (*p == '[') depth++;
+        if (*p == ']') depth--;
+        if (depth < 0 || depth > 1) return snprintf(why, len, "unbalanced [ ]"), 1;
+        if ((*p == '.' && depth == 0) || !*p) {
+            char end = *p;
+            *p = '\0';
+            if (seg[0] == '"') {
+                char *q = strchr(seg + 1, '"');
+                if (!q || q == seg + 1 || (q[1] && q[1] != '['))
+                    return snprintf(why, len, "a quoted name is \"NAME\" (for keys with dots)"), 1;
+                seg = q; /* what follows the quotes: filters or nothing */
+                *seg = 'x';
+            }
+            char *br = strchr(seg, '[');
+            size_t hl = br ? (size_t)(br - seg) : strlen(seg);
+            if (hl == 0) return snprintf(why, len, "empty name in the path"), 1;
+            if (hl == 1 && seg[0] == '*') *multi = 1;
+            while (br) {
+                char *close = strchr(br, ']');
+                if (!close) return snprintf(why, len, "unbalanced [ ]"), 1;
+                *close = '\0';
+                char *f = br + 1, *q = f;
+                int ol = 0;
+                while (*q && filter_op(q, &ol) < 0) q++;
+                if (!*q || q == f || !q[ol])
+                    return snprintf(
+                               why, len,
+                               "filter [%s]: expected [FIELD OP VALUE] with OP one of = != < > "
+                               "<= >=",
+                               f),
+                           1;
+                *multi = 1;
+                if (close[1] && close[1] != '[')
+                    return snprintf(why, len, "text after ']' (expected '.', '[' or the end)"), 1;
+                br = close[1] == '[' ? close + 1 : NULL;
+            }
+            if (!end) break;
+            seg = p + 1;
+        }
+    }
+    if (depth) return snprintf(why, len, "unbalanced [ ]"), 1;
+    if (inq) return snprintf(why, len, "unbalanced \""), 1;
+    return 0;
+}
+
+/* A term of a metric: a number, FILE:PATH (JSON or TSV), final.COL,
+ * best.COL or a numeric summary.json key.  The default label into label. */
+static int parse_term(cli_suite *s, int line, const char *key, const char *text, cli_suite_term *t,
+                      char *label, size_t llen)
+{
+    memset(t, 0, sizeof *t);
+    double x;
+    if (parse_double_text(text, &x)) {
+        t->number = x;
+        snprintf(label, llen, "%s", text);
+        return 0;
+    }
+    const char *colon = strchr(text, ':');
+    if (colon) {
+        size_t fl = (size_t)(colon - text);
+        const char *path = colon + 1;
+        if (fl == 0 || fl >= sizeof t->file || !*path || strlen(path) >= sizeof t->path ||
+            text[0] == '/' || strstr(text, ".."))
+            return bad(s, line, key,
+                       "'%s': expected FILE:PATH with FILE relative to the run directory (e.g. "
+                       "analysis/test-L1/summary.json:spectra.mean_centred.s1)",
+                       text);
+        snprintf(t->file, sizeof t->file, "%.*s", (int)fl, text);
+        snprintf(t->path, sizeof t->path, "%s", path);
+        char why[256];
+        if (fl > 4 && !strcmp(t->file + fl - 4, ".tsv")) {
+            const char *bar = strchr(path, '|');
+            if (bar && reducer_index(bar + 1) < 0)
+                return bad(s, line, key,
+                           "'%s': unknown reducer '|%s' (expected |min |max |mean |sum |count "
+                           "|first |last |changes)",
+                           text, bar + 1);
+            if (bar == path || strchr(path, ' '))
+                return bad(s, line, key, "'%s': expected FILE.tsv:COLUMN[|REDUCER]", text);
+        } else {
+            int multi, reduced;
+            if (json_path_check(path, &multi, &reduced, why, sizeof why))
+                return bad(s, line, key, "'%s': %s", text, why);
+            if (multi && !reduced)
+                return bad(s, line, key,
+                           "'%s': the path can give several values (a * or a filter): end it "
+                           "with a reducer such as |mean or |max",
+                           text);
+        }
+        /* "analysis/test-L1/summary.json:x.y" -> "test-L1: x.y" */
+        const char *slash = strrchr(t->file, '/');
+        if (slash) {
+            const char *d = slash;
+            while (d > t->file && d[-1] != '/') d--;
+            snprintf(label, llen, "%.*s: %s", (int)(slash - d), d, path);
+        } else if (strcmp(t->file, "summary.json") != 0) {
+            snprintf(label, llen, "%.100s: %.150s", t->file, path);
+        } else {
+            snprintf(label, llen, "%s", path);
+        }
+        return 0;
+    }
+    const char *l = NULL;
+    if (!strncmp(text, "final.", 6) || !strncmp(text, "best.", 5)) {
+        int best = text[0] == 'b';
+        const char *c = text + (best ? 5 : 6);
+        const char *cl = lookup_label(k_train_columns, c);
+        if (cl) {
+            snprintf(label, llen, "%s, %s", cl, best ? "best epoch" : "final");
+            l = label;
+        }
+    } else if ((l = lookup_label(k_summary_keys, text)) != NULL) {
+        snprintf(label, llen, "%s", l);
+    }
+    if (!l) {
+        if (lookup_label(k_train_columns, text))
+            return bad(s, line, key, "'%s' in an expression: write final.%s or best.%s", text, text,
+                       text);
+        return bad(s, line, key,
+                   "unknown metric '%s' (expected a column of metrics.tsv such as test_acc or "
+                   "test_nll, final.COLUMN, best.COLUMN, train_seconds, n_params, "
+                   "FILE:JSON.PATH of any JSON file of the run, FILE.tsv:COLUMN, or an "
+                   "expression with blanks around + - * /)",
+                   text);
+    }
+    snprintf(t->file, sizeof t->file, "summary.json");
+    snprintf(t->path, sizeof t->path, "%s", text);
+    return 0;
+}
+
+static int is_op_token(const char *w)
+{
+    return w[0] && !w[1] && strchr("+-*/", w[0]) != NULL;
+}
+
 /* Parse one metric item into out[*n...]: "test_acc" (a metrics.tsv column:
- * final and/or best per mask, 1 = final, 2 = best), "final.COL", "best.COL",
- * a numeric summary key, or "FILE:PATH" (any JSON file of the run). */
+ * final and/or best per mask, 1 = final, 2 = best), or one term (see
+ * parse_term), or an expression of terms with blanks around + - * /. */
 static int parse_metric(cli_suite *s, int line, const char *key, const char *item, int mask,
                         cli_suite_metric *out, int max, int *n)
 {
-    const char *colon = strchr(item, ':');
-    if (colon) {
-        size_t fl = (size_t)(colon - item);
-        const char *path = colon + 1;
-        if (fl == 0 || fl >= sizeof out->file || !*path || strlen(path) >= sizeof out->path ||
-            item[0] == '/' || strstr(item, ".."))
-            return bad(s, line, key,
-                       "'%s': expected FILE:PATH with FILE relative to the run directory (e.g. "
-                       "analysis/test-L1/summary.json:s1_mean)",
-                       item);
-        if (*n >= max) return bad(s, line, key, "too many metrics");
-        cli_suite_metric *m = &out[(*n)++];
-        snprintf(m->file, sizeof m->file, "%.*s", (int)fl, item);
-        snprintf(m->path, sizeof m->path, "%s", path);
-        /* "analysis/test-L1/summary.json:x.y" -> "test-L1: x.y" */
-        const char *slash = strrchr(m->file, '/');
-        if (slash) {
-            const char *d = slash;
-            while (d > m->file && d[-1] != '/') d--;
-            snprintf(m->label, sizeof m->label, "%.*s: %s", (int)(slash - d), d, path);
-        } else {
-            snprintf(m->label, sizeof m->label, "%s", path);
-        }
-        snprintf(m->key, sizeof m->key, "%s", item);
-        return 0;
-    }
     const char *col_label = lookup_label(k_train_columns, item);
     if (col_label) {
         for (int k = 0; k < 2; k++) {
             if (!(mask & (1 << k))) continue;
             if (*n >= max) return bad(s, line, key, "too many metrics");
             cli_suite_metric *m = &out[(*n)++];
-            snprintf(m->file, sizeof m->file, "summary.json");
-            snprintf(m->path, sizeof m->path, "%s.%s", k ? "best" : "final", item);
+            memset(m, 0, sizeof *m);
+            m->n_terms = 1;
+            snprintf(m->terms[0].file, sizeof m->terms[0].file, "summary.json");
+            snprintf(m->terms[0].path, sizeof m->terms[0].path, "%s.%s", k ? "best" : "final",
+                     item);
             snprintf(m->label, sizeof m->label, "%s, %s", col_label, k ? "best epoch" : "final");
-            snprintf(m->key, sizeof m->key, "%s", m->path);
+            snprintf(m->key, sizeof m->key, "%s", m->terms[0].path);
         }
         return 0;
     }
-    const char *label = NULL;
-    char buf[256];
-    if (!strncmp(item, "final.", 6) || !strncmp(item, "best.", 5)) {
-        int best = item[0] == 'b';
-        const char *c = item + (best ? 5 : 6);
-        const char *l = lookup_label(k_train_columns, c);
-        if (l) {
-            snprintf(buf, sizeof buf, "%s, %s", l, best ? "best epoch" : "final");
-            label = buf;
-        }
-    } else {
-        label = lookup_label(k_summary_keys, item);
-    }
-    if (!label) {
-        return bad(s, line, key,
-                   "unknown metric '%s' (expected a column of metrics.tsv such as test_acc or "
-                   "test_nll, final.COLUMN, best.COLUMN, train_seconds, n_params, or "
-                   "FILE:JSON.PATH of any JSON file of the run)",
-                   item);
-    }
     if (*n >= max) return bad(s, line, key, "too many metrics");
-    cli_suite_metric *m = &out[(*n)++];
-    snprintf(m->file, sizeof m->file, "summary.json");
-    snprintf(m->path, sizeof m->path, "%s", item);
-    snprintf(m->label, sizeof m->label, "%s", label);
-    snprintf(m->key, sizeof m->key, "%s", item);
-    return 0;
+    cli_suite_metric m;
+    memset(&m, 0, sizeof m);
+    strlist w;
+    if (strlist_words(&w, item) || w.n == 0) return bad(s, line, key, "empty metric");
+    int problems = 0;
+    if (w.n > 1) {
+        if (w.n % 2 == 0 || w.n > 2 * CLI_SUITE_MAX_TERMS - 1) {
+            strlist_free(&w);
+            return bad(s, line, key,
+                       "'%s': expected TERM OP TERM ... (at most %d terms, blanks around + - * "
+                       "/)",
+                       item, CLI_SUITE_MAX_TERMS);
+        }
+        for (int i = 0; i < w.n && !problems; i++) {
+            if (i % 2) {
+                if (!is_op_token(w.item[i]))
+                    problems +=
+                        bad(s, line, key, "'%s': '%s' is not one of + - * /", item, w.item[i]);
+                else
+                    m.ops[i / 2] = w.item[i][0];
+            } else {
+                char lab[256];
+                problems += parse_term(s, line, key, w.item[i], &m.terms[i / 2], lab, sizeof lab);
+            }
+        }
+        m.n_terms = (w.n + 1) / 2;
+        snprintf(m.label, sizeof m.label, "%s", item);
+        size_t k = 0;
+        for (const char *p = item; *p && k + 1 < sizeof m.key; p++)
+            if (!isspace((unsigned char)*p)) m.key[k++] = *p;
+        m.key[k] = '\0';
+    } else {
+        problems += parse_term(s, line, key, w.item[0], &m.terms[0], m.label, sizeof m.label);
+        m.n_terms = 1;
+        snprintf(m.key, sizeof m.key, "%s", item);
+    }
+    strlist_free(&w);
+    if (!problems) out[(*n)++] = m;
+    return problems;
 }
 
 /* ---------------------------------------------------------------- tables and figures */
@@ -1031,10 +1260,12 @@ static int check_table_summary(cli_suite *s, cli_suite_output *o);
 static int check_curve(cli_suite *s, cli_suite_output *o);
 static int check_bar(cli_suite *s, cli_suite_output *o);
 static int check_sweep(cli_suite *s, cli_suite_output *o);
+static int check_montage(cli_suite *s, cli_suite_output *o);
 static mg_status write_table_summary(report_ctx *c, const cli_suite_output *o);
 static mg_status write_curve(report_ctx *c, const cli_suite_output *o);
 static mg_status write_bar(report_ctx *c, const cli_suite_output *o);
 static mg_status write_sweep(report_ctx *c, const cli_suite_output *o);
+static mg_status write_montage(report_ctx *c, const cli_suite_output *o);
 
 static const output_kind k_table_kinds[] = {
     {"summary", "mean +- std (n) over seeds of final/best metrics, one row per group",
@@ -1043,13 +1274,20 @@ static const output_kind k_table_kinds[] = {
 };
 static const output_kind k_figure_kinds[] = {
     {"curve",
-     "a column of a per-run TSV (metrics.tsv) against another (epoch), one line and "
-     "seed band per group",
-     "file x y group where title xlabel ylabel logx logy", check_curve, write_curve},
+     "a column of a per-run TSV (metrics.tsv, an analysis TSV; y may be a glob of columns "
+     "averaged per row, class_*) against another (epoch, k), one line and seed band per group",
+     "file x y group where title xlabel ylabel logx logy xrange yrange key with xline yline "
+     "diagonal",
+     check_curve, write_curve},
     {"bar", "one bar (mean, std error bar) per group of a final/best metric",
-     "y value group where title ylabel", check_bar, write_bar},
+     "y value group where title ylabel yrange", check_bar, write_bar},
     {"sweep", "a final/best metric against a numeric grid axis (alpha, width), one line per group",
-     "x y value group where title xlabel ylabel logx logy", check_sweep, write_sweep},
+     "x y value group where title xlabel ylabel logx logy xrange yrange key", check_sweep,
+     write_sweep},
+    {"montage",
+     "the plots of per-run figure scripts (mixgeo analyze's map-input.gp, ...) side by side, one "
+     "row per group (its first finished run)",
+     "panels titles group where title panel-size", check_montage, write_montage},
 };
 #define N_TABLE_KINDS ((int)(sizeof k_table_kinds / sizeof k_table_kinds[0]))
 #define N_FIGURE_KINDS ((int)(sizeof k_figure_kinds / sizeof k_figure_kinds[0]))
@@ -1071,6 +1309,21 @@ static const char *out_value(const cli_suite_output *o, const char *key, int *li
     const cli_suite_entry *e = find_entry(o->sec, key);
     if (line) *line = e ? e->line : o->line;
     return e ? e->value : NULL;
+}
+
+static int in_list(const int *x, int n, int v)
+{
+    for (int i = 0; i < n; i++)
+        if (x[i] == v) return 1;
+    return 0;
+}
+
+/* 1 if where fixes axis a to one value. */
+static int where_fixed(const cli_suite_output *o, int a)
+{
+    for (int i = 0; i < o->n_where; i++)
+        if (o->where_axis[i] == a && o->where_vi[i] >= 0) return 1;
+    return 0;
 }
 
 /* A list of axes (key) into axes[]; each a [grid] axis, once. */
@@ -1098,7 +1351,7 @@ static int parse_axes(cli_suite *s, const cli_suite_output *o, const char *key, 
     return problems;
 }
 
-/* where = KEY=VALUE KEY=VALUE (blank-separated): keep only matching runs. */
+/* where = KEY=VALUE KEY=V1,V2 (blank-separated): keep only matching runs. */
 static int parse_where(cli_suite *s, cli_suite_output *o)
 {
     int line;
@@ -1121,26 +1374,53 @@ static int parse_where(cli_suite *s, cli_suite_output *o)
             problems += bad(s, line, "where", "'%s' is not a [grid] axis", l.item[i]);
             continue;
         }
-        int vi = -1;
-        for (int k = 0; k < s->axes[a].n; k++)
-            if (!strcmp(s->axes[a].values[k], eq + 1)) vi = k;
-        if (vi < 0) {
-            problems +=
-                bad(s, line, "where", "'%s' is not a value of the axis %s", eq + 1, l.item[i]);
+        if (in_list(o->where_axis, o->n_where, a)) {
+            problems += bad(s, line, "where", "the axis %s appears twice", l.item[i]);
             continue;
         }
-        o->where_axis[o->n_where] = a;
-        o->where_vi[o->n_where++] = vi;
+        strlist vals;
+        if (strlist_split(&vals, eq + 1, ',')) {
+            problems += bad(s, line, "where", "'%s=%s': expected AXIS=VALUE or AXIS=V1,V2",
+                            l.item[i], eq + 1);
+            continue;
+        }
+        int w = o->n_where, nok = 0, last = -1;
+        memset(o->where_ok[w], 0, sizeof o->where_ok[w]);
+        memset(o->where_pos[w], 0, sizeof o->where_pos[w]);
+        for (int j = 0; j < vals.n; j++) {
+            int vi = -1;
+            if (strpbrk(vals.item[j], "*?[")) { /* a glob: every matching value */
+                for (int k = 0; k < s->axes[a].n; k++)
+                    if (!fnmatch(vals.item[j], s->axes[a].values[k], 0)) {
+                        if (!o->where_ok[w][k]) nok++;
+                        o->where_ok[w][k] = 1;
+                        if (!o->where_pos[w][k]) o->where_pos[w][k] = (unsigned char)(j + 1);
+                        vi = last = k;
+                    }
+                if (vi >= 0) continue;
+            }
+            for (int k = 0; k < s->axes[a].n; k++)
+                if (!strcmp(s->axes[a].values[k], vals.item[j])) vi = k;
+            if (vi < 0) {
+                /* --quick may drop values of an axis (quick.AXIS): not an error then */
+                if (!s->quick)
+                    problems += bad(s, line, "where", "'%s' is not a value of the axis %s",
+                                    vals.item[j], l.item[i]);
+                continue;
+            }
+            if (!o->where_ok[w][vi]) nok++;
+            o->where_ok[w][vi] = 1;
+            if (!o->where_pos[w][vi]) o->where_pos[w][vi] = (unsigned char)(j + 1);
+            last = vi;
+        }
+        strlist_free(&vals);
+        if (nok == 0 && !s->quick) continue;
+        o->where_axis[w] = a; /* nok = 0 (quick): no run passes */
+        o->where_vi[w] = nok == 1 ? last : -1;
+        o->n_where++;
     }
     strlist_free(&l);
     return problems;
-}
-
-static int in_list(const int *x, int n, int v)
-{
-    for (int i = 0; i < n; i++)
-        if (x[i] == v) return 1;
-    return 0;
 }
 
 /* Rows / groups: default every axis not aggregated, not `other` and not fixed
@@ -1153,7 +1433,8 @@ static int rows_default_and_cover(cli_suite *s, cli_suite_output *o, const char 
     int line;
     const char *given = out_value(o, key, &line);
     int fixed[CLI_SUITE_MAX_AXES], nf = 0;
-    for (int i = 0; i < o->n_where; i++) fixed[nf++] = o->where_axis[i];
+    for (int i = 0; i < o->n_where; i++)
+        if (o->where_vi[i] >= 0) fixed[nf++] = o->where_axis[i];
     if (!given) {
         for (int a = 0; a < s->n_axes; a++)
             if (!s->axes[a].aggregate && a != other && !in_list(fixed, nf, a))
@@ -1194,9 +1475,9 @@ static int parse_digits_bools(cli_suite *s, cli_suite_output *o)
         else
             problems += bad(s, line, "digits", "not an integer 0..12");
     }
-    const char *names[2] = {"logx", "logy"};
-    int *dst[2] = {&o->logx, &o->logy};
-    for (int i = 0; i < 2; i++) {
+    const char *names[3] = {"logx", "logy", "diagonal"};
+    int *dst[3] = {&o->logx, &o->logy, &o->diagonal};
+    for (int i = 0; i < 3; i++) {
         v = out_value(o, names[i], &line);
         if (v && !parse_bool_text(v, dst[i]))
             problems += bad(s, line, names[i], "not a boolean (true/false)");
@@ -1205,6 +1486,60 @@ static int parse_digits_bools(cli_suite *s, cli_suite_output *o)
     o->xlabel = out_value(o, "xlabel", NULL);
     o->ylabel = out_value(o, "ylabel", NULL);
     o->caption = out_value(o, "caption", NULL);
+    /* xrange / yrange = [A:B] or A:B, A and B numbers, '*' or empty */
+    const char *rnames[2] = {"xrange", "yrange"};
+    const char **rdst[2] = {&o->xrange, &o->yrange};
+    for (int i = 0; i < 2; i++) {
+        *rdst[i] = v = out_value(o, rnames[i], &line);
+        if (!v) continue;
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", v);
+        char *t = trim(buf);
+        size_t tl = strlen(t);
+        if (tl >= 2 && t[0] == '[' && t[tl - 1] == ']') {
+            t[tl - 1] = '\0';
+            t++;
+        }
+        char *colon = strchr(t, ':');
+        int ok = colon != NULL;
+        if (ok) {
+            *colon = '\0';
+            char *ends[2] = {trim(t), trim(colon + 1)};
+            double bound;
+            for (int k = 0; k < 2; k++)
+                if (*ends[k] && strcmp(ends[k], "*") != 0 && !parse_double_text(ends[k], &bound))
+                    ok = 0;
+        }
+        if (!ok) problems += bad(s, line, rnames[i], "expected [LOW:HIGH] (numbers, * or empty)");
+    }
+    o->key = v = out_value(o, "key", &line);
+    if (v) {
+        static const char *const words = "top bottom left right center inside outside below "
+                                         "above horizontal vertical off box nobox";
+        strlist l;
+        if (strlist_words(&l, v) || l.n == 0) {
+            problems += bad(s, line, "key", "expected words such as: top left");
+        } else {
+            for (int i = 0; i < l.n; i++)
+                if (!word_in(words, l.item[i]))
+                    problems += bad(s, line, "key", "'%s' is not one of: %s", l.item[i], words);
+            strlist_free(&l);
+        }
+    }
+    /* xline / yline = VALUE [label]: a dotted reference line */
+    const char *lnames[2] = {"xline", "yline"};
+    const char **ldst[2] = {&o->xline, &o->yline};
+    for (int i = 0; i < 2; i++) {
+        *ldst[i] = v = out_value(o, lnames[i], &line);
+        if (!v) continue;
+        char *end;
+        double lv = strtod(v, &end);
+        if (end == v || !isfinite(lv) || (*end && !isspace((unsigned char)*end)))
+            problems += bad(s, line, lnames[i], "expected VALUE [label text]");
+    }
+    o->with = v = out_value(o, "with", &line);
+    if (v && strcmp(v, "lines") && strcmp(v, "linespoints") && strcmp(v, "points"))
+        problems += bad(s, line, "with", "expected lines, linespoints or points");
     return problems;
 }
 
@@ -1273,7 +1608,7 @@ static int check_table_summary(cli_suite *s, cli_suite_output *o)
         out_value(o, "cols", &line);
         if (s->axes[o->col].aggregate)
             problems += bad(s, line, "cols", "'%s' is averaged over", s->axes[o->col].key);
-        if (in_list(o->where_axis, o->n_where, o->col))
+        if (where_fixed(o, o->col))
             problems += bad(s, line, "cols", "'%s' is fixed by where", s->axes[o->col].key);
     }
     return problems + rows_default_and_cover(s, o, "rows", o->col);
@@ -1345,10 +1680,60 @@ static int check_sweep(cli_suite *s, cli_suite_output *o)
     if (!s->axes[a].numeric)
         problems += bad(s, line, "x", "the axis '%s' has non-numeric values", x);
     if (s->axes[a].aggregate) problems += bad(s, line, "x", "'%s' is averaged over", x);
-    if (in_list(o->where_axis, o->n_where, a))
-        problems += bad(s, line, "x", "'%s' is fixed by where", x);
+    if (where_fixed(o, a)) problems += bad(s, line, "x", "'%s' is fixed by where", x);
     o->col = a;
     return problems + rows_default_and_cover(s, o, "group", a);
+}
+
+/* montage: panels = RUN-RELATIVE.gp | ...; titles = ... | ...; panel-size = WxH */
+static int check_montage(cli_suite *s, cli_suite_output *o)
+{
+    int problems = parse_where(s, o) + parse_digits_bools(s, o), line;
+    o->col = -1;
+    const char *v = out_value(o, "panels", &line);
+    if (!v)
+        return problems + bad(s, o->line, NULL,
+                              "[figure %s]: panels missing (panels = "
+                              "analysis/test-L3/map-input.gp | analysis/test-L3/map-hidden.gp)",
+                              o->name);
+    strlist l;
+    if (strlist_split(&l, v, '|'))
+        return problems + bad(s, line, "panels", "expected FILE.gp | FILE.gp ... (no empty item)");
+    if (l.n > CLI_SUITE_MAX_PANELS)
+        problems += bad(s, line, "panels", "at most %d panels", CLI_SUITE_MAX_PANELS);
+    for (int i = 0; i < l.n && i < CLI_SUITE_MAX_PANELS; i++) {
+        size_t n = strlen(l.item[i]);
+        if (l.item[i][0] == '/' || strstr(l.item[i], "..") || n < 4 ||
+            strcmp(l.item[i] + n - 3, ".gp") != 0 || strchr(l.item[i], '\''))
+            problems += bad(s, line, "panels",
+                            "'%s': expected a figure script relative to the run directory "
+                            "(analysis/test-L3/map-input.gp)",
+                            l.item[i]);
+        o->panels[o->n_panels++] = xstrdup(l.item[i]);
+    }
+    strlist_free(&l);
+    v = out_value(o, "titles", &line);
+    if (v) {
+        if (strlist_split(&l, v, '|'))
+            return problems + bad(s, line, "titles", "expected TITLE | TITLE ... (no empty item)");
+        if (l.n != o->n_panels)
+            problems += bad(s, line, "titles", "%d titles for %d panels", l.n, o->n_panels);
+        for (int i = 0; i < l.n && i < o->n_panels; i++) o->panel_titles[i] = xstrdup(l.item[i]);
+        strlist_free(&l);
+    }
+    o->panel_w = 480;
+    o->panel_h = 400;
+    v = out_value(o, "panel-size", &line);
+    if (v) {
+        int w = 0, h = 0;
+        char c;
+        if (sscanf(v, "%dx%d%c", &w, &h, &c) != 2 || w < 100 || h < 100 || w > 4000 || h > 4000)
+            problems += bad(s, line, "panel-size", "expected WIDTHxHEIGHT in pixels (480x400)");
+        o->panel_w = w;
+        o->panel_h = h;
+    }
+    /* one run per group: the aggregated axes (seeds) may stay free */
+    return problems + rows_default_and_cover(s, o, "group", -1);
 }
 
 static int parse_outputs(cli_suite *s)
@@ -1401,6 +1786,251 @@ static int parse_outputs(cli_suite *s)
     return problems;
 }
 
+/* ---------------------------------------------------------------- claims */
+
+static const char k_claim_keys[] = "text paper predicted metric label expect by where show labels "
+                                   "figure table noise tol rtol min-n digits note";
+
+static int cmp_parse(const char *t, cli_suite_cmp *out)
+{
+    static const char *const names[] = {"<", "<=", ">", ">=", "==", NULL};
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(t, names[i])) return *out = (cli_suite_cmp)i, 1;
+    return 0;
+}
+
+static const char *cmp_text(cli_suite_cmp c)
+{
+    static const char *const names[] = {"<", "<=", ">", ">=", "=="};
+    return names[c];
+}
+
+/* A number >= lo from key (default def). */
+static int claim_number(cli_suite *s, const cli_suite_output *o, const char *key, double def,
+                        double lo, double *out)
+{
+    int line;
+    const char *v = out_value(o, key, &line);
+    *out = def;
+    if (!v) return 0;
+    if (!parse_double_text(v, out) || *out < lo)
+        return bad(s, line, key, "expected a number >= %g", lo);
+    return 0;
+}
+
+/* figure = A, B / table = A: names of sections of the suite. */
+static int claim_refs(cli_suite *s, const cli_suite_output *o, const char *key, const char *kind,
+                      const char **names, int *n)
+{
+    int line;
+    const char *v = out_value(o, key, &line);
+    *n = 0;
+    if (!v) return 0;
+    strlist l;
+    if (strlist_split(&l, v, ',')) return bad(s, line, key, "expected NAME, NAME ...");
+    int problems = 0;
+    for (int i = 0; i < l.n; i++) {
+        const cli_suite_section *sec = find_section(s, kind, l.item[i]);
+        if (!sec)
+            problems += bad(s, line, key, "no [%s %s] in this suite", kind, l.item[i]);
+        else if (*n < 8)
+            names[(*n)++] = sec->name;
+        else
+            problems += bad(s, line, key, "at most 8 names");
+    }
+    strlist_free(&l);
+    return problems;
+}
+
+static int parse_claim(cli_suite *s, const cli_suite_section *sec, cli_suite_claim *c)
+{
+    cli_suite_output *o = &c->o;
+    c->name = o->name = sec->name;
+    c->line = o->line = sec->line;
+    o->sec = sec;
+    o->col = -1;
+    int problems = 0, line;
+    for (int i = 0; i < sec->n; i++)
+        if (!word_in(k_claim_keys, sec->e[i].key))
+            problems += bad(s, sec->e[i].line, sec->e[i].key,
+                            "unknown key in [claim %s] (expected: %s)", sec->name, k_claim_keys);
+    if (problems) return problems;
+    problems += parse_where(s, o) + parse_digits_bools(s, o);
+    c->text = out_value(o, "text", NULL);
+    c->paper = out_value(o, "paper", NULL);
+    c->predicted = out_value(o, "predicted", NULL);
+    c->note = out_value(o, "note", NULL);
+    if (!c->text)
+        problems +=
+            bad(s, sec->line, NULL, "[claim %s]: text missing (the paper's statement)", sec->name);
+    /* the metric, then the show columns */
+    o->metrics = xcalloc(CLI_SUITE_MAX_LIST + 1, sizeof *o->metrics);
+    const char *v = out_value(o, "metric", &line);
+    if (!v)
+        problems += bad(s, sec->line, NULL,
+                        "[claim %s]: metric missing (metric = final.test_acc, or "
+                        "FILE:JSON.PATH ...)",
+                        sec->name);
+    else
+        problems += parse_metric(s, line, "metric", v, 1, o->metrics, 1, &o->n_metrics);
+    const char *lab = out_value(o, "label", &line);
+    if (lab && o->n_metrics) snprintf(o->metrics[0].label, sizeof o->metrics[0].label, "%s", lab);
+    v = out_value(o, "show", &line);
+    if (v) {
+        strlist l;
+        if (strlist_split(&l, v, ','))
+            problems += bad(s, line, "show", "not a comma-separated list of metrics");
+        for (int i = 0; i < l.n; i++)
+            problems += parse_metric(s, line, "show", l.item[i], 1, o->metrics,
+                                     CLI_SUITE_MAX_LIST + 1, &o->n_metrics);
+        strlist_free(&l);
+        const char *labels = out_value(o, "labels", &line);
+        if (labels && !problems) {
+            if (strlist_split(&l, labels, '|')) {
+                problems += bad(s, line, "labels", "expected LABEL | LABEL ... (no empty label)");
+            } else {
+                if (l.n != o->n_metrics - 1)
+                    problems += bad(s, line, "labels", "%d labels for %d show metrics", l.n,
+                                    o->n_metrics - 1);
+                for (int i = 0; i < l.n && i + 1 < o->n_metrics; i++)
+                    snprintf(o->metrics[i + 1].label, sizeof o->metrics[i + 1].label, "%s",
+                             l.item[i]);
+                strlist_free(&l);
+            }
+        }
+    } else if (out_value(o, "labels", &line)) {
+        problems += bad(s, line, "labels", "labels name the show metrics; there is no show");
+    }
+    /* by */
+    c->by = s->method_axis;
+    v = out_value(o, "by", &line);
+    if (v) {
+        if (!strcmp(v, "none")) {
+            c->by = -1;
+        } else if ((c->by = axis_index(s, v)) < 0) {
+            problems += bad(s, line, "by", "'%s' is not a [grid] axis (or none)", v);
+        } else if (s->axes[c->by].aggregate) {
+            problems += bad(s, line, "by", "'%s' is averaged over (aggregate in [suite])", v);
+        }
+    }
+    /* the cells: every other free axis */
+    o->n_rows = 0;
+    for (int a = 0; a < s->n_axes; a++)
+        if (a != c->by && !s->axes[a].aggregate && !where_fixed(o, a)) o->rows[o->n_rows++] = a;
+    /* expect */
+    const char *ex = out_value(o, "expect", &line);
+    c->expect = ex;
+    if (!ex) {
+        problems += bad(s, sec->line, NULL,
+                        "[claim %s]: expect missing (e.g. expect = manifold < none, or * < 1e-6)",
+                        sec->name);
+    } else {
+        /* chains separated by commas: blanks around them */
+        char spaced[1024];
+        size_t sl = 0;
+        for (const char *p = ex; *p && sl + 4 < sizeof spaced; p++) {
+            if (*p == ',') {
+                spaced[sl++] = ' ';
+                spaced[sl++] = ',';
+                spaced[sl++] = ' ';
+            } else {
+                spaced[sl++] = *p;
+            }
+        }
+        spaced[sl] = '\0';
+        strlist w;
+        int ok = strlist_words(&w, spaced) == 0 && w.n >= 3 && w.n % 2 == 1 && w.n <= 31;
+        /* every chain has a comparison: no ',' first, last or twice in a row */
+        for (int i = 1; ok && i < w.n; i += 2)
+            if (!strcmp(w.item[i], ","))
+                ok = i != 1 && i != w.n - 2 && strcmp(w.item[i + 2], ",") != 0;
+        if (!ok) {
+            problems += bad(s, line, "expect",
+                            "expected A OP B [OP C ...][, D OP E ...] with OP one of < <= > >= == "
+                            "(blanks between; at most 16 operands)");
+            if (w.n) strlist_free(&w);
+        } else {
+            int groups = 0;
+            for (int i = 0; i < w.n; i++) {
+                if (i % 2) {
+                    if (!strcmp(w.item[i], ","))
+                        c->cmps[i / 2] = CLI_CMP_BREAK;
+                    else if (!cmp_parse(w.item[i], &c->cmps[i / 2]))
+                        problems +=
+                            bad(s, line, "expect", "'%s' is not one of < <= > >= ==", w.item[i]);
+                    continue;
+                }
+                cli_suite_operand *op = &c->operands[c->n_operands++];
+                snprintf(op->text, sizeof op->text, "%s", w.item[i]);
+                op->vi = -1;
+                if (c->by >= 0)
+                    for (int k = 0; k < s->axes[c->by].n; k++)
+                        if (!strcmp(s->axes[c->by].values[k], w.item[i])) op->vi = k;
+                if (op->vi >= 0) {
+                    op->kind = 0;
+                    groups++;
+                    if (o->n_where) {
+                        for (int k = 0; k < o->n_where; k++)
+                            if (o->where_axis[k] == c->by && !o->where_ok[k][op->vi])
+                                problems +=
+                                    bad(s, line, "expect", "'%s' is left out by where", w.item[i]);
+                    }
+                } else if (!strcmp(w.item[i], "*")) {
+                    op->kind = 2;
+                    groups++;
+                } else if (parse_double_text(w.item[i], &op->number)) {
+                    op->kind = 1;
+                } else if (c->by >= 0 && s->quick && is_name(w.item[i])) {
+                    op->kind = 3; /* a value --quick dropped (quick.AXIS): no data */
+                    groups++;
+                } else if (c->by >= 0) {
+                    char names[512] = "";
+                    size_t used = 0;
+                    for (int k = 0; k < s->axes[c->by].n && used < sizeof names; k++) {
+                        int n = snprintf(names + used, sizeof names - used, "%s%s", k ? ", " : "",
+                                         s->axes[c->by].values[k]);
+                        if (n > 0) used += (size_t)n;
+                    }
+                    problems += bad(s, line, "expect",
+                                    "'%s' is neither a value of the axis %s (%s), a number nor *",
+                                    w.item[i], s->axes[c->by].key, names);
+                } else {
+                    problems += bad(s, line, "expect",
+                                    "'%s': with by = none an operand is * (the runs of a cell) "
+                                    "or a number",
+                                    w.item[i]);
+                }
+            }
+            if (!groups)
+                problems += bad(s, line, "expect", "compares only numbers (name a group or *)");
+            strlist_free(&w);
+        }
+    }
+    problems += claim_number(s, o, "noise", 2.0, 0.0, &c->noise);
+    problems += claim_number(s, o, "tol", 0.0, 0.0, &c->tol);
+    problems += claim_number(s, o, "rtol", 0.0, 0.0, &c->rtol);
+    double mn;
+    problems += claim_number(s, o, "min-n", 2.0, 1.0, &mn);
+    c->min_n = (int)mn;
+    if (mn != (int)mn) problems += bad(s, line, "min-n", "expected an integer >= 1");
+    if (!out_value(o, "digits", NULL)) o->digits = 4;
+    if (o->digits < 1) o->digits = 1;
+    problems += claim_refs(s, o, "figure", "figure", c->figures, &c->n_figures);
+    problems += claim_refs(s, o, "table", "table", c->tables, &c->n_tables);
+    return problems;
+}
+
+static int parse_claims(cli_suite *s)
+{
+    int n = 0, problems = 0;
+    for (int k = 0; k < s->n_sec; k++) n += !strcmp(s->sec[k].kind, "claim");
+    s->claims = xcalloc((size_t)n, sizeof *s->claims);
+    for (int k = 0; k < s->n_sec; k++)
+        if (!strcmp(s->sec[k].kind, "claim"))
+            problems += parse_claim(s, &s->sec[k], &s->claims[s->n_claims++]);
+    return problems;
+}
+
 /* ---------------------------------------------------------------- sections */
 
 static int check_sections(cli_suite *s)
@@ -1409,13 +2039,13 @@ static int check_sections(cli_suite *s)
     for (int k = 0; k < s->n_sec; k++) {
         const cli_suite_section *sec = &s->sec[k];
         int named = !strcmp(sec->kind, "method") || !strcmp(sec->kind, "table") ||
-                    !strcmp(sec->kind, "figure");
+                    !strcmp(sec->kind, "figure") || !strcmp(sec->kind, "claim");
         int plain = !strcmp(sec->kind, "suite") || !strcmp(sec->kind, "base") ||
                     !strcmp(sec->kind, "grid") || !strcmp(sec->kind, "analyze");
         if (!named && !plain)
             problems += bad(s, sec->line, NULL,
                             "unknown section [%s%s%s] (expected [suite], [base], [grid], [method "
-                            "NAME], [analyze], [table NAME], [figure NAME])",
+                            "NAME], [analyze], [table NAME], [figure NAME], [claim NAME])",
                             sec->kind, *sec->name ? " " : "", sec->name);
         else if (named && !is_name(sec->name))
             problems += bad(s, sec->line, NULL,
@@ -1464,12 +2094,58 @@ static void set_value(cli_values *v, const cli_suite *s, const cli_suite_entry *
     cli_set_by_name(v, key, value, origin);
 }
 
-/* Resolve the train configuration of run r into r->config.  Problems are
+/* "A-B" or "A" with 1 <= A <= B <= 100000 (theory --dims), or auto. */
+static int theory_dims_ok(const char *t)
+{
+    if (!strcmp(t, "auto")) return 1;
+    char *end;
+    long a = strtol(t, &end, 10), b = a;
+    if (end == t) return 0;
+    if (*end == '-') {
+        const char *p = end + 1;
+        b = strtol(p, &end, 10);
+        if (end == p) return 0;
+    }
+    return !*end && a >= 1 && b >= a && b <= 100000;
+}
+
+static int positive_double(const cli_values *v, const char *name)
+{
+    double x;
+    if (cli_get_double(v, name, &x)) return 1;
+    return x > 0 ? 0 : cli_bad(v, name, "must be > 0");
+}
+
+/* The checks of `mixgeo theory` (cmd_theory.c) on the values of a run. */
+static int theory_check(const cli_values *v)
+{
+    int d = 4, x, bad_n = 0;
+    uint64_t u;
+    static const char *const losses[] = {"sq", "kl", "squared", NULL};
+    bad_n += cli_get_int(v, "classes", 2, 100000, &d);
+    if (!theory_dims_ok(cli_get(v, "dims")))
+        bad_n += cli_bad(v, "dims", "expected A-B (e.g. 1-14), one dimension, or auto");
+    if (strcmp(cli_get(v, "n"), "auto") != 0) {
+        if (cli_get_int(v, "n", 2, INT_MAX, &x))
+            bad_n++;
+        else if (x < 2 * d || x % d != 0)
+            bad_n += cli_bad(v, "n", "must be a multiple of classes %d and at least %d", d, 2 * d);
+    }
+    bad_n += positive_double(v, "alpha") + positive_double(v, "lr") +
+             positive_double(v, "lr-final") + positive_double(v, "rank-rtol");
+    bad_n += cli_get_enum(v, "loss", losses, &x);
+    bad_n += cli_get_int(v, "iters", 1, INT_MAX, &x);
+    bad_n += cli_get_int(v, "quad-points", 1, 100000, &x);
+    bad_n += cli_get_u64(v, "seed", &u);
+    return bad_n;
+}
+
+/* Resolve the configuration of run r into r->config.  Problems are
  * printed to stderr (the caller captures them). */
 static int resolve_run(cli_suite *s, cli_suite_run *r)
 {
     cli_values v;
-    cli_values_init(&v, cli_train_opts, cli_train_n_opts);
+    cli_values_init(&v, s->opts, s->n_opts);
     const cli_suite_section *base = find_section(s, "base", "");
     for (int i = 0; base && i < base->n; i++)
         set_value(&v, s, &base->e[i], base->e[i].key, base->e[i].value);
@@ -1490,33 +2166,40 @@ static int resolve_run(cli_suite *s, cli_suite_run *r)
     if (s->quick)
         for (int i = 0; i < s->n_quick_set; i++)
             set_value(&v, s, s->quick_set[i], s->quick_set[i]->key + 6, s->quick_set[i]->value);
-    cli_run_config c;
-    int problems = cli_run_config_resolve(&v, &c);
+    int problems;
+    if (s->command == CLI_SUITE_THEORY) {
+        problems = theory_check(&v);
+    } else {
+        cli_run_config c;
+        problems = cli_run_config_resolve(&v, &c);
+    }
     if (!problems) {
-        r->config = xcalloc((size_t)cli_train_n_opts, sizeof *r->config);
-        for (int i = 0; i < cli_train_n_opts; i++)
-            if (cli_train_opts[i].flags & CLI_SAVE)
-                r->config[i] = xstrdup(cli_get(&v, cli_train_opts[i].name));
+        r->config = xcalloc((size_t)s->n_opts, sizeof *r->config);
+        for (int i = 0; i < s->n_opts; i++)
+            if (s->opts[i].flags & CLI_SAVE) r->config[i] = xstrdup(cli_get(&v, s->opts[i].name));
     }
     cli_values_free(&v);
     return problems;
 }
 
+static const cli_opt *g_sort_opts;
 static int cmp_opt_names(const void *a, const void *b)
 {
-    return strcmp(cli_train_opts[*(const int *)a].name, cli_train_opts[*(const int *)b].name);
+    return strcmp(g_sort_opts[*(const int *)a].name, g_sort_opts[*(const int *)b].name);
 }
 
 /* FNV-1a 64 of the sorted "key=value\n" lines of the keys that change results
- * and differ from their default text. */
-static uint64_t config_hash(const cli_suite_run *r)
+ * and differ from their default text (theory: after "command=theory\n"). */
+static uint64_t config_hash(const cli_suite *s, const cli_suite_run *r)
 {
     int idx[CLI_MAX_OPTS], n = 0;
-    for (int i = 0; i < cli_train_n_opts && n < CLI_MAX_OPTS; i++) idx[n++] = i;
+    for (int i = 0; i < s->n_opts && n < CLI_MAX_OPTS; i++) idx[n++] = i;
+    g_sort_opts = s->opts;
     qsort(idx, (size_t)n, sizeof idx[0], cmp_opt_names);
     uint64_t h = FNV_INIT;
+    if (s->command == CLI_SUITE_THEORY) h = fnv1a(h, "command=theory\n");
     for (int k = 0; k < n; k++) {
-        const cli_opt *o = &cli_train_opts[idx[k]];
+        const cli_opt *o = &s->opts[idx[k]];
         if (!(o->flags & CLI_SAVE) || key_excluded(o->name)) continue;
         const char *val = r->config[idx[k]];
         if (!strcmp(val, o->def ? o->def : "")) continue;
@@ -1605,7 +2288,7 @@ static int expand(cli_suite *s)
         if (p)
             failing++;
         else
-            run->hash = config_hash(run);
+            run->hash = config_hash(s, run);
     }
     for (int i = 0; i < errors.n; i++) fputs(errors.line[i], stderr);
     line_set_free(&errors);
@@ -1645,12 +2328,25 @@ int cli_suite_load(const char *path, const cli_suite_opts *o, cli_suite **out)
         cli_suite_free(s);
         return -1;
     }
+    s->command = CLI_SUITE_TRAIN;
+    s->opts = cli_train_opts;
+    s->n_opts = cli_train_n_opts;
+    const cli_suite_entry *ce = find_entry(find_section(s, "suite", ""), "command");
+    if (ce && !strcmp(ce->value, "theory")) {
+        s->command = CLI_SUITE_THEORY;
+        s->opts = k_theory_opts;
+        s->n_opts = N_THEORY_OPTS;
+    } else if (ce && strcmp(ce->value, "train") != 0) {
+        problems +=
+            bad(s, ce->line, ce->key, "unknown command '%s' (expected train or theory)", ce->value);
+    }
     problems += check_sections(s);
     problems += parse_suite_section(s, o);
     problems += parse_methods(s);
     problems += parse_grid(s);
     problems += parse_analyze(s);
     if (!problems) problems += parse_outputs(s);
+    if (!problems) problems += parse_claims(s);
     if (!problems) problems += expand(s);
     if (problems) {
         cli_suite_free(s);
@@ -1674,14 +2370,22 @@ void cli_suite_free(cli_suite *s)
     }
     for (int r = 0; r < s->n_runs; r++) {
         if (s->runs[r].config)
-            for (int i = 0; i < cli_train_n_opts; i++) free(s->runs[r].config[i]);
+            for (int i = 0; i < s->n_opts; i++) free(s->runs[r].config[i]);
         free(s->runs[r].config);
     }
     free(s->runs);
     for (int i = 0; i < s->n_tables; i++) free(s->tables[i].metrics);
-    for (int i = 0; i < s->n_figures; i++) free(s->figures[i].metrics);
+    for (int i = 0; i < s->n_figures; i++) {
+        free(s->figures[i].metrics);
+        for (int k = 0; k < s->figures[i].n_panels; k++) {
+            free(s->figures[i].panels[k]);
+            free(s->figures[i].panel_titles[k]);
+        }
+    }
     free(s->tables);
     free(s->figures);
+    for (int i = 0; i < s->n_claims; i++) free(s->claims[i].o.metrics);
+    free(s->claims);
     for (int i = 0; i < s->analyze.n_splits; i++) free(s->analyze.splits[i]);
     free(s->analyze.only);
     free(s->analyze.max_per_class);
@@ -1773,7 +2477,8 @@ static void marker_value(const char *path, const char *key, char *buf, size_t le
     free(text);
 }
 
-int cli_suite_config_matches(const cli_suite_run *r, const char *dir, char *why, size_t len)
+int cli_suite_config_matches(const cli_suite *s, const cli_suite_run *r, const char *dir, char *why,
+                             size_t len)
 {
     char path[4096];
     why[0] = '\0';
@@ -1785,8 +2490,8 @@ int cli_suite_config_matches(const cli_suite_run *r, const char *dir, char *why,
         return 0;
     }
     int ok = 1;
-    for (int i = 0; i < cli_train_n_opts && ok; i++) {
-        const cli_opt *o = &cli_train_opts[i];
+    for (int i = 0; i < s->n_opts && ok; i++) {
+        const cli_opt *o = &s->opts[i];
         if (!(o->flags & CLI_SAVE) || key_excluded(o->name)) continue;
         const char *cur = r->config[i];
         if (!strcmp(cur, "auto")) continue; /* resolved from the data by train */
@@ -1821,7 +2526,7 @@ static cli_run_state run_state(const cli_suite *s, const cli_suite_run *r, int c
     if (cli_file_exists(path)) {
         char steps[64];
         marker_value(path, "steps", steps, sizeof steps);
-        if (!cli_suite_config_matches(r, dir, why, sizeof why)) {
+        if (!cli_suite_config_matches(s, r, dir, why, sizeof why)) {
             snprintf(detail, len, "configuration changed (%s)", why);
             return CLI_RUN_STALE;
         }
@@ -1840,12 +2545,12 @@ static cli_run_state run_state(const cli_suite *s, const cli_suite_run *r, int c
     }
     cli_path(path, sizeof path, dir, "config.ini");
     if (!cli_file_exists(path)) return CLI_RUN_MISSING;
-    if (!cli_suite_config_matches(r, dir, why, sizeof why)) {
+    if (!cli_suite_config_matches(s, r, dir, why, sizeof why)) {
         snprintf(detail, len, "configuration changed (%s)", why);
         return CLI_RUN_STALE;
     }
     cli_path(path, sizeof path, dir, "summary.json");
-    cJSON *j = json_load(path);
+    cJSON *j = s->command == CLI_SUITE_TRAIN ? json_load(path) : NULL;
     if (j) {
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
         const cJSON *ed = cJSON_GetObjectItemCaseSensitive(j, "epochs_done");
@@ -1871,19 +2576,63 @@ cli_run_state cli_suite_run_state_locked(const cli_suite *s, const cli_suite_run
     return run_state(s, r, 0, detail, len);
 }
 
-mg_status cli_suite_write_config(const cli_suite_run *r, const char *dir, int threads)
+mg_status cli_suite_write_config(const cli_suite *s, const cli_suite_run *r, const char *dir,
+                                 int threads)
 {
     cli_values v;
-    cli_values_init(&v, cli_train_opts, cli_train_n_opts);
-    for (int i = 0; i < cli_train_n_opts; i++)
+    cli_values_init(&v, s->opts, s->n_opts);
+    for (int i = 0; i < s->n_opts; i++)
         if (r->config[i]) cli_set(&v, i, r->config[i], NULL);
     char t[32];
     snprintf(t, sizeof t, "%d", threads);
     cli_set_by_name(&v, "out", dir, NULL);
     cli_set_by_name(&v, "threads", t, NULL);
-    mg_status st = cli_run_config_save(&v, dir);
+    mg_status st;
+    if (s->command == CLI_SUITE_THEORY) {
+        char path[4096];
+        st = cli_path(path, sizeof path, dir, "config.ini");
+        if (st == MG_OK)
+            st = cli_ini_write(path, &v, "theory",
+                               "mixgeo suite: the options this run gave to `mixgeo theory`\n"
+                               "(compared with the suite file to find changed runs)");
+    } else {
+        st = cli_run_config_save(&v, dir);
+    }
     cli_values_free(&v);
     return st;
+}
+
+int cli_suite_theory_argv(const cli_suite *s, const cli_suite_run *r, const char *exe,
+                          const char *dir, int threads, char **argv, int max, char *buf, size_t len)
+{
+    int n = 0;
+    size_t used = 0;
+#define ARG(text)                                                                                  \
+    do {                                                                                           \
+        size_t l_ = strlen(text) + 1;                                                              \
+        if (n + 2 > max || used + l_ > len) return -1;                                             \
+        memcpy(buf + used, text, l_);                                                              \
+        argv[n++] = buf + used;                                                                    \
+        used += l_;                                                                                \
+    } while (0)
+    char opt[300], th[32];
+    ARG(exe);
+    ARG("theory");
+    for (int i = 0; i < s->n_opts; i++) {
+        if (!r->config[i] || !strcmp(s->opts[i].name, "out") || !strcmp(s->opts[i].name, "threads"))
+            continue;
+        snprintf(opt, sizeof opt, "--%s", s->opts[i].name);
+        ARG(opt);
+        ARG(r->config[i]);
+    }
+    snprintf(th, sizeof th, "%d", threads);
+    ARG("--out");
+    ARG(dir);
+    ARG("--threads");
+    ARG(th);
+#undef ARG
+    argv[n] = NULL;
+    return n;
 }
 
 static mg_status step_path(const cli_suite_step *st, const char *dir, char *buf, size_t len)
@@ -2043,22 +2792,288 @@ static double json_number(const cJSON *j)
     return NAN;
 }
 
+/* ---------------------------------------------------------------- metric values */
+
+/* A growing list of JSON nodes. */
+typedef struct {
+    const cJSON **v;
+    int n, cap;
+} nodelist;
+
+static void nodes_push(nodelist *l, const cJSON *j)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->v = xrealloc(l->v, sizeof *l->v * (size_t)l->cap);
+    }
+    l->v[l->n++] = j;
+}
+
+/* A filter value: a number (also true/false) or NaN and the text. */
+static double filter_number(const cJSON *j, const char *text, const cJSON *elem)
+{
+    if (text[0] == '@') {
+        const cJSON *o =
+            cJSON_IsObject(elem) ? cJSON_GetObjectItemCaseSensitive(elem, text + 1) : NULL;
+        return o ? json_number(o) : NAN;
+    }
+    (void)j;
+    double x;
+    if (parse_double_text(text, &x)) return x;
+    if (!strcmp(text, "true")) return 1.0;
+    if (!strcmp(text, "false")) return 0.0;
+    return NAN;
+}
+
+/* 1 if elem passes the filter "FIELD OP VALUE". */
+static int filter_match(const cJSON *elem, const char *filter)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", filter);
+    char *q = buf;
+    int ol = 0, op = -1;
+    while (*q && (op = filter_op(q, &ol)) < 0) q++;
+    if (op < 0) return 0;
+    *q = '\0';
+    const char *field = buf, *value = q + ol;
+    if (!cJSON_IsObject(elem)) return 0;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(elem, field);
+    if (!f) return 0;
+    double a = json_number(f), b = filter_number(f, value, elem);
+    if (!isnan(a) && !isnan(b)) {
+        switch (op) {
+        case 0: return a == b;
+        case 1: return a != b;
+        case 2: return a < b;
+        case 3: return a > b;
+        case 4: return a <= b;
+        default: return a >= b;
+        }
+    }
+    if (op > 1) return 0;
+    const char *rhs = value;
+    if (value[0] == '@') {
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(elem, value + 1);
+        rhs = cJSON_IsString(o) ? o->valuestring : NULL;
+    }
+    int eq = cJSON_IsString(f) && rhs && !strcmp(f->valuestring, rhs);
+    return op == 0 ? eq : !eq;
+}
+
+/* Reduce the numbers x[0..n-1] (count = the number of items, NaNs too). */
+static double reduce_values(const double *x, int n, int reducer)
+{
+    if (reducer == 4) return n;
+    if (reducer == 5) return n ? x[0] : NAN;
+    if (reducer == 6 || reducer < 0) return n ? x[n - 1] : NAN;
+    double acc = NAN;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (isnan(x[i])) continue;
+        if (k == 0)
+            acc = x[i];
+        else if (reducer == 0)
+            acc = x[i] < acc ? x[i] : acc;
+        else if (reducer == 1)
+            acc = x[i] > acc ? x[i] : acc;
+        else
+            acc += x[i];
+        k++;
+    }
+    if (reducer == 2 && k) acc /= k;
+    if (reducer == 3 && k == 0) acc = 0.0;
+    return acc;
+}
+
+/* The value of a checked JSON path (suite.h) in root; NaN if absent, not a
+ * number, or several values without a reducer. */
+static double json_path_value(const cJSON *root, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *bar = (char *)reducer_bar(buf);
+    int reducer = -1;
+    if (bar) {
+        *bar = '\0';
+        reducer = reducer_index(bar + 1);
+    }
+    nodelist cur = {0}, next = {0};
+    if (root) nodes_push(&cur, root);
+    int depth = 0, inq = 0;
+    char *seg = buf;
+    for (char *p = buf;; p++) {
+        if (*p == '"' && depth == 0) inq = !inq;
+        if (inq && *p) continue;
+        if (*p == '[') depth++;
+        if (*p == ']') depth--;
+        if (!((*p == '.' && depth == 0) || !*p)) continue;
+        char end = *p;
+        *p = '\0';
+        char *br;
+        if (seg[0] == '"') { /* "name.with.dots"[filters] */
+            char *q = strchr(seg + 1, '"');
+            br = q && q[1] == '[' ? q + 1 : NULL;
+            if (q) *q = '\0';
+            seg++;
+        } else {
+            br = strchr(seg, '[');
+        }
+        if (br) *br = '\0';
+        next.n = 0;
+        long idx;
+        for (int i = 0; i < cur.n; i++) {
+            const cJSON *j = cur.v[i], *ch;
+            if (!strcmp(seg, "*")) {
+                cJSON_ArrayForEach(ch, j) nodes_push(&next, ch);
+            } else if (cJSON_IsArray(j) && parse_long_text(seg, 0, INT_MAX, &idx)) {
+                if ((ch = cJSON_GetArrayItem(j, (int)idx))) nodes_push(&next, ch);
+            } else if (cJSON_IsObject(j)) {
+                if ((ch = cJSON_GetObjectItemCaseSensitive(j, seg))) nodes_push(&next, ch);
+            }
+        }
+        if (br) {
+            /* filters: each array is replaced by its matching elements */
+            nodelist f = {0};
+            for (int i = 0; i < next.n; i++) {
+                const cJSON *j = next.v[i], *el;
+                if (cJSON_IsArray(j)) {
+                    cJSON_ArrayForEach(el, j) nodes_push(&f, el);
+                } else {
+                    nodes_push(&f, j);
+                }
+            }
+            char *flt = br + 1;
+            while (flt) {
+                char *close = strchr(flt, ']');
+                if (close) *close = '\0';
+                int k = 0;
+                for (int i = 0; i < f.n; i++)
+                    if (filter_match(f.v[i], flt)) f.v[k++] = f.v[i];
+                f.n = k;
+                flt = close && close[1] == '[' ? close + 2 : NULL;
+            }
+            free(next.v);
+            next = f;
+        }
+        nodelist t = cur;
+        cur = next;
+        next = t;
+        if (!end) break;
+        seg = p + 1;
+    }
+    double result = NAN;
+    if (reducer < 0) {
+        if (cur.n == 1) result = json_number(cur.v[0]);
+    } else {
+        double *x = xcalloc((size_t)cur.n, sizeof *x);
+        for (int i = 0; i < cur.n; i++) x[i] = json_number(cur.v[i]);
+        result = reduce_values(x, cur.n, reducer);
+        free(x);
+    }
+    free(cur.v);
+    free(next.v);
+    return result;
+}
+
+/* COLUMN[|REDUCER] of a TSV file with a "# columns:" header (default |last;
+ * |changes: value changes between consecutive rows of one block). */
+static double tsv_path_value(const char *file, const char *path)
+{
+    char col[256];
+    snprintf(col, sizeof col, "%s", path);
+    char *bar = strchr(col, '|');
+    int reducer = 6;
+    if (bar) {
+        *bar = '\0';
+        reducer = reducer_index(bar + 1);
+    }
+    FILE *f = fopen(file, "r");
+    if (!f) return NAN;
+    char *line = NULL;
+    size_t lcap = 0;
+    int ci = -1, n = 0, cap = 0, changes = 0, have_prev = 0;
+    double prev = NAN, *x = NULL;
+    while (getline(&line, &lcap, f) >= 0) {
+        if (!strncmp(line, "# columns:", 10)) {
+            strlist l;
+            if (strlist_words(&l, line + 10) == 0) {
+                for (int i = 0; i < l.n; i++)
+                    if (!strcmp(l.item[i], col)) ci = i;
+                strlist_free(&l);
+            }
+            continue;
+        }
+        if (line[0] == '#') continue;
+        char *t = trim(line);
+        if (!*t) {
+            have_prev = 0; /* a new block */
+            continue;
+        }
+        if (ci < 0) continue;
+        double v = NAN;
+        char *p = t;
+        for (int c = 0; *p; c++) {
+            char *e = p;
+            while (*e && *e != '\t') e++;
+            if (c == ci) {
+                char save = *e;
+                *e = '\0';
+                char *end;
+                v = strtod(p, &end);
+                if (end == p) v = NAN;
+                *e = save;
+                break;
+            }
+            p = *e ? e + 1 : e;
+        }
+        if (have_prev && v != prev && !(isnan(v) && isnan(prev))) changes++;
+        prev = v;
+        have_prev = 1;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            x = xrealloc(x, sizeof *x * (size_t)cap);
+        }
+        x[n++] = v;
+    }
+    free(line);
+    fclose(f);
+    double r = ci < 0 ? NAN : reducer == 7 ? (double)changes : reduce_values(x, n, reducer);
+    free(x);
+    return r;
+}
+
+static double term_value(report_ctx *c, int run, const cli_suite_term *t)
+{
+    if (!t->file[0]) return t->number;
+    size_t fl = strlen(t->file);
+    if (fl > 4 && !strcmp(t->file + fl - 4, ".tsv")) {
+        char dir[4096], path[4400];
+        cli_suite_run_dir(c->s, &c->s->runs[run], dir, sizeof dir);
+        snprintf(path, sizeof path, "%s/%s", dir, t->file);
+        return tsv_path_value(path, t->path);
+    }
+    return json_path_value(run_json(c, run, t->file), t->path);
+}
+
 static double metric_value(report_ctx *c, int run, const cli_suite_metric *m)
 {
-    const cJSON *j = run_json(c, run, m->file);
-    char path[256];
-    snprintf(path, sizeof path, "%s", m->path);
-    char *save = NULL;
-    for (char *p = strtok_r(path, ".", &save); p && j; p = strtok_r(NULL, ".", &save)) {
-        long idx;
-        if (cJSON_IsArray(j) && parse_long_text(p, 0, 1L << 30, &idx))
-            j = cJSON_GetArrayItem(j, (int)idx);
-        else if (cJSON_IsObject(j))
-            j = cJSON_GetObjectItemCaseSensitive(j, p);
-        else
-            j = NULL;
+    /* products first, then sums, left to right */
+    double sum = 0.0, prod = term_value(c, run, &m->terms[0]);
+    char sign = '+';
+    for (int i = 1; i <= m->n_terms; i++) {
+        char op = i < m->n_terms ? m->ops[i - 1] : '+';
+        if (op == '*' || op == '/') {
+            double v = term_value(c, run, &m->terms[i]);
+            prod = op == '*' ? prod * v : prod / v;
+            continue;
+        }
+        sum = sign == '+' ? sum + prod : sum - prod;
+        if (i < m->n_terms) {
+            sign = op;
+            prod = term_value(c, run, &m->terms[i]);
+        }
     }
-    return j ? json_number(j) : NAN;
+    return sum;
 }
 
 typedef struct {
@@ -2097,8 +3112,16 @@ typedef struct {
 static int run_passes(const cli_suite_output *o, const cli_suite_run *r)
 {
     for (int i = 0; i < o->n_where; i++)
-        if (r->vi[o->where_axis[i]] != o->where_vi[i]) return 0;
+        if (!o->where_ok[i][r->vi[o->where_axis[i]]]) return 0;
     return 1;
+}
+
+/* A sort key of a group from the positions of its values in the where lists. */
+static long where_order(const cli_suite_output *o, const rgroup *g)
+{
+    long key = 0;
+    for (int i = 0; i < o->n_where; i++) key = key * 256 + o->where_pos[i][g->vi[o->where_axis[i]]];
+    return key;
 }
 
 static int build_groups(const cli_suite *s, const cli_suite_output *o, const int *axes, int n_axes,
@@ -2121,6 +3144,16 @@ static int build_groups(const cli_suite *s, const cli_suite_output *o, const int
             g[found].runs = xcalloc((size_t)s->n_runs, sizeof *g[found].runs);
         }
         g[found].runs[g[found].n++] = r;
+    }
+    /* groups in the order where lists the values (where = method=c,a,b), then grid order */
+    for (int i = 1; i < ng; i++) {
+        rgroup t = g[i];
+        int k = i;
+        while (k > 0 && where_order(o, &g[k - 1]) > where_order(o, &t)) {
+            g[k] = g[k - 1];
+            k--;
+        }
+        g[k] = t;
     }
     *out = g;
     return ng;
@@ -2432,6 +3465,9 @@ static int gnuplot_on_path(void)
     return 0;
 }
 
+static mg_status figure_rendered(report_ctx *c, const cli_suite_output *o, const char *title,
+                                 int has_data);
+
 /* The script NAME.gp (gp.h: house style, PNG and PDF from one body) and the
  * data NAME.tsv; renders when possible; adds the figure to REPORT.md. */
 static mg_status figure_finish(report_ctx *c, const cli_suite_output *o, membuf *data,
@@ -2447,6 +3483,13 @@ static mg_status figure_finish(report_ctx *c, const cli_suite_output *o, membuf 
     gp_buf_free(setup);
     gp_buf_free(body);
     if (st != MG_OK) return st;
+    return figure_rendered(c, o, title, has_data);
+}
+
+/* Render figure o (when asked and possible) and add it to REPORT.md. */
+static mg_status figure_rendered(report_ctx *c, const cli_suite_output *o, const char *title,
+                                 int has_data)
+{
     fprintf(c->md.f, "### Figure %s\n\n", o->name);
     if (!has_data) {
         fprintf(c->md.f, "No finished run has data for this figure yet.\n\n");
@@ -2482,15 +3525,54 @@ static void gp_setup(gp_buf *b, const cli_suite_output *o, const char *title, co
     if (xlabel) gp_buf_printf(b, "set xlabel %s\n", gp_quote_text(q, sizeof q, xlabel));
     gp_buf_printf(b, "set ylabel %s\n", gp_quote_text(q, sizeof q, ylabel));
     if (o->logx) gp_buf_printf(b, "set logscale x\n");
-    if (o->logy) gp_buf_printf(b, "set logscale y\n");
+    if (o->logy) gp_buf_printf(b, "set logscale y\nset format y '10^{%%T}'\n");
+    if (o->xline || o->yline) {
+        const char *ln = o->xline ? o->xline : o->yline;
+        char *end;
+        double x = strtod(ln, &end);
+        while (isspace((unsigned char)*end)) end++;
+        if (o->xline)
+            gp_buf_printf(b,
+                          "set arrow 9 from %.9g, graph 0 to %.9g, graph 1 nohead ls 8 back\n"
+                          "set label 9 %s at %.9g, graph 0.96 offset 0.5,0 left textcolor rgb "
+                          "'#606060'\n",
+                          x, x, gp_quote_text(q, sizeof q, end), x);
+        if (o->yline) {
+            x = strtod(o->yline, &end);
+            while (isspace((unsigned char)*end)) end++;
+            gp_buf_printf(
+                b,
+                "set arrow 10 from graph 0, first %.9g to graph 1, first %.9g nohead ls 8 "
+                "back\nset label 10 %s at graph 0.02, first %.9g offset 0,0.7 left "
+                "textcolor rgb '#606060'\n",
+                x, x, gp_quote_text(q, sizeof q, end), x);
+        }
+    }
+    const char *r[2] = {o->xrange, o->yrange};
+    for (int i = 0; i < 2; i++) {
+        if (!r[i]) continue;
+        char t[256];
+        snprintf(t, sizeof t, "%s", r[i]);
+        char *p = trim(t);
+        size_t n = strlen(p);
+        if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {
+            p[n - 1] = '\0';
+            p++;
+        }
+        gp_buf_printf(b, "set %crange [%s]\n", i ? 'y' : 'x', p);
+    }
 }
 
 /* Line style of group k: the house colour of its method's mix mode (1 none,
  * 2 input, 3 manifold), dashed (+3) for a second group of the same mode,
- * then the class colours.  seen[3] counts the groups per mode. */
-static int group_ls(const cli_suite *s, const rgroup *g, int k, int seen[3])
+ * then the class colours.  seen[3] counts the groups per mode.  Groups that
+ * are not split by method (no method axis among o's group axes) take the
+ * class colours 11, 12, ... */
+static int group_ls(const cli_suite *s, const cli_suite_output *o, const rgroup *g, int k,
+                    int seen[3])
 {
-    int mix = train_opt("mix");
+    if (s->method_axis < 0 || !in_list(o->rows, o->n_rows, s->method_axis)) return gp_class_ls(k);
+    int mix = suite_opt(s, "mix");
     const char *m = mix >= 0 && g->n ? s->runs[g->runs[0]].config[mix] : "none";
     mg_mix_mode mode = !strcmp(m, "manifold") ? MG_MIX_MANIFOLD
                        : !strcmp(m, "input")  ? MG_MIX_INPUT
@@ -2515,7 +3597,8 @@ static int cmp_points(const void *a, const void *b)
 }
 
 /* Append the (x, y) rows of columns xcol, ycol of a TSV file with a
- * "# columns:" header. */
+ * "# columns:" header.  ycol may be a glob (class_*): y is then the mean of
+ * the non-NaN values of the matching columns of the row. */
 static void read_tsv_points(const char *path, const char *xcol, const char *ycol, int run,
                             xy_point **pts, int *n, int *cap)
 {
@@ -2523,33 +3606,43 @@ static void read_tsv_points(const char *path, const char *xcol, const char *ycol
     if (!f) return;
     char *line = NULL;
     size_t lcap = 0;
-    int xi = -1, yi = -1;
+    int xi = -1, ny = 0;
+    unsigned char ycols[CLI_SUITE_MAX_LIST] = {0};
     while (getline(&line, &lcap, f) >= 0) {
         if (!strncmp(line, "# columns:", 10)) {
             strlist l;
+            ny = 0;
+            memset(ycols, 0, sizeof ycols);
             if (strlist_words(&l, line + 10) == 0) {
                 for (int i = 0; i < l.n; i++) {
                     if (!strcmp(l.item[i], xcol)) xi = i;
-                    if (!strcmp(l.item[i], ycol)) yi = i;
+                    if (!fnmatch(ycol, l.item[i], 0)) {
+                        ycols[i] = 1;
+                        ny++;
+                    }
                 }
                 strlist_free(&l);
             }
             continue;
         }
-        if (line[0] == '#' || xi < 0 || yi < 0) continue;
-        double vals[2] = {NAN, NAN};
-        int col = 0;
+        if (line[0] == '#' || xi < 0 || ny == 0) continue;
+        double vals[2] = {NAN, 0.0};
+        int col = 0, got = 0;
         char *p = line;
         while (*p && *p != '\n') {
             char *end;
             double v = strtod(p, &end);
             if (end == p) v = NAN;
             if (col == xi) vals[0] = v;
-            if (col == yi) vals[1] = v;
+            if (col < CLI_SUITE_MAX_LIST && ycols[col] && !isnan(v)) {
+                vals[1] += v;
+                got++;
+            }
             while (*end && *end != '\t' && *end != '\n') end++;
             p = *end == '\t' ? end + 1 : end;
             col++;
         }
+        vals[1] = got ? vals[1] / got : NAN;
         if (isnan(vals[0]) || isnan(vals[1])) continue;
         if (*n == *cap) {
             *cap = *cap ? 2 * *cap : 256;
@@ -2581,11 +3674,14 @@ static void band_text(char *buf, size_t len, const char *agg, const char *what)
     snprintf(buf, len, "%s: ± 1 std over %s", what, agg);
 }
 
-/* The same as a quoted gnuplot string. */
+/* The same as a quoted gnuplot string ('' when nothing is averaged). */
 static char *band_note(char *buf, size_t len, const char *agg, const char *what)
 {
     char t[512];
-    band_text(t, sizeof t, agg, what);
+    if (!strcmp(agg, "1 run"))
+        t[0] = '\0';
+    else
+        band_text(t, sizeof t, agg, what);
     return gp_quote_text(buf, len, t);
 }
 
@@ -2620,13 +3716,17 @@ static mg_status write_curve(report_ctx *c, const cli_suite_output *o)
             c->prov, o->name);
     gp_buf setup, body;
     gp_setup(&setup, o, title, xl, yl);
-    gp_buf_printf(&setup, "set key %s right title %s\n", strstr(o->y, "acc") ? "bottom" : "top",
-                  band_note(q, sizeof q, agg, "shaded"));
+    if (o->key)
+        gp_buf_printf(&setup, "set key %s title %s\n", o->key,
+                      band_note(q, sizeof q, agg, "shaded"));
+    else
+        gp_buf_printf(&setup, "set key %s right title %s\n", strstr(o->y, "acc") ? "bottom" : "top",
+                      band_note(q, sizeof q, agg, "shaded"));
     gp_buf_init(&body);
     int block = 0, seen[3] = {0, 0, 0};
     double xmax = -INFINITY;
     for (int k = 0; k < ng; k++) {
-        int ls = group_ls(s, &g[k], k, seen);
+        int ls = group_ls(s, o, &g[k], k, seen);
         xy_point *pts = NULL;
         int n = 0, cap = 0;
         for (int i = 0; i < g[k].n; i++) {
@@ -2669,11 +3769,12 @@ static mg_status write_curve(report_ctx *c, const cli_suite_output *o)
         gp_buf_printf(&body,
                       "%s'%s.tsv' index %d using 1:($2-$5):($2+$5) with filledcurves ls %d "
                       "fs transparent solid 0.18 noborder notitle, \\\n"
-                      "  '%s.tsv' index %d using 1:2 with linespoints ls %d title %s",
-                      block ? ", \\\n  " : "plot ", o->name, block, ls, o->name, block, ls,
-                      gp_quote_text(q, sizeof q, label));
+                      "  '%s.tsv' index %d using 1:2 with %s ls %d title %s",
+                      block ? ", \\\n  " : "plot ", o->name, block, ls, o->name, block,
+                      o->with ? o->with : "linespoints", ls, gp_quote_text(q, sizeof q, label));
         block++;
     }
+    if (o->diagonal && block) gp_buf_printf(&body, ", \\\n  x with lines ls 8 title 'y = x'");
     gp_buf_printf(&body, "\n");
     if (!strcmp(o->x, "epoch") && xmax <= 12) gp_buf_printf(&setup, "set xtics 1\n");
     groups_free(g, ng);
@@ -2698,10 +3799,21 @@ static mg_status write_bar(report_ctx *c, const cli_suite_output *o)
     gp_buf setup, body;
     char note[512];
     band_text(note, sizeof note, agg, "error bars");
+    if (!strcmp(agg, "1 run")) note[0] = '\0';
     gp_setup(&setup, o, title, note, yl);
     gp_buf_init(&body);
     int has = 0, negative = 0, seen[3] = {0, 0, 0};
     size_t longest = 0;
+    /* several bars of one mix mode (an ablation): class colours for all */
+    {
+        int modes[3] = {0, 0, 0}, dummy[3] = {0, 0, 0};
+        for (int k = 0; k < ng; k++) {
+            int ls = group_ls(s, o, &g[k], k, dummy);
+            if (ls >= 1 && ls <= 3) modes[ls - 1]++;
+            if (ls >= 4 && ls <= 6) modes[ls - 4] += 2;
+        }
+        if (modes[0] > 1 || modes[1] > 1 || modes[2] > 1) seen[0] = seen[1] = seen[2] = 99;
+    }
     for (int k = 0; k < ng; k++) {
         char label[512];
         group_label(s, o->rows, o->n_rows, g[k].vi, label, sizeof label);
@@ -2720,18 +3832,20 @@ static mg_status write_bar(report_ctx *c, const cli_suite_output *o)
         if (strlen(label) > longest) longest = strlen(label);
         /* one element per bar, in its group's colour */
         gp_buf_printf(&body, "%s'%s.tsv' every ::%d::%d using 1:3:xtic(2) with boxes ls %d notitle",
-                      k ? ", \\\n  " : "plot ", o->name, k, k, group_ls(s, &g[k], k, seen));
+                      k ? ", \\\n  " : "plot ", o->name, k, k,
+                      seen[0] == 99 ? gp_class_ls(k) : group_ls(s, o, &g[k], k, seen));
     }
     if (ng)
         gp_buf_printf(&body,
                       ", \\\n  '%s.tsv' using 1:3:6 with yerrorbars lc rgb \"#202020\" "
-                      "lw 1.2 pt 7 ps 0 notitle\n",
+                      "lw 1.2 pt 7 ps 0.5 notitle\n",
                       o->name);
     gp_buf_printf(&setup,
                   "unset key\nset boxwidth 0.6\nset style fill solid 0.75 border -1\n"
+                  "set xtics noenhanced\n"
                   "set xrange [-0.6:%g]\n",
                   ng - 0.4);
-    if (!negative) gp_buf_printf(&setup, "set yrange [0:*]\n");
+    if (!negative && !o->yrange) gp_buf_printf(&setup, "set yrange [0:*]\n");
     if (ng > 4 || longest > 14) gp_buf_printf(&setup, "set xtics rotate by -25\n");
     groups_free(g, ng);
     return figure_finish(c, o, &d, &setup, &body, title, has);
@@ -2770,12 +3884,12 @@ static mg_status write_sweep(report_ctx *c, const cli_suite_output *o)
             c->prov, o->name);
     gp_buf setup, body;
     gp_setup(&setup, o, title, xl, yl);
-    gp_buf_printf(&setup, "set key top right title %s\n",
+    gp_buf_printf(&setup, "set key %s title %s\n", o->key ? o->key : "top right",
                   band_note(q, sizeof q, agg, "error bars"));
     gp_buf_init(&body);
     int block = 0, seen[3] = {0, 0, 0};
     for (int k = 0; k < ng; k++) {
-        int ls = group_ls(s, &g[k], k, seen);
+        int ls = group_ls(s, o, &g[k], k, seen);
         char label[512];
         group_label(s, o->rows, o->n_rows, g[k].vi, label, sizeof label);
         membuf rows;
@@ -2803,6 +3917,523 @@ static mg_status write_sweep(report_ctx *c, const cli_suite_output *o)
     return figure_finish(c, o, &d, &setup, &body, title, block > 0);
 }
 
+/* ---------------------------------------------------------------- montage */
+
+/* The parts of a figure script written by gp_emit (gp.h) with one plot:
+ * setup = the text between the house style and the output loop, body = the
+ * commands inside the loop after `set output`.  Both malloc'ed.  0, or 1
+ * with the reason in why. */
+static int split_script(const char *text, char **setup, char **body, char *why, size_t len)
+{
+    *setup = *body = NULL;
+    const char *style = gp_style_text();
+    const char *st = strstr(text, style);
+    if (!st) return snprintf(why, len, "not a figure script of mixgeo (no house style)"), 1;
+    st += strlen(style);
+    const char *loop = strstr(st, "do for [gp_fmt in");
+    const char *out = loop ? strstr(loop, "\nset output ") : NULL;
+    const char *b = out ? strchr(out + 1, '\n') : NULL;
+    const char *e = NULL;
+    for (const char *p = b; p && (p = strstr(p, "\nunset multiplot\nset output\n}")); p++) e = p;
+    if (!loop || !b || !e || e < b)
+        return snprintf(why, len, "not a figure script of mixgeo (no output loop)"), 1;
+    *setup = xstrndup(st, (size_t)(loop - st));
+    *body = xstrndup(b + 1, (size_t)(e - b));
+    if (strstr(*body, "set multiplot")) {
+        free(*setup);
+        free(*body);
+        *setup = *body = NULL;
+        return snprintf(why, len,
+                        "has several plots (multiplot); a montage takes one-plot scripts"),
+               1;
+    }
+    return 0;
+}
+
+/* The body with every `set title ...` line replaced by title (quoted). */
+static void body_retitled(gp_buf *b, const char *body, const char *title)
+{
+    char q[1200];
+    const char *p = body;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p + 1) : strlen(p);
+        if (!strncmp(p, "set title ", 10))
+            gp_buf_printf(b, "set title %s\n", gp_quote_text(q, sizeof q, title));
+        else
+            gp_buf_printf(b, "%.*s", (int)n, p);
+        if (n && p[n - 1] != '\n') gp_buf_printf(b, "\n");
+        p += n;
+    }
+}
+
+static mg_status write_montage(report_ctx *c, const cli_suite_output *o)
+{
+    const cli_suite *s = c->s;
+    rgroup *g;
+    int ng = build_groups(s, o, o->rows, o->n_rows, &g);
+    char title[512], q[1200];
+    snprintf(title, sizeof title, "%s", o->title ? o->title : o->name);
+    membuf d;
+    mb_open(&d);
+    fprintf(d.f,
+            "%s figure=%s\n# the panels of the montage: the figure script of one run per row\n"
+            "# columns: row col run script status\n",
+            c->prov, o->name);
+    gp_buf setup, body;
+    gp_buf_init(&setup);
+    gp_buf_init(&body);
+    gp_buf_printf(&setup, "gp_home = GPVAL_PWD\n");
+    gp_buf_printf(&body, "set multiplot layout %d,%d title %s font ',13'\n", ng > 0 ? ng : 1,
+                  o->n_panels, gp_quote_text(q, sizeof q, title));
+    int has = 0;
+    for (int k = 0; k < ng; k++) {
+        int run = -1;
+        for (int i = 0; i < g[k].n && run < 0; i++)
+            if (c->rc[g[k].runs[i]].done) run = g[k].runs[i];
+        char label[512];
+        group_label(s, o->rows, o->n_rows, g[k].vi, label, sizeof label);
+        for (int p = 0; p < o->n_panels; p++) {
+            char why[256] = "no finished run", *pset = NULL, *pbody = NULL;
+            int ok = 0;
+            if (run >= 0) {
+                char dir[4096], path[4400];
+                cli_suite_run_dir(s, &s->runs[run], dir, sizeof dir);
+                snprintf(path, sizeof path, "%s/%s", dir, o->panels[p]);
+                char *text = read_text(path, (size_t)4 << 20);
+                if (!text)
+                    snprintf(why, sizeof why, "no %s", o->panels[p]);
+                else
+                    ok = !split_script(text, &pset, &pbody, why, sizeof why);
+                free(text);
+            }
+            fprintf(d.f, "%d\t%d\t%s\t%s\t%s\n", k, p, run >= 0 ? s->runs[run].id : "-",
+                    o->panels[p], ok ? "ok" : why);
+            char ptitle[800];
+            snprintf(ptitle, sizeof ptitle, "%s: %s", label,
+                     o->panel_titles[p] ? o->panel_titles[p] : o->panels[p]);
+            gp_buf_printf(&body, "reset\n%s", gp_style_text());
+            if (!ok) {
+                char qw[600];
+                gp_buf_printf(&body,
+                              "set title %s\nunset border\nunset tics\nunset key\n"
+                              "set label 1 %s at graph 0.5, graph 0.5 center\n"
+                              "plot [0:1] [0:1] NaN notitle\nunset label 1\n",
+                              gp_quote_text(q, sizeof q, ptitle),
+                              gp_quote_text(qw, sizeof qw, why));
+                continue;
+            }
+            has = 1;
+            /* the run's directory relative to figures/ */
+            char rel[4400];
+            const char *slash = strrchr(o->panels[p], '/');
+            snprintf(rel, sizeof rel, "../runs/%s%s%.*s", s->runs[run].id, slash ? "/" : "",
+                     slash ? (int)(slash - o->panels[p]) : 0, o->panels[p]);
+            gp_buf_printf(&body, "cd %s\n%s", gp_quote(q, sizeof q, rel), pset);
+            body_retitled(&body, pbody, ptitle);
+            gp_buf_printf(&body, "cd gp_home\n");
+            free(pset);
+            free(pbody);
+        }
+    }
+    gp_buf_printf(&body, "unset multiplot\n");
+    groups_free(g, ng);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s.tsv", c->figdir, o->name);
+    mg_status st = mb_write(&d, path);
+    int w = o->n_panels * o->panel_w, h = (ng > 0 ? ng : 1) * o->panel_h + 40;
+    gp_figure fig = {o->name, title, c->prov, w, h, setup.s};
+    if (st == MG_OK && (setup.failed || body.failed))
+        st = mg_fail(MG_ERR_NOMEM, "out of memory writing %s.gp", o->name);
+    if (st == MG_OK) st = gp_write(c->figdir, &fig, &body);
+    gp_buf_free(&setup);
+    gp_buf_free(&body);
+    if (st != MG_OK) return st;
+    return figure_rendered(c, o, title, has);
+}
+
+/* ---------------------------------------------------------------- claims: evaluation */
+
+typedef enum { V_HOLDS, V_FAILS, V_INCONCLUSIVE, V_NODATA } verdict_t;
+
+static const char *verdict_text(verdict_t v)
+{
+    static const char *const t[] = {"holds", "does not hold", "inconclusive", "no data"};
+    return t[v];
+}
+
+/* Verdict of a conjunction: fails if any part fails, holds if all hold, no
+ * data if none has data, else inconclusive. */
+static verdict_t verdict_and(verdict_t a, verdict_t b)
+{
+    if (a == V_FAILS || b == V_FAILS) return V_FAILS;
+    if (a == V_NODATA && b == V_NODATA) return V_NODATA;
+    if (a == V_HOLDS && b == V_HOLDS) return V_HOLDS;
+    return V_INCONCLUSIVE;
+}
+
+typedef struct {
+    verdict_t verdict;
+    int cells[4]; /* cells per verdict */
+    char *table;  /* markdown table of the measured values */
+    char *checks; /* markdown list, one line per comparison */
+    char *brief;  /* one line for summary tables */
+} claim_eval;
+
+static void claim_eval_free(claim_eval *e)
+{
+    free(e->table);
+    free(e->checks);
+    free(e->brief);
+}
+
+static void fmt_g(FILE *f, double x, int digits)
+{
+    if (isnan(x))
+        fputs("nan", f);
+    else
+        fprintf(f, "%.*g", digits, x);
+}
+
+/* "0.9512 ± 0.0031 (n=2)" with significant digits. */
+static void fmt_agg(FILE *f, agg_t a, int digits, int replicates)
+{
+    if (a.n == 0) {
+        fputs("–", f);
+        return;
+    }
+    fmt_g(f, a.mean, digits);
+    if (a.n > 1) {
+        fputs(" ± ", f);
+        fmt_g(f, a.std, digits > 2 ? 2 : digits);
+    }
+    if (a.n != replicates) fprintf(f, " (n=%d)", a.n);
+}
+
+/* One comparison A op B; a constant has n = -1. */
+static verdict_t compare(const cli_suite_claim *cl, cli_suite_cmp op, agg_t A, agg_t B, double *d,
+                         double *margin, double *slack, const char **why)
+{
+    *why = "";
+    *d = *margin = *slack = NAN;
+    if (A.n == 0 || B.n == 0 || isnan(A.mean) || isnan(B.mean)) {
+        *why = "no finished run with this value";
+        return V_NODATA;
+    }
+    double se2 = 0.0;
+    if (A.n > 1 && !isnan(A.std)) se2 += A.std * A.std / A.n;
+    if (B.n > 1 && !isnan(B.std)) se2 += B.std * B.std / B.n;
+    *d = A.mean - B.mean;
+    *margin = cl->noise * sqrt(se2);
+    double big = fabs(A.mean) > fabs(B.mean) ? fabs(A.mean) : fabs(B.mean);
+    *slack = cl->tol + cl->rtol * big;
+    double x = *d, m = *margin, t = *slack;
+    verdict_t v;
+    switch (op) {
+    case CLI_CMP_LT: v = x + m < -t ? V_HOLDS : x - m >= -t ? V_FAILS : V_INCONCLUSIVE; break;
+    case CLI_CMP_LE: v = x + m <= t ? V_HOLDS : x - m > t ? V_FAILS : V_INCONCLUSIVE; break;
+    case CLI_CMP_GT: v = x - m > t ? V_HOLDS : x + m <= t ? V_FAILS : V_INCONCLUSIVE; break;
+    case CLI_CMP_GE: v = x - m >= -t ? V_HOLDS : x + m < -t ? V_FAILS : V_INCONCLUSIVE; break;
+    default: v = fabs(x) + m <= t ? V_HOLDS : fabs(x) - m > t ? V_FAILS : V_INCONCLUSIVE; break;
+    }
+    if (v == V_INCONCLUSIVE) *why = "the difference is within the noise margin";
+    if ((A.n > 0 && A.n < cl->min_n) || (B.n > 0 && B.n < cl->min_n)) {
+        *why = v == V_HOLDS   ? "direction as claimed, but "
+               : v == V_FAILS ? "direction against the claim, but "
+                              : "within the noise margin, and ";
+        v = V_INCONCLUSIVE;
+    }
+    return v;
+}
+
+static agg_t operand_value(report_ctx *c, const cli_suite_claim *cl, const rgroup *cell,
+                           const cli_suite_operand *op, int each_vi)
+{
+    if (op->kind == 1) return (agg_t){op->number, 0.0, -1};
+    if (op->kind == 3) return (agg_t){NAN, NAN, 0};
+    int vi = op->kind == 0 ? op->vi : each_vi;
+    return group_metric(c, cell, cl->by, vi, &cl->o.metrics[0]);
+}
+
+static const char *operand_label(const cli_suite *s, const cli_suite_claim *cl,
+                                 const cli_suite_operand *op, int each_vi)
+{
+    if (op->kind == 1 || op->kind == 3) return op->text;
+    if (cl->by < 0) return "value";
+    return s->axes[cl->by].labels[op->kind == 0 ? op->vi : each_vi];
+}
+
+/* The values of the by axis that a claim looks at (where), in axis order. */
+static int claim_by_values(const cli_suite *s, const cli_suite_claim *cl, int *vis)
+{
+    if (cl->by < 0) {
+        vis[0] = -1;
+        return 1;
+    }
+    int n = 0;
+    for (int v = 0; v < s->axes[cl->by].n; v++) {
+        int ok = 1;
+        for (int k = 0; k < cl->o.n_where; k++)
+            if (cl->o.where_axis[k] == cl->by && !cl->o.where_ok[k][v]) ok = 0;
+        if (ok) vis[n++] = v;
+    }
+    return n;
+}
+
+static void claim_evaluate(report_ctx *c, const cli_suite_claim *cl, claim_eval *e)
+{
+    const cli_suite *s = c->s;
+    const cli_suite_output *o = &cl->o;
+    memset(e, 0, sizeof *e);
+    rgroup *g;
+    int ng = build_groups(s, o, o->rows, o->n_rows, &g);
+    int vis[CLI_SUITE_MAX_LIST], nv = claim_by_values(s, cl, vis);
+    int has_each = 0;
+    for (int i = 0; i < cl->n_operands; i++) has_each |= cl->operands[i].kind == 2;
+    const int dg = o->digits;
+    membuf tb, ck, br;
+    mb_open(&tb);
+    mb_open(&ck);
+    mb_open(&br);
+    /* measured table: header */
+    fputc('|', tb.f);
+    for (int i = 0; i < o->n_rows; i++) {
+        fputc(' ', tb.f);
+        md_cell(tb.f, o->rows[i] == s->method_axis ? "Method" : axis_label(&s->axes[o->rows[i]]));
+        fputs(" |", tb.f);
+    }
+    if (cl->by >= 0) {
+        fputc(' ', tb.f);
+        md_cell(tb.f, cl->by == s->method_axis ? "Method" : axis_label(&s->axes[cl->by]));
+        fputs(" |", tb.f);
+    }
+    for (int m = 0; m < o->n_metrics; m++) {
+        fputc(' ', tb.f);
+        md_cell(tb.f, o->metrics[m].label);
+        fputs(m == 0 ? " (claim) |" : " |", tb.f);
+    }
+    fputs("\n|", tb.f);
+    for (int i = 0; i < o->n_rows + (cl->by >= 0); i++) fputs(" --- |", tb.f);
+    for (int m = 0; m < o->n_metrics; m++) fputs(" ---: |", tb.f);
+    fputc('\n', tb.f);
+    e->verdict = V_NODATA;
+    int first_brief = 1;
+    /* the table shows the groups the claim names (all of them with a `*`) */
+    unsigned char named[CLI_SUITE_MAX_LIST] = {0};
+    for (int i = 0; i < cl->n_operands; i++)
+        if (cl->operands[i].kind == 0) named[cl->operands[i].vi] = 1;
+    for (int k = 0; k < ng; k++) {
+        char cell[512];
+        group_label(s, o->rows, o->n_rows, g[k].vi, cell, sizeof cell);
+        for (int j = 0; j < nv; j++) {
+            if (cl->by >= 0 && !has_each && !named[vis[j]]) continue;
+            int any = 0;
+            for (int i = 0; i < g[k].n; i++)
+                if (cl->by < 0 || s->runs[g[k].runs[i]].vi[cl->by] == vis[j]) any = 1;
+            if (!any) continue;
+            fputc('|', tb.f);
+            for (int i = 0; i < o->n_rows; i++) {
+                const cli_suite_axis *ax = &s->axes[o->rows[i]];
+                fputc(' ', tb.f);
+                md_cell(tb.f, o->rows[i] == s->method_axis ? ax->labels[g[k].vi[o->rows[i]]]
+                                                           : ax->values[g[k].vi[o->rows[i]]]);
+                fputs(" |", tb.f);
+            }
+            if (cl->by >= 0) {
+                fputc(' ', tb.f);
+                md_cell(tb.f, s->axes[cl->by].labels[vis[j]]);
+                fputs(" |", tb.f);
+            }
+            for (int m = 0; m < o->n_metrics; m++) {
+                fputc(' ', tb.f);
+                fmt_agg(tb.f, group_metric(c, &g[k], cl->by, vis[j], &o->metrics[m]), dg,
+                        s->replicates);
+                fputs(" |", tb.f);
+            }
+            fputc('\n', tb.f);
+        }
+        /* the comparisons of this cell */
+        verdict_t cv = V_NODATA;
+        int first_sub = 1;
+        for (int j = 0; j < (has_each ? nv : 1); j++) {
+            int each = has_each ? vis[j] : -1;
+            if (has_each && cl->by >= 0) {
+                int any = 0;
+                for (int i = 0; i < g[k].n; i++)
+                    if (s->runs[g[k].runs[i]].vi[cl->by] == each) any = 1;
+                if (!any) continue;
+            }
+            for (int q = 0; q + 1 < cl->n_operands; q++) {
+                if (cl->cmps[q] == CLI_CMP_BREAK) continue;
+                const cli_suite_operand *A = &cl->operands[q], *B = &cl->operands[q + 1];
+                agg_t a = operand_value(c, cl, &g[k], A, each),
+                      b = operand_value(c, cl, &g[k], B, each);
+                double d, margin, slack;
+                const char *why;
+                verdict_t v = compare(cl, cl->cmps[q], a, b, &d, &margin, &slack, &why);
+                cv = first_sub && q == 0 ? v : verdict_and(cv, v);
+                fputs("- ", ck.f);
+                if (o->n_rows) fprintf(ck.f, "%s: ", cell);
+                fprintf(ck.f, "%s", operand_label(s, cl, A, each));
+                if (A->kind != 1) {
+                    fputc(' ', ck.f);
+                    fmt_agg(ck.f, a, dg, s->replicates);
+                }
+                fprintf(ck.f, " %s %s", cmp_text(cl->cmps[q]), operand_label(s, cl, B, each));
+                if (B->kind != 1) {
+                    fputc(' ', ck.f);
+                    fmt_agg(ck.f, b, dg, s->replicates);
+                }
+                if (v != V_NODATA) {
+                    fputs(": difference ", ck.f);
+                    fmt_g(ck.f, d, dg);
+                    fputs(", noise margin ", ck.f);
+                    fmt_g(ck.f, margin, 2);
+                    if (slack > 0) {
+                        fputs(", tolerance ", ck.f);
+                        fmt_g(ck.f, slack, 2);
+                    }
+                }
+                fprintf(ck.f, " → **%s**", verdict_text(v));
+                if (*why) {
+                    fprintf(ck.f, " (%s", why);
+                    if ((a.n > 0 && a.n < cl->min_n) || (b.n > 0 && b.n < cl->min_n))
+                        fprintf(ck.f, "n = %d and %d, fewer than min-n = %d runs",
+                                a.n < 0 ? 0 : a.n, b.n < 0 ? 0 : b.n, cl->min_n);
+                    fputc(')', ck.f);
+                }
+                fputc('\n', ck.f);
+                /* brief: the first cell's comparisons */
+                /* brief: the comparisons of the first 4 cells */
+                if (k < 4 && (first_sub || !has_each || j < 4)) {
+                    int chain_start = q == 0 || has_each || cl->cmps[q - 1] == CLI_CMP_BREAK;
+                    if (!first_brief && chain_start) fputs("; ", br.f);
+                    if (ng > 1 && first_sub && q == 0) fprintf(br.f, "%s: ", cell);
+                    first_brief = 0;
+                    if (chain_start) {
+                        fprintf(br.f, "%s", operand_label(s, cl, A, each));
+                        if (A->kind != 1) {
+                            fputc(' ', br.f);
+                            fmt_g(br.f, a.mean, 3);
+                        }
+                    }
+                    fprintf(br.f, " %s %s", cmp_text(cl->cmps[q]), operand_label(s, cl, B, each));
+                    if (B->kind != 1) {
+                        fputc(' ', br.f);
+                        fmt_g(br.f, b.mean, 3);
+                    }
+                }
+            }
+            first_sub = 0;
+        }
+        if (k == 4) fprintf(br.f, "; ... (%d cells)", ng);
+        e->cells[cv]++;
+        e->verdict = k == 0 ? cv : verdict_and(e->verdict, cv);
+    }
+    groups_free(g, ng);
+    e->table = mb_close(&tb);
+    e->checks = mb_close(&ck);
+    e->brief = mb_close(&br);
+}
+
+/* ---------------------------------------------------------------- claims: markdown */
+
+/* The anchor of a claim: claim-SUITE-NAME. */
+static void claim_anchor(const cli_suite *s, const cli_suite_claim *cl, char *buf, size_t len)
+{
+    snprintf(buf, len, "claim-%s-%s", s->name, cl->name);
+}
+
+static void claim_render(FILE *f, report_ctx *c, const cli_suite_claim *cl, const claim_eval *e,
+                         const char *prefix)
+{
+    const cli_suite *s = c->s;
+    char anchor[300], agg[256];
+    claim_anchor(s, cl, anchor, sizeof anchor);
+    aggregate_text(s, agg, sizeof agg);
+    fprintf(f, "<a id=\"%s\"></a>\n### Claim %s: %s\n\n", anchor, cl->name,
+            verdict_text(e->verdict));
+    fprintf(f, "> %s\n\n", cl->text);
+    if (cl->paper) fprintf(f, "- **Paper:** %s\n", cl->paper);
+    fprintf(f, "- **Predicted:** %s%s`%s` on *%s*", cl->predicted ? cl->predicted : "",
+            cl->predicted ? "; checked as " : "", cl->expect, cl->o.metrics[0].label);
+    if (strcmp(agg, "1 run") != 0)
+        fprintf(f,
+                " (mean ± std over %s per group; a difference counts when it exceeds %g "
+                "standard errors of the difference of the means",
+                agg, cl->noise);
+    else
+        fputs(" (one run per group, no seed noise", f);
+    if (cl->tol > 0 || cl->rtol > 0) {
+        fputs(" plus a tolerance of ", f);
+        if (cl->tol > 0) fprintf(f, "%g", cl->tol);
+        if (cl->tol > 0 && cl->rtol > 0) fputs(" + ", f);
+        if (cl->rtol > 0) fprintf(f, "%g x the larger |mean|", cl->rtol);
+    }
+    if (cl->min_n > 1)
+        fprintf(f, "; groups with fewer than %d finished runs are inconclusive", cl->min_n);
+    fputs(")\n", f);
+    int nc = e->cells[0] + e->cells[1] + e->cells[2] + e->cells[3];
+    fprintf(f, "- **Verdict: %s**", verdict_text(e->verdict));
+    if (nc > 1)
+        fprintf(f, " (%d cells: %d hold, %d do not hold, %d inconclusive, %d without data)", nc,
+                e->cells[V_HOLDS], e->cells[V_FAILS], e->cells[V_INCONCLUSIVE], e->cells[V_NODATA]);
+    fputs("\n\n", f);
+    fputs(e->table, f);
+    fputs("\nChecks:\n\n", f);
+    fputs(e->checks, f);
+    fputc('\n', f);
+    if (cl->note) fprintf(f, "Note: %s\n\n", cl->note);
+    for (int i = 0; i < cl->n_figures; i++) {
+        const char *t = cl->figures[i];
+        for (int k = 0; k < s->n_figures; k++)
+            if (!strcmp(s->figures[k].name, cl->figures[i]) && s->figures[k].title)
+                t = s->figures[k].title;
+        fprintf(f, "[![%s](%sfigures/%s.png)](%sfigures/%s.pdf)\n\n", t, prefix, cl->figures[i],
+                prefix, cl->figures[i]);
+    }
+    for (int i = 0; i < cl->n_tables; i++)
+        fprintf(f, "Table: [%s](%stables/%s.md)\n\n", cl->tables[i], prefix, cl->tables[i]);
+}
+
+/* The summary table of claims (one row per claim). */
+static void claims_summary_rows(FILE *f, report_ctx *c, const claim_eval *ev, const char *prefix,
+                                int with_suite)
+{
+    const cli_suite *s = c->s;
+    for (int i = 0; i < s->n_claims; i++) {
+        char anchor[300];
+        claim_anchor(s, &s->claims[i], anchor, sizeof anchor);
+        fprintf(f, "| [%s](#%s) |", s->claims[i].name, anchor);
+        if (with_suite) fprintf(f, " [%s](%sREPORT.md) |", s->name, prefix);
+        fputc(' ', f);
+        md_cell(f, s->claims[i].text);
+        fprintf(f, " | **%s** | ", verdict_text(ev[i].verdict));
+        md_cell(f, ev[i].brief);
+        fputs(" |\n", f);
+    }
+}
+
+static mg_status write_claims_tsv(report_ctx *c, const claim_eval *ev)
+{
+    const cli_suite *s = c->s;
+    membuf t;
+    mb_open(&t);
+    fprintf(t.f,
+            "%s\n# columns: claim verdict cells_hold cells_fail cells_inconclusive cells_nodata "
+            "text\n",
+            c->prov);
+    for (int i = 0; i < s->n_claims; i++) {
+        fprintf(t.f, "%s\t%s\t%d\t%d\t%d\t%d\t", s->claims[i].name, verdict_text(ev[i].verdict),
+                ev[i].cells[0], ev[i].cells[1], ev[i].cells[2], ev[i].cells[3]);
+        tsv_cell(t.f, s->claims[i].text);
+        fputc('\n', t.f);
+    }
+    char path[4400];
+    snprintf(path, sizeof path, "%s/claims.tsv", s->out);
+    return mb_write(&t, path);
+}
+
 /* ---------------------------------------------------------------- runs.tsv, REPORT.md */
 
 static const char *const k_run_metrics[] = {"final.train_loss", "final.train_acc", "final.val_acc",
@@ -2827,8 +4458,10 @@ static mg_status write_runs_tsv(report_ctx *c, const cli_run_state *states)
         }
         for (int i = 0; k_run_metrics[i]; i++) {
             cli_suite_metric m;
-            snprintf(m.file, sizeof m.file, "summary.json");
-            snprintf(m.path, sizeof m.path, "%s", k_run_metrics[i]);
+            memset(&m, 0, sizeof m);
+            m.n_terms = 1;
+            snprintf(m.terms[0].file, sizeof m.terms[0].file, "summary.json");
+            snprintf(m.terms[0].path, sizeof m.terms[0].path, "%s", k_run_metrics[i]);
             fputc('\t', t.f);
             tsv_num(t.f, c->rc[r].done ? metric_value(c, r, &m) : NAN);
         }
@@ -2839,32 +4472,56 @@ static mg_status write_runs_tsv(report_ctx *c, const cli_run_state *states)
     return mb_write(&t, path);
 }
 
+/* Open the report context of suite s: the state of every run (into states
+ * and count when given). */
+static mg_status ctx_open(report_ctx *c, const cli_suite *s, int render, cli_run_state *states,
+                          int *count)
+{
+    memset(c, 0, sizeof *c);
+    c->s = s;
+    c->render = render;
+    c->have_gnuplot = gnuplot_on_path();
+    if (snprintf(c->figdir, sizeof c->figdir, "%s/figures", s->out) >= (int)sizeof c->figdir ||
+        snprintf(c->tabdir, sizeof c->tabdir, "%s/tables", s->out) >= (int)sizeof c->tabdir)
+        return mg_fail(MG_ERR_CONFIG, "path too long: %s", s->out);
+    snprintf(c->prov, sizeof c->prov, "# mixgeo %s suite=%s git=%s file=%s%s", MG_VERSION_STRING,
+             s->name, cli_git_revision(), s->path, s->quick ? " quick=1" : "");
+    c->rc = xcalloc((size_t)s->n_runs, sizeof *c->rc);
+    for (int r = 0; r < s->n_runs; r++) {
+        char detail[1024];
+        cli_run_state st = cli_suite_run_state(s, &s->runs[r], detail, sizeof detail);
+        if (states) states[r] = st;
+        if (count) count[st]++;
+        c->rc[r].done = st == CLI_RUN_DONE;
+        c->n_done += c->rc[r].done;
+    }
+    return MG_OK;
+}
+
+static void ctx_close(report_ctx *c)
+{
+    for (int r = 0; c->rc && r < c->s->n_runs; r++) {
+        for (int i = 0; i < c->rc[r].n_j; i++) cJSON_Delete(c->rc[r].j[i].json);
+        free(c->rc[r].j);
+    }
+    free(c->rc);
+    c->rc = NULL;
+}
+
 mg_status cli_suite_report(const cli_suite *s, int render)
 {
     report_ctx c;
     memset(&c, 0, sizeof c);
-    c.s = s;
-    c.render = render;
-    c.have_gnuplot = gnuplot_on_path();
-    mg_status st = MG_OK;
-    if (snprintf(c.figdir, sizeof c.figdir, "%s/figures", s->out) >= (int)sizeof c.figdir ||
-        snprintf(c.tabdir, sizeof c.tabdir, "%s/tables", s->out) >= (int)sizeof c.tabdir)
-        return mg_fail(MG_ERR_CONFIG, "path too long: %s", s->out);
-    st = mg_mkdir_p(s->out);
-    if (st == MG_OK && s->n_figures) st = mg_mkdir_p(c.figdir);
-    if (st == MG_OK && s->n_tables) st = mg_mkdir_p(c.tabdir);
-    if (st != MG_OK) return st;
-    snprintf(c.prov, sizeof c.prov, "# mixgeo %s suite=%s git=%s file=%s%s", MG_VERSION_STRING,
-             s->name, cli_git_revision(), s->path, s->quick ? " quick=1" : "");
-    c.rc = xcalloc((size_t)s->n_runs, sizeof *c.rc);
     cli_run_state *states = xcalloc((size_t)s->n_runs, sizeof *states);
     int count[CLI_RUN_N_STATES] = {0};
-    for (int r = 0; r < s->n_runs; r++) {
-        char detail[1024];
-        states[r] = cli_suite_run_state(s, &s->runs[r], detail, sizeof detail);
-        count[states[r]]++;
-        c.rc[r].done = states[r] == CLI_RUN_DONE;
-        c.n_done += c.rc[r].done;
+    mg_status st = mg_mkdir_p(s->out);
+    if (st == MG_OK) st = ctx_open(&c, s, render, states, count);
+    if (st == MG_OK && s->n_figures) st = mg_mkdir_p(c.figdir);
+    if (st == MG_OK && s->n_tables) st = mg_mkdir_p(c.tabdir);
+    if (st != MG_OK) {
+        ctx_close(&c);
+        free(states);
+        return st;
     }
     mb_open(&c.md);
     for (int i = 0; i < s->n_tables && st == MG_OK; i++)
@@ -2872,6 +4529,9 @@ mg_status cli_suite_report(const cli_suite *s, int render)
     for (int i = 0; i < s->n_figures && st == MG_OK; i++)
         st = k_figure_kinds[s->figures[i].kind].write(&c, &s->figures[i]);
     if (st == MG_OK) st = write_runs_tsv(&c, states);
+    claim_eval *ev = xcalloc((size_t)s->n_claims, sizeof *ev);
+    for (int i = 0; i < s->n_claims; i++) claim_evaluate(&c, &s->claims[i], &ev[i]);
+    if (st == MG_OK && s->n_claims) st = write_claims_tsv(&c, ev);
     char *body = mb_close(&c.md);
     if (st == MG_OK) {
         char agg[256], when[64], path[4400];
@@ -2889,6 +4549,16 @@ mg_status cli_suite_report(const cli_suite *s, int render)
                 "); every value is the mean ± std over %s.  Per-run values: runs.tsv.  "
                 "mixgeo %s, git %s, %s.\n\n",
                 agg, MG_VERSION_STRING, cli_git_revision(), when);
+        if (s->n_claims) {
+            fputs("## Claims\n\nEach claim of the paper checked on these runs (verdict rules: "
+                  "`mixgeo suite --help`; per-claim files: claims.tsv).\n\n"
+                  "| Claim | Statement | Verdict | Measured |\n|---|---|---|---|\n",
+                  r.f);
+            claims_summary_rows(r.f, &c, ev, "", 0);
+            fputc('\n', r.f);
+            for (int i = 0; i < s->n_claims; i++) claim_render(r.f, &c, &s->claims[i], &ev[i], "");
+            if (s->n_tables || s->n_figures) fputs("## Tables and figures\n\n", r.f);
+        }
         fputs(body ? body : "", r.f);
         snprintf(path, sizeof path, "%s/REPORT.md", s->out);
         st = mb_write(&r, path);
@@ -2910,17 +4580,151 @@ mg_status cli_suite_report(const cli_suite *s, int render)
             else
                 printf(" (%d rendered to PNG and PDF)", c.rendered);
         }
+        if (s->n_claims) {
+            int nv[4] = {0};
+            for (int i = 0; i < s->n_claims; i++) nv[ev[i].verdict]++;
+            printf(", %d claim%s: %d hold, %d do not hold, %d inconclusive, %d without data",
+                   s->n_claims, s->n_claims == 1 ? "" : "s", nv[V_HOLDS], nv[V_FAILS],
+                   nv[V_INCONCLUSIVE], nv[V_NODATA]);
+        }
         printf("\n");
         fflush(stdout);
     }
-    for (int r = 0; r < s->n_runs; r++) {
-        for (int i = 0; i < c.rc[r].n_j; i++) cJSON_Delete(c.rc[r].j[i].json);
-        free(c.rc[r].j);
-    }
-    free(c.rc);
+    for (int i = 0; i < s->n_claims; i++) claim_eval_free(&ev[i]);
+    free(ev);
+    ctx_close(&c);
     free(states);
     if (st == MG_OK && c.failures)
         st = mg_fail(MG_ERR_IO, "%d figure%s of %s could not be rendered", c.failures,
                      c.failures == 1 ? "" : "s", s->name);
+    return st;
+}
+
+/* ---------------------------------------------------------------- combined report */
+
+/* to relative to the directory from ("../x/"), "" if they are the same,
+ * with a trailing '/'; both must exist.  0 if a real path cannot be had. */
+static int relative_dir(const char *from, const char *to, char *buf, size_t len)
+{
+    char a[PATH_MAX], b[PATH_MAX];
+    if (!realpath(from, a) || !realpath(to, b)) return 0;
+    size_t i = 0, common = 0;
+    while (a[i] && a[i] == b[i]) {
+        if (a[i] == '/') common = i;
+        i++;
+    }
+    if (!a[i] && (b[i] == '/' || !b[i]))
+        common = i;
+    else if (!b[i] && a[i] == '/')
+        common = i;
+    size_t used = 0;
+    buf[0] = '\0';
+    /* one "../" per component of a after the common prefix */
+    for (const char *p = a + common; *p; p++)
+        if (*p == '/' && p[1])
+            used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "../");
+    const char *rest = b + common;
+    while (*rest == '/') rest++;
+    if (*rest) used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s/", rest);
+    return used < len;
+}
+
+mg_status cli_suite_combined_report(cli_suite *const *suites, int n, const char *path, int quick)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    mg_status st = mg_mkdir_p(dir);
+    if (st != MG_OK) return st;
+    /* the suites by [suite] order, then as given */
+    cli_suite **sorted = xcalloc((size_t)n, sizeof *sorted);
+    for (int i = 0; i < n; i++) {
+        int k = i;
+        while (k > 0 && sorted[k - 1]->order > suites[i]->order) {
+            sorted[k] = sorted[k - 1];
+            k--;
+        }
+        sorted[k] = suites[i];
+    }
+    suites = sorted;
+    report_ctx *ctx = xcalloc((size_t)n, sizeof *ctx);
+    claim_eval **ev = xcalloc((size_t)n, sizeof *ev);
+    char(*prefix)[4096] = xcalloc((size_t)n, sizeof *prefix);
+    int total = 0, nv[4] = {0};
+    for (int i = 0; i < n && st == MG_OK; i++) {
+        const cli_suite *s = suites[i];
+        st = ctx_open(&ctx[i], s, 0, NULL, NULL);
+        if (st != MG_OK) break;
+        if (!relative_dir(dir, s->out, prefix[i], sizeof prefix[i]))
+            snprintf(prefix[i], sizeof prefix[i], "%s/", s->out);
+        ev[i] = xcalloc((size_t)s->n_claims, sizeof **ev);
+        for (int k = 0; k < s->n_claims; k++) {
+            claim_evaluate(&ctx[i], &s->claims[k], &ev[i][k]);
+            nv[ev[i][k].verdict]++;
+            total++;
+        }
+    }
+    if (st == MG_OK) {
+        char when[64];
+        iso_time(when, sizeof when);
+        membuf r;
+        mb_open(&r);
+        fprintf(r.f, "# Manifold Mixup: the paper's claims checked with mixgeo%s\n\n",
+                quick ? " (quick budget)" : "");
+        fprintf(r.f,
+                "Verma et al., *Manifold Mixup: Better Representations by Interpolating Hidden "
+                "States*, ICML 2019, reproduced on the data we have (two spirals, Fashion-MNIST, "
+                "the idealised problem of Theorem 1).  Each claim below is the paper's "
+                "statement, what it predicts on our runs, what mixgeo measured (mean ± std over "
+                "seeds, with the figure beside it) and a verdict: **holds**, **does not hold** or "
+                "**inconclusive** (the difference is within the seed noise, or too few seeds; "
+                "the rules are in `mixgeo suite --help`).  Verdicts are about these runs and "
+                "budgets only%s.\n\n",
+                quick ? "; this is the quick budget (a few epochs, one or two seeds): read it "
+                        "as a smoke test of the pipeline, not as a result"
+                      : "");
+        fprintf(r.f,
+                "%d claims from %d suite%s: %d hold, %d do not hold, %d inconclusive, %d without "
+                "data.  mixgeo %s, git %s, %s.\n\n",
+                total, n, n == 1 ? "" : "s", nv[V_HOLDS], nv[V_FAILS], nv[V_INCONCLUSIVE],
+                nv[V_NODATA], MG_VERSION_STRING, cli_git_revision(), when);
+        fputs("| Claim | Suite | Statement | Verdict | Measured |\n|---|---|---|---|---|\n", r.f);
+        for (int i = 0; i < n; i++) claims_summary_rows(r.f, &ctx[i], ev[i], prefix[i], 1);
+        fputc('\n', r.f);
+        for (int i = 0; i < n; i++) {
+            const cli_suite *s = suites[i];
+            int done = ctx[i].n_done;
+            fprintf(r.f, "## Suite %s\n\n", s->name);
+            if (*s->description) fprintf(r.f, "%s\n\n", s->description);
+            fprintf(r.f,
+                    "Suite file `%s`, %d of %d runs done; full report with every table and "
+                    "figure: [%sREPORT.md](%sREPORT.md).\n\n",
+                    s->path, done, s->n_runs, prefix[i], prefix[i]);
+            if (!s->n_claims) fputs("This suite states no claims.\n\n", r.f);
+            for (int k = 0; k < s->n_claims; k++)
+                claim_render(r.f, &ctx[i], &s->claims[k], &ev[i][k], prefix[i]);
+        }
+        st = mb_write(&r, path);
+        if (st == MG_OK && !cli_quiet()) {
+            printf("combined report %s: %d claims: %d hold, %d do not hold, %d inconclusive, %d "
+                   "without data\n",
+                   path, total, nv[V_HOLDS], nv[V_FAILS], nv[V_INCONCLUSIVE], nv[V_NODATA]);
+            fflush(stdout);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (ev[i])
+            for (int k = 0; k < suites[i]->n_claims; k++) claim_eval_free(&ev[i][k]);
+        free(ev[i]);
+        if (ctx[i].s) ctx_close(&ctx[i]);
+    }
+    free(ev);
+    free(ctx);
+    free(prefix);
+    free(sorted);
     return st;
 }

@@ -1,7 +1,8 @@
 /*
  * suite.h - experiment suites of the `mixgeo` program (src/cli/): the suite
  * file, the grid expansion into runs with stable ids, the state of each run
- * on disk, and the report (tables and figures aggregated over seeds).
+ * on disk, the report (tables and figures aggregated over seeds) and the
+ * claims (a paper's statement checked against the runs, with a verdict).
  * `mixgeo suite` (cmd_suite.c) is the command; the process handling of
  * `suite run` (fork/exec, -j, locks, signals) lives there; suite.c parses,
  * expands, reads and writes files, and runs gnuplot for the report.
@@ -11,52 +12,113 @@
  *
  *   [suite]    name = fig1-spiral          (default: the file name without .suite)
  *              description = one line for the report
+ *              command = train | theory    (what one run is: `mixgeo train` +
+ *                                           analyses, or `mixgeo theory`; default train)
+ *              order = 3                   (place in a combined report; default 0,
+ *                                           ties keep the command-line order)
  *              out = results/fig1-spiral   (default: results/NAME; --quick
  *                                           appends -quick; --out, --root win)
  *              aggregate = seed            (axes averaged over in the report)
  *              quick.KEY = VALUE           (--quick: KEY is a grid axis -> its new
- *                                           values "v1 | v2"; else a train key)
- *   [base]     any `mixgeo train` key = value
+ *                                           values "v1 | v2"; else a run key)
+ *   [base]     any key of the command (`mixgeo train --help` / `theory --help`)
  *   [method N] label = Manifold Mixup      (legend and table text)
- *              train keys of the preset named N
+ *              keys of the preset named N
  *   [grid]     AXIS = v1 | v2 | v3          (AXIS: method (values = [method N]
- *                                           names) or a train key)
+ *                                           names) or a key of the command)
  *   [analyze]  layers = 1,2|auto  split = test,train  only = spectra,collapse
  *              max-per-class = 500|all     (`only = none` or no section: no analyses;
- *                                           one `mixgeo analyze` per split and layer)
+ *                                           one `mixgeo analyze` per split and layer;
+ *                                           train suites only)
  *   [table N]  kind = summary  metrics = test_acc, test_nll  values = final, best
  *              labels = A | B ...  rows = method  cols = alpha  where = data=moons
  *              digits = 4  title = ...  caption = ...
- *   [figure N] kind = curve|bar|sweep  y = test_acc  x = epoch|AXIS  group = method
- *              value = final|best  where = ...  title, xlabel, ylabel, logx, logy
+ *   [figure N] kind = curve|bar|sweep|montage  y = test_acc  x = epoch|AXIS|COLUMN
+ *              group = method  value = final|best  where = ...  title, xlabel,
+ *              ylabel, logx, logy, xrange, yrange, key, with, xline, yline
+ *              (VALUE [label]: a dotted reference line), diagonal (curve: file = a
+ *              per-run TSV, y may be a glob of columns averaged per row: class_*;
+ *              montage: panels = RUN-RELATIVE.gp | ...  titles = A | B ...: the
+ *              plots of per-run figure scripts, one row per group)
+ *   [claim N]  text = the paper's statement   metric = METRIC
+ *              expect = manifold < input < none | * < 1e-6 | manifold == 1 |
+ *                       manifold < input, manifold < none   (chains, all must hold)
+ *              by = method|AXIS|none  where = ...  paper = what the paper reports
+ *              predicted = ...  show = METRIC, ...  labels = A | B ...
+ *              figure = F1, F2  table = T  noise = 2  tol = 0  rtol = 0
+ *              min-n = 2  digits = 4  note = ...
+ *
+ * where = AXIS=VALUE ... (blank-separated) keeps the runs with that value;
+ * AXIS=V1,V2 keeps the runs with any of the listed values, and a value with
+ * * ? [ is a glob over the axis values (arch=*-12-*); the axis is fixed
+ * only when exactly one value passes (otherwise it stays a row / group
+ * axis).  Under --quick, values that quick.AXIS dropped are ignored.
  *
  * A metric: a metrics.tsv column name (test_acc: final.test_acc and
  * best.test_acc, per `values`), final.COL, best.COL, a numeric summary.json
- * key, or FILE:JSON.PATH of any JSON file of the run directory.  Rows/groups
- * default to every axis that is not aggregated, not the pivot/x axis and not
- * fixed by where; an explicit list must cover those axes.
+ * key, FILE:JSON.PATH of any JSON file of the run directory, FILE:COLUMN of
+ * a TSV file of the run directory (with a `# columns:` line), or an
+ * arithmetic expression of those and numbers with blanks around the
+ * operators + - * / (usual precedence, no parentheses):
+ *   100 - 100 * final.test_acc
+ *   analysis/test-L1/summary.json:spectra.mean_centred.rest /
+ * analysis/test-L1/summary.json:spectra.mean_centred.s1 JSON.PATH: dot-separated names and array
+ * indices; `*` (every element), filters [FIELD OP VALUE] (OP = != < > <= >=, VALUE a number, true,
+ * false, a word, or @FIELD of the same element) and a final reducer |min |max |mean |sum |count
+ * |first |last (needed when the path can give several values): corollary.per_class.*.rank_1e2|max
+ *   results[theorem1_applies=false].J_rel|min
+ * TSV: COLUMN|REDUCER, default |last; |changes counts the changes of the
+ * value between consecutive rows of one block (blocks are separated by blank
+ * lines): metrics.tsv:test_nll|min, analysis/test-L3/map-input.tsv:class|changes.
+ * Rows/groups default to every axis that is not aggregated, not the pivot/x
+ * axis and not fixed by where; an explicit list must cover those axes.
  *
- * Precedence of the train keys of one run: defaults < [base] < the [method]
+ * A claim is evaluated in every cell (a combination of the values of the
+ * axes that are not `by`, not aggregated and not fixed by where) on the
+ * mean, std and n over the aggregated axes (seeds) of each group (a value
+ * of the `by` axis; default the method axis).  expect is a chain
+ * A OP B [OP C ...] with OP one of < > <= >= == (each adjacent pair must
+ * hold; several chains are separated by commas and must all hold); an
+ * operand is a value of the `by` axis, a number, or `*` (each value
+ * of the `by` axis in turn; with by = none, the cell's runs).  With
+ * d = mean(A) - mean(B), se = sqrt(sA^2/nA + sB^2/nB) (0 for numbers),
+ * m = noise * se and slack = tol + rtol * max(|mean A|, |mean B|):
+ *   A < B   holds if d + m < -slack, does not hold if d - m >= -slack
+ *   A <= B  holds if d + m <= slack,  does not hold if d - m > slack
+ *   A == B  holds if |d| + m <= slack, does not hold if |d| - m > slack
+ * (> and >= mirrored), else inconclusive; a group with fewer than min-n
+ * finished runs makes its comparison inconclusive.  A claim holds if it
+ * holds in every cell, does not hold if it fails in any cell, and is
+ * inconclusive otherwise (or without data).
+ *
+ * Precedence of the run keys of one run: defaults < [base] < the [method]
  * preset of its method value < its other axis values < quick.KEY (--quick).
  *
  * Run id: "<slug>-<hash>": slug = the run's axis values (method name, then
  * KEYVALUE for other axes) joined by '_', hash = 8 hex digits of FNV-1a 64 over
- * the sorted "key=value" lines of the resolved train configuration, leaving out
+ * the sorted "key=value" lines of the resolved configuration, leaving out
  * out/threads/checkpoint-every (they do not change results) and every key
- * whose resolved value is the option's default text (so that adding a train
+ * whose resolved value is the option's default text (so that adding an
  * option keeps the ids; a changed default is caught by comparing RUN/config.ini,
- * see CLI_RUN_STALE).
+ * see CLI_RUN_STALE).  Theory runs hash "command=theory" too.
  *
  * Run directory OUT/runs/ID/ (OUT = [suite] out, --out, or --root/NAME):
  *   config.ini, metrics.tsv, summary.json, model.ckpt   (mixgeo train)
+ *   config.ini, theory.tsv, summary.json, theory-*.gp   (mixgeo theory; config.ini
+ *                                                       written by the runner)
  *   analysis/...                                       (mixgeo analyze)
  *   log.txt          stdout+stderr of every step, appended, one header per step
  *   lock             flock()ed while a runner or a step of it works on the run
  *                    (a second runner waits for it, then skips or takes the run)
- *   steps/train.done, steps/analyze-SPLIT-LK.done      one per finished step
+ *   steps/train.done (theory.done), steps/analyze-SPLIT-LK.done   one per finished step
  *   DONE             written atomically after the last step (its steps line
  *                    names the analyses; a changed [analyze] makes it partial)
  *   FAILED           step, exit status and log of the last failure
+ *
+ * Report: OUT/REPORT.md (claims, tables, figures), OUT/runs.tsv,
+ * OUT/claims.tsv, OUT/tables/NAME.{tsv,md,tex}, OUT/figures/NAME.{tsv,gp,png,pdf};
+ * cli_suite_combined_report writes one file with the claims of several
+ * suites (make paper: results/paper/REPORT.md).
  *
  * Ownership: everything reachable from a cli_suite is owned by it and freed
  * by cli_suite_free.  Printing: the parse and check functions print every
@@ -71,6 +133,8 @@
 
 #define CLI_SUITE_MAX_AXES 16
 #define CLI_SUITE_MAX_LIST 128 /* items of a list (axis values, metrics, layers) */
+#define CLI_SUITE_MAX_TERMS 8  /* terms of a metric expression */
+#define CLI_SUITE_MAX_PANELS 8 /* panels per row of a montage */
 
 /* ---------------------------------------------------------------- the file */
 
@@ -80,7 +144,7 @@ typedef struct {
 } cli_suite_entry;
 
 typedef struct {
-    char *kind; /* "suite", "base", "grid", "method", "analyze", "table", "figure" */
+    char *kind; /* "suite", "base", "grid", "method", "analyze", "table", "figure", "claim" */
     char *name; /* [method NAME]: NAME; "" for the one-word sections */
     int line;
     cli_suite_entry *e;
@@ -90,7 +154,7 @@ typedef struct {
 /* ---------------------------------------------------------------- grid */
 
 typedef struct {
-    char *key; /* "method" or a train option name */
+    char *key; /* "method" or an option name of the suite's command */
     int line;  /* of the values in use (quick.KEY under --quick) */
     int n;
     char **values; /* n */
@@ -102,7 +166,7 @@ typedef struct {
 typedef struct {
     char id[160];
     int vi[CLI_SUITE_MAX_AXES]; /* per axis: index into its values */
-    char **config;              /* cli_train_n_opts entries: resolved text (CLI_SAVE), else NULL */
+    char **config;              /* s->n_opts entries: resolved text (CLI_SAVE), else NULL */
     uint64_t hash;              /* FNV-1a 64 of the canonical configuration */
 } cli_suite_run;
 
@@ -118,7 +182,7 @@ typedef struct {
 
 /* One step of a run: train, or one `mixgeo analyze` (split, layer). */
 typedef struct {
-    char name[64];  /* "train" or "analyze-SPLIT-LK" (marker steps/NAME.done) */
+    char name[64];  /* "train", "theory" or "analyze-SPLIT-LK" (marker steps/NAME.done) */
     char args[512]; /* analyze: the options after RUN, as one line */
     int layer;      /* -1: auto (analyze's default, the last hidden state) */
     const char *split;
@@ -126,13 +190,22 @@ typedef struct {
 
 /* ---------------------------------------------------------------- report */
 
-/* A number per run: a JSON path ("final.test_acc", "per_class.0.s1") in a
- * JSON file of the run directory (default summary.json). */
+/* One term of a metric: a number, or a JSON path ("final.test_acc",
+ * "per_class.*.s1|mean") in a JSON file of the run directory (default
+ * summary.json), or a column (with a reducer) of a TSV file of the run. */
 typedef struct {
-    char file[256]; /* run-relative, e.g. "summary.json" */
+    char file[256]; /* run-relative, e.g. "summary.json"; "" for a number */
     char path[256];
+    double number; /* file[0] == 0 */
+} cli_suite_term;
+
+/* A number per run: terms[0] ops[0] terms[1] ... (+ - * /, usual precedence). */
+typedef struct {
+    cli_suite_term terms[CLI_SUITE_MAX_TERMS];
+    char ops[CLI_SUITE_MAX_TERMS]; /* ops[i] joins terms[i] and terms[i + 1] */
+    int n_terms;
     char label[256]; /* column / axis text for a reader */
-    char key[512];   /* column name in TSV headers: PATH, or FILE:PATH */
+    char key[512]; /* column name in TSV headers: PATH, FILE:PATH, the expression without blanks */
 } cli_suite_metric;
 
 typedef struct cli_suite cli_suite;
@@ -149,20 +222,71 @@ typedef struct {
     int n_metrics;
     int rows[CLI_SUITE_MAX_AXES], n_rows; /* tables: row axes; figures: group axes */
     int col;                              /* tables: pivot axis; sweep: x axis; -1 none */
+    /* where: runs pass if, for each i, their value of where_axis[i] is
+     * allowed (where_ok); where_vi[i] is the value when exactly one is
+     * allowed (the axis is fixed), else -1. */
     int where_axis[CLI_SUITE_MAX_AXES], where_vi[CLI_SUITE_MAX_AXES], n_where;
+    unsigned char where_ok[CLI_SUITE_MAX_AXES][CLI_SUITE_MAX_LIST];
+    unsigned char where_pos[CLI_SUITE_MAX_AXES][CLI_SUITE_MAX_LIST]; /* 1 + position in the list */
     const char *file, *x, *y;                      /* curve: TSV and its columns */
     const char *title, *xlabel, *ylabel, *caption; /* NULL: a default */
-    int digits, logx, logy;
+    const char *xrange, *yrange, *key, *with;      /* gnuplot text, NULL: default */
+    const char *xline, *yline;                     /* "VALUE [label]", NULL: none */
+    int digits, logx, logy, diagonal;              /* diagonal: curve, draw y = x */
+    /* montage: run-relative figure scripts and their panel titles */
+    char *panels[CLI_SUITE_MAX_PANELS], *panel_titles[CLI_SUITE_MAX_PANELS]; /* owned */
+    int n_panels, panel_w, panel_h;
 } cli_suite_output;
+
+/* One operand of a claim's expect: a value of the `by` axis, a number, or
+ * `*` (each value of the `by` axis in turn). */
+typedef struct {
+    int kind; /* 0 group (vi), 1 number, 2 each, 3 a group value --quick dropped */
+    int vi;
+    double number;
+    char text[64];
+} cli_suite_operand;
+
+typedef enum {
+    CLI_CMP_LT,
+    CLI_CMP_LE,
+    CLI_CMP_GT,
+    CLI_CMP_GE,
+    CLI_CMP_EQ,
+    CLI_CMP_BREAK /* "," between two chains: no comparison */
+} cli_suite_cmp;
+
+/* A [claim NAME] section (strings point into the section entries).  The
+ * claim's metric is metrics[0]; metrics[1..] are the `show` columns. */
+typedef struct {
+    const char *name;
+    int line;
+    cli_suite_output o; /* where, digits, metrics, rows = the cell axes */
+    const char *text, *paper, *predicted, *expect, *note;
+    int by; /* axis, -1: none */
+    cli_suite_operand operands[16];
+    cli_suite_cmp cmps[15];
+    int n_operands;
+    double noise, tol, rtol;
+    int min_n;
+    const char *figures[8], *tables[8]; /* names of [figure] / [table] sections */
+    int n_figures, n_tables;
+} cli_suite_claim;
 
 /* ---------------------------------------------------------------- the suite */
 
+enum { CLI_SUITE_TRAIN = 0, CLI_SUITE_THEORY = 1 };
+
 struct cli_suite {
-    char *path;        /* the suite file */
-    char *name;        /* [suite] name */
-    char *description; /* "" if none */
-    char *out;         /* output directory (after --out / --root) */
-    int quick;         /* --quick in effect */
+    char *path;          /* the suite file */
+    char *name;          /* [suite] name */
+    char *description;   /* "" if none */
+    int command;         /* CLI_SUITE_TRAIN or CLI_SUITE_THEORY */
+    int order;           /* [suite] order: place in a combined report (default 0) */
+    const cli_opt *opts; /* the options of the command (cli_train_opts or theory's) */
+    int n_opts;
+    char *out; /* output directory (after --out / --root) */
+    int quick; /* --quick in effect */
     cli_suite_section *sec;
     int n_sec;
     cli_suite_axis axes[CLI_SUITE_MAX_AXES];
@@ -174,6 +298,8 @@ struct cli_suite {
     char steps_sig[32]; /* hash of the step list, in DONE */
     cli_suite_output *tables, *figures;
     int n_tables, n_figures;
+    cli_suite_claim *claims;
+    int n_claims;
     const cli_suite_entry *quick_set[CLI_SUITE_MAX_LIST]; /* quick.KEY train overrides */
     int n_quick_set;
     int replicates; /* runs per report cell: product of the aggregate axes' sizes */
@@ -227,11 +353,21 @@ cli_run_state cli_suite_run_state_locked(const cli_suite *s, const cli_suite_run
 /* 1 if DIR/config.ini agrees with r's resolved configuration (keys missing
  * from the file must have their default; "arch = auto" matches any arch);
  * 0 otherwise, with the first difference in why ("lr: 0.1 -> 0.05"). */
-int cli_suite_config_matches(const cli_suite_run *r, const char *dir, char *why, size_t len);
+int cli_suite_config_matches(const cli_suite *s, const cli_suite_run *r, const char *dir, char *why,
+                             size_t len);
 
-/* Write DIR/config.ini of run r for `mixgeo train --config` (out = DIR,
- * threads = threads). */
-mg_status cli_suite_write_config(const cli_suite_run *r, const char *dir, int threads);
+/* Write DIR/config.ini of run r (train: for `mixgeo train --config`; theory:
+ * the record of the options given to `mixgeo theory`), out = DIR, threads =
+ * threads. */
+mg_status cli_suite_write_config(const cli_suite *s, const cli_suite_run *r, const char *dir,
+                                 int threads);
+
+/* The command line of a theory run (argv[0] = exe, then "theory" and
+ * --KEY VALUE for every key, --out DIR --threads N; NULL-terminated) into
+ * argv (max entries, strings in buf).  Returns the count or -1 if it does not fit. */
+int cli_suite_theory_argv(const cli_suite *s, const cli_suite_run *r, const char *exe,
+                          const char *dir, int threads, char **argv, int max, char *buf,
+                          size_t len);
 
 /* Markers (atomic writes).  cli_suite_step_done: 1 if steps/NAME.done holds
  * the step's args. */
@@ -251,6 +387,12 @@ void cli_suite_log_tail(const char *dir, char *buf, size_t len);
  * the PATH.  Prints what it wrote (unless quiet).  Returns MG_OK, or the
  * first failure (mg_errmsg). */
 mg_status cli_suite_report(const cli_suite *s, int render);
+
+/* One file with the claims of n suites (their verdicts first, then each
+ * claim with its numbers, links relative to the file's directory into each
+ * suite's figures and REPORT.md).  Evaluates the claims from the runs on
+ * disk (call after cli_suite_report).  quick: say so in the title. */
+mg_status cli_suite_combined_report(cli_suite *const *suites, int n, const char *path, int quick);
 
 /* The figure and table kinds (for --help): "curve, bar, sweep". */
 void cli_suite_kinds_text(char *buf, size_t len, int figures);
