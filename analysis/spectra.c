@@ -429,6 +429,26 @@ static size_t align8(size_t x)
     return (x + 7) & ~(size_t)7;
 }
 
+/* The head of a result laid out in mem (the struct, the class array, then
+ * doubles from mem + head): counts, mode and the three p-vectors mean,
+ * s_within, s_total.  Returns the doubles after those three. */
+static double *result_head(char *mem, size_t head, int C, int p, int64_t N, mg_spectra_mode mode)
+{
+    mg_spectra_result *res = (mg_spectra_result *)mem;
+    res->cls = (mg_class_spectrum *)(mem + align8(sizeof(mg_spectra_result)));
+    double *d = (double *)(mem + head);
+    res->classes = C;
+    res->p = p;
+    res->mode = mode;
+    res->n = N;
+    res->mean = d, d += p;
+    res->ns_within = (int)(N < p ? N : p);
+    res->s_within = d, d += p;
+    res->ns_total = res->ns_within;
+    res->s_total = d, d += p;
+    return d;
+}
+
 static mg_status finish_stream(mg_spectra_acc *acc, mg_spectra_result **out)
 {
     const int C = acc->classes, p = acc->p, ld = acc->cap;
@@ -448,17 +468,7 @@ static mg_status finish_stream(mg_spectra_acc *acc, mg_spectra_result **out)
     char *mem = calloc(1, head + nd * sizeof(double));
     if (!mem) return mg_fail(MG_ERR_NOMEM, "spectra: out of memory for the result");
     mg_spectra_result *res = (mg_spectra_result *)mem;
-    res->cls = (mg_class_spectrum *)(mem + align8(sizeof(mg_spectra_result)));
-    double *d = (double *)(mem + head);
-    res->classes = C;
-    res->p = p;
-    res->mode = MG_SPECTRA_QR_STREAM;
-    res->n = N;
-    res->mean = d, d += p;
-    res->ns_within = (int)(N < p ? N : p);
-    res->s_within = d, d += p;
-    res->ns_total = res->ns_within;
-    res->s_total = d, d += p;
+    double *d = result_head(mem, head, C, p, N, MG_SPECTRA_QR_STREAM);
 
     double *W = acc->W, *sv = acc->sv;
     for (int c = 0; c < C; c++) {
@@ -628,20 +638,10 @@ static mg_spectra_result *rows_layout(char *mem, const mg_spectra_acc *acc, size
 {
     const int C = acc->classes, p = acc->p;
     mg_spectra_result *res = (mg_spectra_result *)mem;
-    res->cls = (mg_class_spectrum *)(mem + align8(sizeof(mg_spectra_result)));
-    double *d = (double *)(mem + head);
-    float *f = (float *)(d + nd);
+    float *f = (float *)((double *)(mem + head) + nd);
     int64_t N = 0;
     for (int c = 0; c < C; c++) N += acc->n[c];
-    res->classes = C;
-    res->p = p;
-    res->mode = MG_SPECTRA_ROWS;
-    res->n = N;
-    res->mean = d, d += p;
-    res->ns_within = (int)(N < p ? N : p);
-    res->s_within = d, d += p;
-    res->ns_total = res->ns_within;
-    res->s_total = d, d += p;
+    double *d = result_head(mem, head, C, p, N, MG_SPECTRA_ROWS);
     for (int c = 0; c < C; c++) {
         mg_class_spectrum *cs = &res->cls[c];
         cs->n = acc->n[c];

@@ -83,6 +83,21 @@ static double fit_residual_sq(const float *hf, const double *hd, int n, int p, c
     return ss;
 }
 
+/* Fills *info (if not NULL) for a fit with residual sum of squares ss. */
+static void fit_info(mg_affine_fit_info *info, int n, int p, int d, int underdetermined, int rank,
+                     double rcond, double ss)
+{
+    if (info)
+        *info = (mg_affine_fit_info){.n = n,
+                                     .p = p,
+                                     .d = d,
+                                     .underdetermined = underdetermined,
+                                     .rank = rank,
+                                     .rcond = rcond,
+                                     .resid = sqrt(ss),
+                                     .resid_rel = sqrt(ss / n)};
+}
+
 /* n < p + 1: [h 1]^T = Q T by one dgeqrf of the (p+1) x n transpose, dgelsd
  * on T^T (n x n), B = Q [Z; 0] by dormqr.  Inputs checked by the caller. */
 static mg_status affine_fit_wide(const float *hf, const double *hd, int n, int p, const int32_t *y,
@@ -122,16 +137,7 @@ static mg_status affine_fit_wide(const float *hf, const double *hd, int n, int p
     for (int j = 0; j < p1; j++)
         for (int k = 0; k < d; k++) B[(size_t)j * d + k] = Z[(size_t)k * p1 + j];
     double ss = fit_residual_sq(hf, hd, n, p, y, d, B, z);
-    if (info) {
-        info->n = n;
-        info->p = p;
-        info->d = d;
-        info->underdetermined = 1;
-        info->rank = (int)rank;
-        info->rcond = rcond;
-        info->resid = sqrt(ss);
-        info->resid_rel = sqrt(ss / n);
-    }
+    fit_info(info, n, p, d, 1, (int)rank, rcond, ss);
 done:
     free(A);
     free(Tt);
@@ -209,30 +215,8 @@ static mg_status affine_fit(const float *hf, const double *hd, int n, int p, con
     for (int j = 0; j < p1; j++)
         for (int k = 0; k < d; k++) B[(size_t)j * d + k] = Z[(size_t)k * p1 + j];
 
-    /* residual, directly on the data */
-    double ss = 0;
-    for (int i = 0; i < n; i++) {
-        for (int k = 0; k < d; k++) z[k] = B[(size_t)p * d + k];
-        for (int j = 0; j < p; j++) {
-            double v = hval(hf, hd, (size_t)i * p + j);
-            const double *Bj = B + (size_t)j * d;
-            for (int k = 0; k < d; k++) z[k] += v * Bj[k];
-        }
-        for (int k = 0; k < d; k++) {
-            double e = z[k] - (y[i] == k);
-            ss += e * e;
-        }
-    }
-    if (info) {
-        info->n = n;
-        info->p = p;
-        info->d = d;
-        info->underdetermined = 0;
-        info->rank = (int)rank;
-        info->rcond = rcond;
-        info->resid = sqrt(ss);
-        info->resid_rel = sqrt(ss / n);
-    }
+    double ss = fit_residual_sq(hf, hd, n, p, y, d, B, z);
+    fit_info(info, n, p, d, 0, (int)rank, rcond, ss);
 done:
     free(W);
     free(R);

@@ -9,21 +9,8 @@
 # dim >= d - 1; plot -> PNG files when gnuplot exists and "gnuplot not found"
 # (exit 1) when it does not; every bad input -> exit 2 naming the flag or path.
 # Needs $MIXGEO (default build/mixgeo).  POSIX sh.
-set -u
-MIXGEO=${MIXGEO:-build/mixgeo}
-T=$(mktemp -d "${TMPDIR:-/tmp}/mixgeo-e2e-analyze.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-trap 'exit 130' INT TERM
-
-fails=0
-fail() {
-    echo "e2e_analyze: FAIL: $*" >&2
-    fails=$((fails + 1))
-}
-die() {
-    echo "e2e_analyze: FAIL: $*" >&2
-    exit 1
-}
+NAME=e2e_analyze
+. "$(dirname "$0")/lib.sh"
 
 # expect_usage NEEDLE CMD...: exit status 2 and NEEDLE in the error message
 expect_usage() {
@@ -38,19 +25,6 @@ expect_usage() {
         fail "message of '$*' does not name '$needle':"
         sed 's/^/    /' "$T/err" >&2
     fi
-}
-
-# every value of KEY in a pretty-printed JSON file lies in [LO, HI]
-json_range() {
-    key=$1 lo=$2 hi=$3 file=$4
-    n=$(grep -c "\"$key\":" "$file")
-    [ "$n" -gt 0 ] || {
-        fail "$file: no key $key"
-        return
-    }
-    bad=$(grep "\"$key\":" "$file" | sed 's/.*: *//; s/,$//' |
-        awk -v lo="$lo" -v hi="$hi" '{ if (!($1 + 0 >= lo && $1 + 0 <= hi) || $1 == "null") print }')
-    [ -z "$bad" ] || fail "$file: $key outside [$lo, $hi]: $bad"
 }
 
 # ---------------------------------------------------------------- a tiny run

@@ -14,37 +14,12 @@
 #  - layer 1 with --max-per-class 20 --only spectra,corollary;
 # and checks exit codes and summary.json sanity.  Needs $MIXGEO (default
 # build/mixgeo).  POSIX sh.
-set -u
-MIXGEO=${MIXGEO:-build/mixgeo}
-T=$(mktemp -d "${TMPDIR:-/tmp}/mixgeo-e2e-analyze-cnn.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-trap 'exit 130' INT TERM
-
-fails=0
-fail() {
-    echo "e2e_analyze_cnn: FAIL: $*" >&2
-    fails=$((fails + 1))
-}
-die() {
-    echo "e2e_analyze_cnn: FAIL: $*" >&2
-    exit 1
-}
+NAME=e2e_analyze_cnn
+. "$(dirname "$0")/lib.sh"
 
 # json_num KEY FILE: the first number value of "KEY" (pretty-printed cJSON)
 json_num() {
     grep -m 1 "\"$1\":" "$2" | sed 's/.*: *//; s/,$//'
-}
-# json_range KEY LO HI FILE: every value of KEY lies in [LO, HI]
-json_range() {
-    key=$1 lo=$2 hi=$3 file=$4
-    n=$(grep -c "\"$key\":" "$file")
-    [ "$n" -gt 0 ] || {
-        fail "$file: no key $key"
-        return
-    }
-    bad=$(grep "\"$key\":" "$file" | sed 's/.*: *//; s/,$//' |
-        awk -v lo="$lo" -v hi="$hi" '{ if (!($1 + 0 >= lo && $1 + 0 <= hi) || $1 == "null") print }')
-    [ -z "$bad" ] || fail "$file: $key outside [$lo, $hi]: $bad"
 }
 # json_has KEY VALUE FILE: some "KEY": VALUE line
 json_has() {

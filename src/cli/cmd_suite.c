@@ -261,7 +261,7 @@ static int start_step(runner *R, slot *sl, int force_fresh)
     const cli_suite *s = jb->s;
     const cli_suite_run *r = &s->runs[jb->run];
     const cli_suite_step *st = &s->steps[sl->step];
-    char th[32], cfg[4200], ckpt[4200], why[512];
+    char th[32], cfg[4200], ckpt[4200], why[512], layer[32];
     snprintf(th, sizeof th, "%d", R->threads);
     char *argv[64];
     int n = 0;
@@ -305,7 +305,6 @@ static int start_step(runner *R, slot *sl, int force_fresh)
         argv[n++] = "--threads";
         argv[n++] = th;
     } else {
-        char layer[32];
         if (st->layer < 0)
             snprintf(layer, sizeof layer, "auto");
         else
@@ -326,14 +325,6 @@ static int start_step(runner *R, slot *sl, int force_fresh)
         }
         argv[n++] = "--threads";
         argv[n++] = th;
-        argv[n] = NULL;
-        sl->pid = spawn(R, sl, argv);
-        if (sl->pid < 0) {
-            cli_error("%s: cannot start a process: %s", r->id, strerror(errno));
-            cli_suite_mark_failed(sl->dir, st->name, "fork failed");
-            return -1;
-        }
-        return 0;
     }
     if (!(sl->step == 0 && s->command == CLI_SUITE_THEORY)) argv[n] = NULL;
     sl->pid = spawn(R, sl, argv);
@@ -600,6 +591,29 @@ static int selected(const cli_suite_run *r, char **only, int n_only, int *used)
     return hit;
 }
 
+/* The selected runs of s: each state counted in count[] (CLI_RUN_N_STATES);
+ * with print, a line "STATE ID  DETAIL" each.  With R, only the runs still to
+ * do (not done, nor failed when skip_failed) are printed, and queued in R.
+ * Returns how many runs were selected. */
+static int tally_runs(cli_suite *s, char **only, int n_only, int *used, int *count, int print,
+                      runner *R, int skip_failed)
+{
+    int sel = 0;
+    for (int r = 0; r < s->n_runs; r++) {
+        if (!selected(&s->runs[r], only, n_only, used)) continue;
+        sel++;
+        char detail[1024];
+        cli_run_state st = cli_suite_run_state(s, &s->runs[r], detail, sizeof detail);
+        count[st]++;
+        if (R && (st == CLI_RUN_DONE || (st == CLI_RUN_FAILED && skip_failed))) continue;
+        if (print)
+            printf("%-8s %s%s%s\n", cli_run_state_name(st), s->runs[r].id, *detail ? "  " : "",
+                   detail);
+        if (R) R->jobs[R->n_jobs++] = (job){s, r};
+    }
+    return sel;
+}
+
 static int cmd_run(cli_suite **suites, int n, char **only, int n_only, int *used, int jobs,
                    int cores, int dry, int skip_failed)
 {
@@ -638,19 +652,8 @@ static int cmd_run(cli_suite **suites, int n, char **only, int n_only, int *used
     int rc = CLI_EXIT_OK;
     for (int i = 0; i < n; i++) {
         cli_suite *s = suites[i];
-        int count[CLI_RUN_N_STATES] = {0}, sel = 0;
-        for (int r = 0; r < s->n_runs; r++) {
-            if (!selected(&s->runs[r], only, n_only, used)) continue;
-            sel++;
-            char detail[1024];
-            cli_run_state st = cli_suite_run_state(s, &s->runs[r], detail, sizeof detail);
-            count[st]++;
-            if (st == CLI_RUN_DONE || (st == CLI_RUN_FAILED && skip_failed)) continue;
-            if (dry)
-                printf("%-8s %s%s%s\n", cli_run_state_name(st), s->runs[r].id, *detail ? "  " : "",
-                       detail);
-            R->jobs[R->n_jobs++] = (job){s, r};
-        }
+        int count[CLI_RUN_N_STATES] = {0};
+        int sel = tally_runs(s, only, n_only, used, count, dry, R, skip_failed);
         cli_info("suite %s%s: %d run%s -> %s: %d done, %d to run%s%s", s->name,
                  s->quick ? " (quick)" : "", sel, sel == 1 ? "" : "s", s->out, count[CLI_RUN_DONE],
                  sel - count[CLI_RUN_DONE] - (skip_failed ? count[CLI_RUN_FAILED] : 0),
@@ -692,17 +695,8 @@ static int cmd_status(cli_suite **suites, int n, char **only, int n_only, int *u
 {
     for (int i = 0; i < n; i++) {
         cli_suite *s = suites[i];
-        int count[CLI_RUN_N_STATES] = {0}, sel = 0;
-        for (int r = 0; r < s->n_runs; r++) {
-            if (!selected(&s->runs[r], only, n_only, used)) continue;
-            sel++;
-            char detail[1024];
-            cli_run_state st = cli_suite_run_state(s, &s->runs[r], detail, sizeof detail);
-            count[st]++;
-            if (!cli_quiet())
-                printf("%-8s %s%s%s\n", cli_run_state_name(st), s->runs[r].id, *detail ? "  " : "",
-                       detail);
-        }
+        int count[CLI_RUN_N_STATES] = {0};
+        int sel = tally_runs(s, only, n_only, used, count, !cli_quiet(), NULL, 0);
         printf("suite %s%s (%s): %d run%s:", s->name, s->quick ? " (quick)" : "", s->out, sel,
                sel == 1 ? "" : "s");
         const cli_run_state order[] = {CLI_RUN_DONE,    CLI_RUN_RUNNING, CLI_RUN_FAILED,

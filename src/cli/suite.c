@@ -842,6 +842,14 @@ static int parse_grid(cli_suite *s)
 
 /* ---------------------------------------------------------------- [analyze] */
 
+/* e's value split at commas into l (strlist_free it).  Returns the problems:
+ * 1 (reported as "expect"; l empty) for a malformed list. */
+static int entry_list(cli_suite *s, const cli_suite_entry *e, const char *expect, strlist *l)
+{
+    if (strlist_split(l, e->value, ',')) return bad(s, e->line, e->key, "%s", expect);
+    return 0;
+}
+
 static int parse_analyze(cli_suite *s)
 {
     int problems = 0;
@@ -860,10 +868,7 @@ static int parse_analyze(cli_suite *s)
                 continue;
             }
             strlist l;
-            if (strlist_split(&l, e->value, ',')) {
-                problems += bad(s, e->line, e->key, "not a comma-separated list of layers (1,2)");
-                continue;
-            }
+            problems += entry_list(s, e, "not a comma-separated list of layers (1,2)", &l);
             for (int k = 0; k < l.n; k++) {
                 long x;
                 if (!strcmp(l.item[k], "auto"))
@@ -877,10 +882,7 @@ static int parse_analyze(cli_suite *s)
             strlist_free(&l);
         } else if (!strcmp(e->key, "split")) {
             strlist l;
-            if (strlist_split(&l, e->value, ',')) {
-                problems += bad(s, e->line, e->key, "not a list of train, val, test");
-                continue;
-            }
+            problems += entry_list(s, e, "not a list of train, val, test", &l);
             for (int k = 0; k < l.n; k++) {
                 if (strcmp(l.item[k], "train") && strcmp(l.item[k], "val") &&
                     strcmp(l.item[k], "test"))
@@ -898,10 +900,7 @@ static int parse_analyze(cli_suite *s)
                 continue;
             }
             strlist l;
-            if (strlist_split(&l, e->value, ',')) {
-                problems += bad(s, e->line, e->key, "not a comma-separated list of analyses");
-                continue;
-            }
+            problems += entry_list(s, e, "not a comma-separated list of analyses", &l);
             char list[1024] = "";
             size_t used = 0;
             for (int k = 0; k < l.n; k++) {
@@ -1311,6 +1310,30 @@ static const char *out_value(const cli_suite_output *o, const char *key, int *li
     return e ? e->value : NULL;
 }
 
+/* The list under key, items separated by sep, into l (strlist_free it); l->n
+ * = 0 when key is absent or the list is malformed.  Returns the problems: 1
+ * (reported as "expect") for a malformed list.  *line: the line to name. */
+static int out_list(cli_suite *s, const cli_suite_output *o, const char *key, char sep,
+                    const char *expect, strlist *l, int *line)
+{
+    l->n = 0;
+    const char *v = out_value(o, key, line);
+    if (v && strlist_split(l, v, sep)) return bad(s, *line, key, "%s", expect);
+    return 0;
+}
+
+/* As out_list for a key that must be there: a missing one is a problem too,
+ * "[KIND NAME]: KEY missing (KEY = example)". */
+static int out_needed_list(cli_suite *s, const cli_suite_output *o, const char *key, char sep,
+                           const char *example, const char *expect, strlist *l, int *line)
+{
+    l->n = 0;
+    if (!out_value(o, key, line))
+        return bad(s, o->line, NULL, "[%s %s]: %s missing (%s = %s)", o->sec->kind, o->name, key,
+                   key, example);
+    return out_list(s, o, key, sep, expect, l, line);
+}
+
 static int in_list(const int *x, int n, int v)
 {
     for (int i = 0; i < n; i++)
@@ -1330,13 +1353,10 @@ static int where_fixed(const cli_suite_output *o, int a)
 static int parse_axes(cli_suite *s, const cli_suite_output *o, const char *key, int *axes, int *n)
 {
     int line;
-    const char *v = out_value(o, key, &line);
-    *n = 0;
-    if (!v) return 0;
-    if (!strcmp(v, "none")) return 0;
     strlist l;
-    if (strlist_split(&l, v, ',')) return bad(s, line, key, "not a comma-separated list of axes");
-    int problems = 0;
+    *n = 0;
+    int problems = out_list(s, o, key, ',', "not a comma-separated list of axes", &l, &line);
+    if (l.n == 1 && !strcmp(l.item[0], "none")) strlist_free(&l); /* no axes */
     for (int i = 0; i < l.n; i++) {
         int a = axis_index(s, l.item[i]);
         if (a < 0) {
@@ -1548,12 +1568,10 @@ static int parse_values_mask(cli_suite *s, cli_suite_output *o, const char *key,
                              int single, int *mask)
 {
     int line;
-    const char *v = out_value(o, key, &line);
-    *mask = def;
-    if (!v) return 0;
     strlist l;
-    if (strlist_split(&l, v, ',')) return bad(s, line, key, "expected final and/or best");
-    int problems = 0;
+    *mask = def;
+    int problems = out_list(s, o, key, ',', "expected final and/or best", &l, &line);
+    if (!l.n) return problems;
     *mask = 0;
     for (int i = 0; i < l.n; i++) {
         if (!strcmp(l.item[i], "final"))
@@ -1572,15 +1590,10 @@ static int check_table_summary(cli_suite *s, cli_suite_output *o)
 {
     int problems = parse_where(s, o) + parse_digits_bools(s, o), mask, line;
     problems += parse_values_mask(s, o, "values", 3, 0, &mask);
-    const char *v = out_value(o, "metrics", &line);
-    if (!v)
-        return problems + bad(s, o->line, NULL,
-                              "[table %s]: metrics missing (metrics = "
-                              "test_acc, test_nll)",
-                              o->name);
     strlist l;
-    if (strlist_split(&l, v, ','))
-        return problems + bad(s, line, "metrics", "not a comma-separated list of metrics");
+    if (out_needed_list(s, o, "metrics", ',', "test_acc, test_nll",
+                        "not a comma-separated list of metrics", &l, &line))
+        return problems + 1;
     o->metrics = xcalloc(2 * CLI_SUITE_MAX_LIST, sizeof *o->metrics);
     for (int i = 0; i < l.n; i++)
         problems += parse_metric(s, line, "metrics", l.item[i], mask, o->metrics,
@@ -1690,15 +1703,11 @@ static int check_montage(cli_suite *s, cli_suite_output *o)
 {
     int problems = parse_where(s, o) + parse_digits_bools(s, o), line;
     o->col = -1;
-    const char *v = out_value(o, "panels", &line);
-    if (!v)
-        return problems + bad(s, o->line, NULL,
-                              "[figure %s]: panels missing (panels = "
-                              "analysis/test-L3/map-input.gp | analysis/test-L3/map-hidden.gp)",
-                              o->name);
     strlist l;
-    if (strlist_split(&l, v, '|'))
-        return problems + bad(s, line, "panels", "expected FILE.gp | FILE.gp ... (no empty item)");
+    if (out_needed_list(s, o, "panels", '|',
+                        "analysis/test-L3/map-input.gp | analysis/test-L3/map-hidden.gp",
+                        "expected FILE.gp | FILE.gp ... (no empty item)", &l, &line))
+        return problems + 1;
     if (l.n > CLI_SUITE_MAX_PANELS)
         problems += bad(s, line, "panels", "at most %d panels", CLI_SUITE_MAX_PANELS);
     for (int i = 0; i < l.n && i < CLI_SUITE_MAX_PANELS; i++) {
@@ -1712,7 +1721,7 @@ static int check_montage(cli_suite *s, cli_suite_output *o)
         o->panels[o->n_panels++] = xstrdup(l.item[i]);
     }
     strlist_free(&l);
-    v = out_value(o, "titles", &line);
+    const char *v = out_value(o, "titles", &line);
     if (v) {
         if (strlist_split(&l, v, '|'))
             return problems + bad(s, line, "titles", "expected TITLE | TITLE ... (no empty item)");
@@ -1823,12 +1832,9 @@ static int claim_refs(cli_suite *s, const cli_suite_output *o, const char *key, 
                       const char **names, int *n)
 {
     int line;
-    const char *v = out_value(o, key, &line);
-    *n = 0;
-    if (!v) return 0;
     strlist l;
-    if (strlist_split(&l, v, ',')) return bad(s, line, key, "expected NAME, NAME ...");
-    int problems = 0;
+    *n = 0;
+    int problems = out_list(s, o, key, ',', "expected NAME, NAME ...", &l, &line);
     for (int i = 0; i < l.n; i++) {
         const cli_suite_section *sec = find_section(s, kind, l.item[i]);
         if (!sec)
@@ -3697,6 +3703,21 @@ static void write_agg_row(FILE *f, double x, agg_t a)
     fputc('\n', f);
 }
 
+/* The start of a curve or sweep figure (one data block per group): its title
+ * (o->title, else "Y vs X (mean ± std over AGG)") into title[len], the data
+ * file's header into d (opened here) and the gnuplot set-up into setup. */
+static void group_figure_open(const report_ctx *c, const cli_suite_output *o, const char *agg,
+                              const char *yl, const char *xl, char *title, size_t len, membuf *d,
+                              gp_buf *setup)
+{
+    default_title(title, len, yl, xl, agg);
+    if (o->title) snprintf(title, len, "%s", o->title);
+    mb_open(d);
+    fprintf(d->f, "%s figure=%s\n# one block per group (gnuplot index); err = std, 0 when n < 2\n",
+            c->prov, o->name);
+    gp_setup(setup, o, title, xl, yl);
+}
+
 static mg_status write_curve(report_ctx *c, const cli_suite_output *o)
 {
     const cli_suite *s = c->s;
@@ -3708,14 +3729,9 @@ static mg_status write_curve(report_ctx *c, const cli_suite_output *o)
     const char *xl = o->xlabel                             ? o->xlabel
                      : lookup_label(k_train_columns, o->x) ? lookup_label(k_train_columns, o->x)
                                                            : o->x;
-    default_title(title, sizeof title, yl, xl, agg);
-    if (o->title) snprintf(title, sizeof title, "%s", o->title);
     membuf d;
-    mb_open(&d);
-    fprintf(d.f, "%s figure=%s\n# one block per group (gnuplot index); err = std, 0 when n < 2\n",
-            c->prov, o->name);
     gp_buf setup, body;
-    gp_setup(&setup, o, title, xl, yl);
+    group_figure_open(c, o, agg, yl, xl, title, sizeof title, &d, &setup);
     if (o->key)
         gp_buf_printf(&setup, "set key %s title %s\n", o->key,
                       band_note(q, sizeof q, agg, "shaded"));
@@ -3876,14 +3892,9 @@ static mg_status write_sweep(report_ctx *c, const cli_suite_output *o)
     aggregate_text(s, agg, sizeof agg);
     const char *yl = y_label_of(o);
     const char *xl = o->xlabel ? o->xlabel : axis_label(xa);
-    default_title(title, sizeof title, yl, xl, agg);
-    if (o->title) snprintf(title, sizeof title, "%s", o->title);
     membuf d;
-    mb_open(&d);
-    fprintf(d.f, "%s figure=%s\n# one block per group (gnuplot index); err = std, 0 when n < 2\n",
-            c->prov, o->name);
     gp_buf setup, body;
-    gp_setup(&setup, o, title, xl, yl);
+    group_figure_open(c, o, agg, yl, xl, title, sizeof title, &d, &setup);
     gp_buf_printf(&setup, "set key %s title %s\n", o->key ? o->key : "top right",
                   band_note(q, sizeof q, agg, "error bars"));
     gp_buf_init(&body);
