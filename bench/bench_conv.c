@@ -23,12 +23,17 @@
  * fastest repeat (robust to other load on the machine); --only NAME limits
  * it to the convs whose name contains NAME, --dw-cols C splits every
  * weight-gradient GEMM into pieces of C columns.
- * A measurement during which other processes used the CPUs is repeated
- * (OpenBLAS's threaded GEMMs slow down many times when a core is taken).
- * Usage: bench_conv [--threads N] [--reps R] [--batch B]
+ * A measurement during which other processes used the CPUs is repeated, up
+ * to --tries times, 1 s apart (OpenBLAS's threaded GEMMs slow down many
+ * times when a core is taken); the summary says how many never got a quiet
+ * window.
+ * --split W measures an alternative design: W threads of our own over the
+ * examples (convs) and channels (bn2d), OpenBLAS on one thread (run_conv).
+ * Usage: bench_conv [--threads N] [--reps R] [--batch B] [--tries T] [--split W]
  *                   [--explore [--only NAME] [--dw-cols C]] */
 #include "conv.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +100,7 @@ static double cpu_self(void)
 /* Other processes share the machine: a measurement is repeated (up to
  * max_tries, 1 s apart) while they used more than a tenth of a core during
  * it; g_contended counts the measurements that never got a quiet window. */
-static int g_contended, g_max_tries = 20;
+static int g_contended, g_max_tries = 5;
 typedef struct {
     double busy0, self0, t0;
 } quiet_probe;
@@ -161,6 +166,71 @@ typedef struct {
     double fwd_min, bwd_min; /* fastest repeat  */
 } conv_time;
 
+/* --split W: W threads of our own, each running the conv kernels on its
+ * share of the examples (own workspace, own gradient buffer, summed after
+ * the backward pass) and the bn2d kernels on its share of the channels,
+ * with OpenBLAS on one thread.  This is NOT what the library
+ * does (one source of parallelism: OpenBLAS's threads); it measures what
+ * an example-parallel design would gain. */
+static int g_split = 1;
+#define MAX_SPLIT 8
+
+typedef struct {
+    const mg_conv2d_shape *s;
+    const float *p, *x, *dy;
+    float *g, *y, *dx, *ws;
+    int n, bwd;
+} part_job;
+
+static void *part_run(void *arg)
+{
+    part_job *j = arg;
+    if (j->bwd)
+        mg_conv2d_backward(j->s, j->p, j->g, j->x, j->dy, j->dx, j->n, j->ws);
+    else
+        mg_conv2d_forward(j->s, j->p, j->x, j->y, j->n, j->ws);
+    return NULL;
+}
+
+/* forward (bwd = 0) or backward of n examples, split over g_split threads;
+ * ws holds g_split workspaces of nws floats, gp g_split - 1 gradient buffers */
+static void run_conv(const mg_conv2d_shape *s, const float *p, float *g, const float *x,
+                     float *y, const float *dy, float *dx, int n, float *ws, size_t nws,
+                     float *gp, int bwd)
+{
+    if (g_split == 1) {
+        if (bwd)
+            mg_conv2d_backward(s, p, g, x, dy, dx, n, ws);
+        else
+            mg_conv2d_forward(s, p, x, y, n, ws);
+        return;
+    }
+    size_t np = mg_conv2d_n_params(s);
+    size_t xs = (size_t)s->cin * s->h * s->w, ys = (size_t)s->cout * s->ho * s->wo;
+    part_job jobs[MAX_SPLIT];
+    pthread_t th[MAX_SPLIT];
+    int e0 = 0;
+    for (int w = 0; w < g_split; w++) {
+        int cnt = n / g_split + (w < n % g_split);
+        part_job j = {s, p, x + e0 * xs, dy + e0 * ys, w ? gp + (w - 1) * np : g, y + e0 * ys,
+                      dx ? dx + e0 * xs : NULL, ws + w * nws, cnt, bwd};
+        jobs[w] = j;
+        if (w > 0) {
+            if (bwd) memset(jobs[w].g, 0, sizeof(float) * np);
+            if (pthread_create(&th[w], NULL, part_run, &jobs[w])) {
+                fprintf(stderr, "bench_conv: pthread_create failed\n");
+                exit(1);
+            }
+        }
+        e0 += cnt;
+    }
+    part_run(&jobs[0]);
+    for (int w = 1; w < g_split; w++) pthread_join(th[w], NULL);
+    if (bwd)
+        for (int w = 1; w < g_split; w++)
+            for (size_t i = 0; i < np; i++) g[i] += gp[(w - 1) * np + i];
+}
+
 /* Time forward and backward of shape s at batch n (buffers of the right sizes). */
 static conv_time time_conv(const mg_conv2d_shape *s, int n, int need_dx, int reps)
 {
@@ -168,17 +238,19 @@ static conv_time time_conv(const mg_conv2d_shape *s, int n, int need_dx, int rep
     size_t nx = (size_t)n * s->cin * s->h * s->w, ny = (size_t)n * s->cout * s->ho * s->wo;
     size_t nws = mg_conv2d_workspace(s, n);
     float *p = buf(np, 0.01f), *g = buf(np, 0.0f), *x = buf(nx, 0.1f), *y = buf(ny, 0.0f);
-    float *dy = buf(ny, 0.01f), *dx = buf(nx, 0.0f), *ws = buf(nws, 0.0f);
+    float *dy = buf(ny, 0.01f), *dx = buf(nx, 0.0f), *ws = buf(nws * g_split, 0.0f);
+    float *gp = buf(np * (g_split - 1), 0.0f);
+    float *dxp = need_dx ? dx : NULL;
     double tf[MAX_REPS], tb[MAX_REPS];
-    mg_conv2d_forward(s, p, x, y, n, ws); /* warm up */
-    mg_conv2d_backward(s, p, g, x, dy, need_dx ? dx : NULL, n, ws);
+    run_conv(s, p, g, x, y, dy, dxp, n, ws, nws, gp, 0); /* warm up */
+    run_conv(s, p, g, x, y, dy, dxp, n, ws, nws, gp, 1);
     for (int tries = 0;; tries++) {
         quiet_probe q = probe_start();
         for (int r = 0; r < reps; r++) {
             double t0 = now();
-            mg_conv2d_forward(s, p, x, y, n, ws);
+            run_conv(s, p, g, x, y, dy, dxp, n, ws, nws, gp, 0);
             double t1 = now();
-            mg_conv2d_backward(s, p, g, x, dy, need_dx ? dx : NULL, n, ws);
+            run_conv(s, p, g, x, y, dy, dxp, n, ws, nws, gp, 1);
             double t2 = now();
             tf[r] = t1 - t0;
             tb[r] = t2 - t1;
@@ -202,6 +274,7 @@ static conv_time time_conv(const mg_conv2d_shape *s, int n, int need_dx, int rep
     free(dy);
     free(dx);
     free(ws);
+    free(gp);
     return t;
 }
 
@@ -275,6 +348,43 @@ static void explore(const conv_spec *c, int n, int reps, double peak)
            best_b * 1e3);
 }
 
+typedef struct {
+    int c, j0, j1, hw, n, bwd;
+    const float *p, *x, *dy;
+    float *b, *g, *y, *st, *dx;
+} bn_job;
+
+static void *bn_run(void *arg)
+{
+    bn_job *j = arg;
+    if (j->bwd)
+        mg_bn2d_backward_channels(j->c, j->j0, j->j1, j->hw, j->n, j->p, j->g, j->x, j->y, j->st,
+                                  j->dy, j->dx, 1, 1);
+    else
+        mg_bn2d_forward_channels(j->c, j->j0, j->j1, j->hw, j->n, j->p, j->b, j->x, j->y, j->st, 1,
+                                 1);
+    return NULL;
+}
+
+/* BN + ReLU forward or backward; with --split, channel ranges in threads */
+static void run_bn(int c, int hw, int n, const float *p, float *b, float *g, const float *x,
+                   float *y, float *st, const float *dy, float *dx, int bwd)
+{
+    bn_job jobs[MAX_SPLIT];
+    pthread_t th[MAX_SPLIT];
+    int w_n = g_split < c ? g_split : c;
+    for (int w = 0; w < w_n; w++) {
+        bn_job j = {c, c * w / w_n, c * (w + 1) / w_n, hw, n, bwd, p, x, dy, b, g, y, st, dx};
+        jobs[w] = j;
+        if (w > 0 && pthread_create(&th[w], NULL, bn_run, &jobs[w])) {
+            fprintf(stderr, "bench_conv: pthread_create failed\n");
+            exit(1);
+        }
+    }
+    bn_run(&jobs[0]);
+    for (int w = 1; w < w_n; w++) pthread_join(th[w], NULL);
+}
+
 /* BN + ReLU (fused) forward and backward over n x c x hw, train mode. */
 static conv_time time_bn(int c, int hw, int n, int reps)
 {
@@ -288,9 +398,9 @@ static conv_time time_bn(int c, int hw, int n, int reps)
         quiet_probe q = probe_start();
         for (int r = 0; r < reps; r++) {
             double t0 = now();
-            mg_bn2d_forward(c, hw, n, p, b, x, y, st, 1, 1);
+            run_bn(c, hw, n, p, b, g, x, y, st, dy, dx, 0);
             double t1 = now();
-            mg_bn2d_backward(c, hw, n, p, g, x, y, st, dy, dx, 1, 1);
+            run_bn(c, hw, n, p, b, g, x, y, st, dy, dx, 1);
             double t2 = now();
             tf[r] = t1 - t0;
             tb[r] = t2 - t1;
@@ -329,20 +439,36 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--explore")) do_explore = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--dw-cols") && i + 1 < argc) g_dw_cols = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--tries") && i + 1 < argc) g_max_tries = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--split") && i + 1 < argc) g_split = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_conv [--threads N] [--reps R] [--batch B] "
-                            "[--explore [--only NAME] [--dw-cols C]]\n");
+            fprintf(stderr, "usage: bench_conv [--threads N] [--reps R] [--batch B] [--tries T] "
+                            "[--split W] [--explore [--only NAME] [--dw-cols C]]\n");
             return 2;
         }
     }
-    if (threads < 1 || reps < 1 || reps > MAX_REPS || n < 1) {
-        fprintf(stderr, "bench_conv: --threads, --batch >= 1, --reps in 1..%d\n", MAX_REPS);
+    if (threads < 1 || reps < 1 || reps > MAX_REPS || n < 1 || g_split < 1 ||
+        g_split > MAX_SPLIT || g_split > n || g_max_tries < 0) {
+        fprintf(stderr,
+                "bench_conv: --threads, --batch >= 1, --reps in 1..%d, --split in 1..%d "
+                "(<= batch), --tries >= 0\n",
+                MAX_REPS, MAX_SPLIT);
         return 2;
     }
-    mg_set_threads(threads);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    /* the reference rate uses as many cores as the convs will */
+    mg_set_threads(g_split > 1 ? g_split : threads);
     double peak = sgemm_rate(reps);
-    printf("bench_conv: batch %d, %d thread(s), median of %d\n", n, threads, reps);
-    printf("sgemm 1024^3: %.1f GFLOP/s\n", peak);
+    printf("bench_conv: batch %d, %d thread(s), median of %d\n", n,
+           g_split > 1 ? g_split : threads, reps);
+    if (g_split > 1) {
+        printf("--split %d: convs run on %d example shares, bn2d on channel ranges, in threads "
+               "of their own, OpenBLAS on 1 thread (not the library's design)\n",
+               g_split, g_split);
+        threads = 1;
+        mg_set_threads(1);
+    }
+    printf("sgemm 1024^3 (%d thread(s)): %.1f GFLOP/s\n", g_split > 1 ? g_split : threads, peak);
 
     if (do_explore) {
         printf("explore (every algorithm and chunk):\n");

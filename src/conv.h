@@ -29,8 +29,20 @@
  *    planes, and the conv is kh*kw GEMMs W_ij(cout x cin) * X_shift(cin x N')
  *    accumulated into a padded output grid (a few % of wasted columns:
  *    the grid has (H+pad) x (W+pad) points per example).  No im2col: the
- *    gathering happens inside OpenBLAS's (threaded) packing.  Backward dX is
- *    the same with W_ij^T and the opposite shifts; dW_ij = dY' X_shift^T.
+ *    gathering happens inside OpenBLAS's packing.  Backward dX is the same
+ *    with W_ij^T and the opposite shifts; dW_ij = dY' X_shift^T.  The
+ *    default for 3x3 stride-1 convs with >= 16 channels.
+ *  - WINOGRAD (3x3, stride 1, any pad): F(2x2, 3x3), 16 GEMMs on transformed
+ *    2x2 output tiles, 2.25x fewer multiply-adds.  Never the default: its
+ *    transforms are serial and move 4x the activations, so it only wins on
+ *    one thread with >= 64 channels (see layer_conv2d.c).
+ * The chunk (examples per step) depends on the OpenBLAS thread count at
+ * call time (mg_get_threads): big chunks give OpenBLAS's threads work, with
+ * one thread small chunks keep every GEMM on its small-matrix kernels.
+ *
+ * Threads: the kernels are reentrant.  Calls on disjoint example ranges
+ * (x + e0*cin*h*w, n = count) with separate workspaces and separate
+ * gradient buffers (summed afterwards) may run concurrently.
  */
 #ifndef MG_CONV_H
 #define MG_CONV_H
@@ -71,10 +83,9 @@ typedef struct {
 mg_status mg_conv2d_shape_init(mg_conv2d_shape *s, int cin, int h, int w, int cout, int kh,
                                int kw, int stride, int pad, int bias);
 /* Override the algorithms, chunk (both chunk fields) and dW split
- * (benchmarks, tests).  Returns
- * 0 and leaves *s unchanged when an algorithm does not apply to the shape
- * (SHIFT needs stride 1, pad <= kh-1, pad <= kw-1), chunk < 1 or
- * dw_cols < 0. */
+ * (benchmarks, tests).  Returns 0 and leaves *s unchanged when an algorithm
+ * does not apply to the shape (SHIFT: stride 1, pad <= kh-1, pad <= kw-1;
+ * WINOGRAD: 3x3, stride 1), chunk < 1 or dw_cols < 0. */
 int mg_conv2d_set_algo(mg_conv2d_shape *s, mg_conv_algo fwd, mg_conv_algo dw, mg_conv_algo dx,
                        int chunk, int dw_cols);
 
@@ -126,6 +137,15 @@ void mg_bn2d_forward(int c, int hw, int n, const float *params, float *buffers, 
 void mg_bn2d_backward(int c, int hw, int n, const float *params, float *grads, const float *x,
                       const float *y, const float *stats, const float *dy, float *dx, int train,
                       int relu);
+/* The same for channels j0..j1-1 only (0 <= j0 <= j1 <= c; all pointers as
+ * above, for the whole tensor): calls on disjoint channel ranges touch
+ * disjoint memory, so they may run concurrently. */
+void mg_bn2d_forward_channels(int c, int j0, int j1, int hw, int n, const float *params,
+                              float *buffers, const float *x, float *y, float *stats, int train,
+                              int relu);
+void mg_bn2d_backward_channels(int c, int j0, int j1, int hw, int n, const float *params,
+                               float *grads, const float *x, const float *y, const float *stats,
+                               const float *dy, float *dx, int train, int relu);
 
 /* ---------------------------------------------------------------- pooling */
 

@@ -83,14 +83,22 @@ static void norm_row(const float *restrict x, float *restrict y, int len, float 
 void mg_bn2d_forward(int c, int hw, int n, const float *params, float *buffers, const float *x,
                      float *y, float *stats, int train, int relu)
 {
+    mg_bn2d_forward_channels(c, 0, c, hw, n, params, buffers, x, y, stats, train, relu);
+}
+
+void mg_bn2d_forward_channels(int c, int j0, int j1, int hw, int n, const float *params,
+                              float *buffers, const float *x, float *y, float *stats, int train,
+                              int relu)
+{
     MG_ASSERT(c > 0 && hw > 0 && n > 0 && params && buffers && x && y && stats && x != y);
+    MG_ASSERT(0 <= j0 && j0 <= j1 && j1 <= c);
     const float *gamma = params, *beta = params + c;
     float *mean = stats, *istd = stats + c;
     float *rmean = buffers, *rvar = buffers + c;
     size_t plane = (size_t)hw, cstride = (size_t)c * hw;
     double m = (double)n * hw;
     /* channel by channel, so that its n rows are still in cache when normalised */
-    for (int j = 0; j < c; j++) {
+    for (int j = j0; j < j1; j++) {
         if (train) {
             float k = x[(size_t)j * plane];
             double s1 = 0.0, s2 = 0.0;
@@ -177,14 +185,22 @@ void mg_bn2d_backward(int c, int hw, int n, const float *params, float *grads, c
                       const float *y, const float *stats, const float *dy, float *dx, int train,
                       int relu)
 {
+    mg_bn2d_backward_channels(c, 0, c, hw, n, params, grads, x, y, stats, dy, dx, train, relu);
+}
+
+void mg_bn2d_backward_channels(int c, int j0, int j1, int hw, int n, const float *params,
+                               float *grads, const float *x, const float *y, const float *stats,
+                               const float *dy, float *dx, int train, int relu)
+{
     MG_ASSERT(c > 0 && hw > 0 && n > 0 && params && grads && x && stats && dy);
+    MG_ASSERT(0 <= j0 && j0 <= j1 && j1 <= c);
     MG_ASSERT(!relu || y);
     const float *gamma = params;
     float *dgamma = grads, *dbeta = grads + c;
     const float *mean = stats, *istd = stats + c;
     size_t plane = (size_t)hw, cstride = (size_t)c * hw;
     double m = (double)n * hw;
-    for (int j = 0; j < c; j++) {
+    for (int j = j0; j < j1; j++) {
         double sg = 0.0, sgx = 0.0;
         for (int e = 0; e < n; e++) {
             size_t o = e * cstride + j * plane;

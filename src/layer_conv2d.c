@@ -6,6 +6,9 @@
 #include <math.h>
 #include <string.h>
 
+/* Winograd: floats past every buffer that its 4-wide loads may touch */
+#define WINO_SLACK 4
+
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
 
@@ -31,11 +34,15 @@ static int is_pointwise(const mg_conv2d_shape *s)
  *    kernels.
  *  - The weight gradient of a conv with few channels (16 x 16) is a GEMM with
  *    a 16 x 16 result and a long inner dimension, which OpenBLAS threads
- *    badly (stage 1 bwd 16.9 ms at chunk 64): split it into pieces of ~2^20
- *    multiply-adds, which run on the small-matrix kernels (10.6 ms).
+ *    badly (stage 1 bwd 16.9 ms at chunk 64): split it into pieces of at
+ *    most 10^6 multiply-adds, OpenBLAS's limit for its unthreaded
+ *    small-matrix kernels (10.6 ms).
  *  - Everything else (stride 2, 1x1, the 1-channel stem): IM2COL; chunk 64
- *    when the GEMM is deep (K >= 64), else a chunk whose col and output fit
- *    in about 1 MiB. */
+ *    when the GEMM is deep (K >= 64), else the one-thread chunk (stem: 4.0
+ *    ms fwd+bwd at chunk 13, 1.5 ms at 8).
+ *  - WINOGRAD is never the default: its transforms are serial and move 4x
+ *    the activations; 1 thread: 0.7x shift at 16 channels 28x28, 1.07x at
+ *    64 channels 7x7, 1.5x at 128; 2 threads: slower than shift even at 128. */
 static void choose_algo(mg_conv2d_shape *s)
 {
     int shift = shift_applies(s) && s->cin >= 16 && s->cout >= 16 && s->kh * s->kw > 1;
@@ -50,11 +57,11 @@ static void choose_algo(mg_conv2d_shape *s)
     if (shift) {
         s->chunk = 64;
         int prod = s->cin * s->cout;
-        if (prod <= 512) s->dw_cols = (1 << 20) / prod;
+        if (prod <= 512) s->dw_cols = 1000000 / prod; /* M*N*K <= 10^6 */
     } else {
-        size_t bytes = (size_t)(K + s->cout) * s->ho * s->wo;
-        int c = (int)(((size_t)1 << 18) / bytes);
-        s->chunk = K >= 64 ? 64 : imax(1, imin(c, 64));
+        /* shallow GEMMs (the stem, 1x1 shortcuts) thread badly: keep them on
+         * the small-matrix kernels as with one thread */
+        s->chunk = K >= 64 ? 64 : s->chunk_1t;
     }
     if (!shift && is_pointwise(s)) s->chunk = s->chunk_1t = 1; /* x is its own col */
 }
@@ -219,15 +226,17 @@ static conv_ws ws_layout(const mg_conv2d_shape *s, int b, float *base)
         v.te = (size_t)v.th * v.tw;
         size_t T = (size_t)b * v.te, cc = (size_t)s->cout * s->cin;
         v.wv = base ? base + off : NULL;
-        off += round16(16 * (size_t)s->cin * T);
+        off += round16(16 * (size_t)s->cin * T + WINO_SLACK);
         v.wm = base ? base + off : NULL;
-        off += round16(16 * (size_t)s->cout * T);
+        off += round16(16 * (size_t)s->cout * T + WINO_SLACK);
         v.wu = base ? base + off : NULL;
         off += round16(16 * cc);
         v.wdu = base ? base + off : NULL;
         off += round16(16 * cc);
+        /* two padded planes, then 16 rows of pwh + slack */
         v.wscr = base ? base + off : NULL;
-        off += round16(2 * (size_t)v.pr * v.pwh + 16 * (size_t)v.pwh);
+        off += round16(2 * (size_t)v.pr * v.pwh + WINO_SLACK +
+                       16 * ((size_t)v.pwh + WINO_SLACK) + WINO_SLACK);
     }
     v.total = off;
     return v;
@@ -483,11 +492,33 @@ static void shift_forward_chunk(const mg_conv2d_shape *s, const conv_ws *v, cons
  * 2.25x fewer multiply-adds than direct for large outputs (1.7x at 7x7).
  *
  * The padded input plane is kept de-interleaved: E holds its even columns,
- * O its odd ones, so that the 4 columns of tile b are E[b], O[b], E[b+1],
- * O[b+1] and every loop over tiles reads and writes with unit stride (the
- * loops run in blocks of 8 for -O2's vectoriser). */
+ * O its odd ones, so that the 4 columns of tile k are E[k], O[k], E[k+1],
+ * O[k+1] and every transform reads and writes 4 consecutive tiles at once
+ * (GCC/Clang vector extension, 16 bytes: SSE or NEON).  Vector loads may
+ * run up to 3 floats past a row; the buffers have that much slack, and the
+ * lanes past the last tile are never stored. */
 
-#define WINO_BLOCK 8
+typedef float mg_f4 __attribute__((vector_size(16)));
+
+static inline mg_f4 ld4(const float *p)
+{
+    mg_f4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* store the first n (1..4) lanes */
+static inline void st4(float *p, mg_f4 v, int n)
+{
+    if (n == 4) {
+        memcpy(p, &v, sizeof v);
+    } else {
+        float t[4];
+        memcpy(t, &v, sizeof v);
+        memcpy(p, t, sizeof(float) * n);
+    }
+}
+
 
 /* U[xi][co][ci] = (G g G^T)[xi] */
 static void wino_filter(const mg_conv2d_shape *s, const float *Wt, float *U)
@@ -522,7 +553,8 @@ static void wino_filter_adjoint(const mg_conv2d_shape *s, const float *dU, float
     for (int co = 0; co < s->cout; co++) {
         for (int ci = 0; ci < s->cin; ci++) {
             float d[4][4], t[3][4];
-            for (int xi = 0; xi < 16; xi++) d[xi / 4][xi % 4] = dU[xi * cc + (size_t)co * s->cin + ci];
+            for (int xi = 0; xi < 16; xi++)
+                d[xi / 4][xi % 4] = dU[xi * cc + (size_t)co * s->cin + ci];
             for (int c = 0; c < 4; c++) {
                 t[0][c] = d[0][c] + 0.5f * (d[1][c] + d[2][c]);
                 t[1][c] = 0.5f * (d[1][c] - d[2][c]);
@@ -538,17 +570,15 @@ static void wino_filter_adjoint(const mg_conv2d_shape *s, const float *dU, float
     }
 }
 
-/* Padded plane rows (pr = 2 th + 2) of the input plane src (h x w) at
- * offset pad, de-interleaved into E and O (pr x pwh each, pwh = tw + 1). */
+/* The padded plane (pr rows, input at offset pad) of src (h x w),
+ * de-interleaved into E and O (pr x pwh each). */
 static void wino_split_plane(const float *src, int h, int w, int pad, int pr, int pwh, float *E,
                              float *O)
 {
-    /* column c of the padded row is input column c - pad */
-    int elo = (pad + 1) / 2, ehi = (w - 1 + pad) / 2 + 1;     /* even c = 2k */
-    int olo = pad / 2, ohi = (w - 2 + pad) / 2 + 1;           /* odd c = 2k + 1 */
-    if (pad == 0 && w < 2) ohi = 0;
-    elo = imin(elo, pwh), ehi = imax(elo, imin(ehi, pwh));
-    olo = imin(olo, pwh), ohi = imax(olo, imin(ohi, pwh));
+    /* padded column c holds input column c - pad: even c = 2k, odd c = 2k+1 */
+    int elo = imin((pad + 1) / 2, pwh), ehi = imax(elo, imin((w - 1 + pad) / 2 + 1, pwh));
+    int olo = imin(pad / 2, pwh);
+    int ohi = w - 2 + pad < 0 ? olo : imax(olo, imin((w - 2 + pad) / 2 + 1, pwh));
     for (int R = 0; R < pr; R++) {
         float *e = E + (size_t)R * pwh, *o = O + (size_t)R * pwh;
         int r = R - pad;
@@ -567,170 +597,120 @@ static void wino_split_plane(const float *src, int h, int w, int pad, int pr, in
     }
 }
 
-/* B^T d B of tile k of one tile row: rows E0..E3 / O0..O3 of the padded
- * plane; V: 16 streams vs apart. */
-static inline void wino_in_tile(const float *restrict e0, const float *restrict e1,
-                                const float *restrict e2, const float *restrict e3,
-                                const float *restrict o0, const float *restrict o1,
-                                const float *restrict o2, const float *restrict o3,
-                                float *restrict V, size_t vs, int k)
-{
-    float d[4][4] = {{e0[k], o0[k], e0[k + 1], o0[k + 1]},
-                     {e1[k], o1[k], e1[k + 1], o1[k + 1]},
-                     {e2[k], o2[k], e2[k + 1], o2[k + 1]},
-                     {e3[k], o3[k], e3[k + 1], o3[k + 1]}};
-    float t[4][4];
-    for (int c = 0; c < 4; c++) {
-        t[0][c] = d[0][c] - d[2][c];
-        t[1][c] = d[1][c] + d[2][c];
-        t[2][c] = d[2][c] - d[1][c];
-        t[3][c] = d[1][c] - d[3][c];
-    }
-    for (int r = 0; r < 4; r++) {
-        V[(4 * r + 0) * vs + k] = t[r][0] - t[r][2];
-        V[(4 * r + 1) * vs + k] = t[r][1] + t[r][2];
-        V[(4 * r + 2) * vs + k] = t[r][2] - t[r][1];
-        V[(4 * r + 3) * vs + k] = t[r][1] - t[r][3];
-    }
-}
-
-/* V[xi][ci][e*th*tw + a*tw + k] for the b examples of a chunk. */
+/* V[xi][ci][e*te + a*tw + k] = (B^T d B)[xi] for the b examples of a chunk */
 static void wino_input(const mg_conv2d_shape *s, const conv_ws *v, const float *x, int b,
                        float *V)
 {
     size_t T = (size_t)b * v->te, vs = (size_t)s->cin * T, plane = (size_t)s->h * s->w;
-    float *E = v->wscr, *O = E + (size_t)v->pr * v->pwh;
+    size_t pwh = (size_t)v->pwh;
+    float *E = v->wscr, *O = E + (size_t)v->pr * pwh;
     for (int e = 0; e < b; e++) {
         for (int ci = 0; ci < s->cin; ci++) {
             wino_split_plane(x + ((size_t)e * s->cin + ci) * plane, s->h, s->w, s->pad, v->pr,
                              v->pwh, E, O);
             for (int a = 0; a < v->th; a++) {
-                const float *e0 = E + (size_t)(2 * a) * v->pwh, *o0 = O + (size_t)(2 * a) * v->pwh;
-                const float *e1 = e0 + v->pwh, *e2 = e1 + v->pwh, *e3 = e2 + v->pwh;
-                const float *o1 = o0 + v->pwh, *o2 = o1 + v->pwh, *o3 = o2 + v->pwh;
+                const float *er = E + (size_t)(2 * a) * pwh, *orow = O + (size_t)(2 * a) * pwh;
                 float *dst = V + (size_t)ci * T + (size_t)e * v->te + (size_t)a * v->tw;
-                int k = 0;
-                for (; k + WINO_BLOCK <= v->tw; k += WINO_BLOCK)
-                    for (int u = 0; u < WINO_BLOCK; u++)
-                        wino_in_tile(e0, e1, e2, e3, o0, o1, o2, o3, dst, vs, k + u);
-                for (; k < v->tw; k++) wino_in_tile(e0, e1, e2, e3, o0, o1, o2, o3, dst, vs, k);
+                for (int k = 0; k < v->tw; k += 4) {
+                    int nv = imin(4, v->tw - k);
+                    mg_f4 d[4][4], t[4][4];
+                    for (int i = 0; i < 4; i++) {
+                        d[i][0] = ld4(er + i * pwh + k);
+                        d[i][1] = ld4(orow + i * pwh + k);
+                        d[i][2] = ld4(er + i * pwh + k + 1);
+                        d[i][3] = ld4(orow + i * pwh + k + 1);
+                    }
+                    for (int c = 0; c < 4; c++) {
+                        t[0][c] = d[0][c] - d[2][c];
+                        t[1][c] = d[1][c] + d[2][c];
+                        t[2][c] = d[2][c] - d[1][c];
+                        t[3][c] = d[1][c] - d[3][c];
+                    }
+                    for (int r = 0; r < 4; r++) {
+                        st4(dst + (4 * r + 0) * vs + k, t[r][0] - t[r][2], nv);
+                        st4(dst + (4 * r + 1) * vs + k, t[r][1] + t[r][2], nv);
+                        st4(dst + (4 * r + 2) * vs + k, t[r][2] - t[r][1], nv);
+                        st4(dst + (4 * r + 3) * vs + k, t[r][1] - t[r][3], nv);
+                    }
+                }
             }
         }
     }
 }
 
-/* A^T m A of tile k: 16 streams ms apart -> 2x2 into out0/out1 [2k, 2k+1] */
-static inline void wino_out_tile(const float *restrict M, size_t ms, float *restrict out0,
-                                 float *restrict out1, int k)
-{
-    float m[4][4], p[2][4];
-    for (int xi = 0; xi < 16; xi++) m[xi / 4][xi % 4] = M[xi * ms + k];
-    for (int c = 0; c < 4; c++) {
-        p[0][c] = m[0][c] + m[1][c] + m[2][c];
-        p[1][c] = m[1][c] - m[2][c] - m[3][c];
-    }
-    out0[2 * k] = p[0][0] + p[0][1] + p[0][2];
-    out0[2 * k + 1] = p[0][1] - p[0][2] - p[0][3];
-    out1[2 * k] = p[1][0] + p[1][1] + p[1][2];
-    out1[2 * k + 1] = p[1][1] - p[1][2] - p[1][3];
-}
-
-/* y (b examples) from M[xi][co][t] (+ bias) */
+/* y (b examples, + bias) = A^T m A from M[xi][co][t] */
 static void wino_output(const mg_conv2d_shape *s, const conv_ws *v, const float *M, int b,
                         const float *bias, float *y)
 {
     size_t T = (size_t)b * v->te, ms = (size_t)s->cout * T, P = (size_t)s->ho * s->wo;
-    float *out0 = v->wscr, *out1 = out0 + 2 * (size_t)v->pwh;
+    size_t rl = (size_t)v->pwh + WINO_SLACK;
+    float *ev0 = v->wscr, *od0 = ev0 + rl, *ev1 = od0 + rl, *od1 = ev1 + rl;
     for (int e = 0; e < b; e++) {
         for (int co = 0; co < s->cout; co++) {
             float bv = bias ? bias[co] : 0.0f;
             float *yp = y + ((size_t)e * s->cout + co) * P;
             for (int a = 0; a < v->th; a++) {
                 const float *src = M + (size_t)co * T + (size_t)e * v->te + (size_t)a * v->tw;
-                int k = 0;
-                for (; k + WINO_BLOCK <= v->tw; k += WINO_BLOCK)
-                    for (int u = 0; u < WINO_BLOCK; u++) wino_out_tile(src, ms, out0, out1, k + u);
-                for (; k < v->tw; k++) wino_out_tile(src, ms, out0, out1, k);
-                copy_add(yp + (size_t)(2 * a) * s->wo, out0, (size_t)s->wo, bv);
-                if (2 * a + 1 < s->ho)
-                    copy_add(yp + (size_t)(2 * a + 1) * s->wo, out1, (size_t)s->wo, bv);
+                for (int k = 0; k < v->tw; k += 4) {
+                    mg_f4 m[4][4], p0[4], p1[4];
+                    for (int xi = 0; xi < 16; xi++) m[xi / 4][xi % 4] = ld4(src + xi * ms + k);
+                    for (int c = 0; c < 4; c++) {
+                        p0[c] = m[0][c] + m[1][c] + m[2][c];
+                        p1[c] = m[1][c] - m[2][c] - m[3][c];
+                    }
+                    st4(ev0 + k, p0[0] + p0[1] + p0[2], 4);
+                    st4(od0 + k, p0[1] - p0[2] - p0[3], 4);
+                    st4(ev1 + k, p1[0] + p1[1] + p1[2], 4);
+                    st4(od1 + k, p1[1] - p1[2] - p1[3], 4);
+                }
+                float *y0 = yp + (size_t)(2 * a) * s->wo;
+                for (int c = 0; c < s->wo; c++) y0[c] = ((c & 1) ? od0[c >> 1] : ev0[c >> 1]) + bv;
+                if (2 * a + 1 < s->ho) {
+                    float *y1 = y0 + s->wo;
+                    for (int c = 0; c < s->wo; c++)
+                        y1[c] = ((c & 1) ? od1[c >> 1] : ev1[c >> 1]) + bv;
+                }
             }
         }
     }
 }
 
-/* A u A^T of tile k: dy rows r0, r1 (2 tw wide, zero beyond the output) */
-static inline void wino_dy_tile(const float *restrict r0, const float *restrict r1,
-                                float *restrict D, size_t ds, int k)
-{
-    float u[2][2] = {{r0[2 * k], r0[2 * k + 1]}, {r1[2 * k], r1[2 * k + 1]}};
-    float w[2][4];
-    for (int r = 0; r < 2; r++) {
-        w[r][0] = u[r][0];
-        w[r][1] = u[r][0] + u[r][1];
-        w[r][2] = u[r][0] - u[r][1];
-        w[r][3] = -u[r][1];
-    }
-    for (int c = 0; c < 4; c++) {
-        D[(0 + c) * ds + k] = w[0][c];
-        D[(4 + c) * ds + k] = w[0][c] + w[1][c];
-        D[(8 + c) * ds + k] = w[0][c] - w[1][c];
-        D[(12 + c) * ds + k] = -w[1][c];
-    }
-}
-
-/* dM[xi][co][t] from dy (b examples) */
+/* dM[xi][co][t] = (A u A^T)[xi], u the tile's 2x2 of dy (0 past the output) */
 static void wino_dy(const mg_conv2d_shape *s, const conv_ws *v, const float *dy, int b, float *D)
 {
     size_t T = (size_t)b * v->te, ds = (size_t)s->cout * T, P = (size_t)s->ho * s->wo;
-    size_t wide = 2 * (size_t)v->tw;
-    float *r0 = v->wscr, *r1 = r0 + wide;
+    size_t rl = (size_t)v->pwh + WINO_SLACK;
+    float *ue0 = v->wscr, *uo0 = ue0 + rl, *ue1 = uo0 + rl, *uo1 = ue1 + rl;
     for (int e = 0; e < b; e++) {
         for (int co = 0; co < s->cout; co++) {
             const float *dp = dy + ((size_t)e * s->cout + co) * P;
             for (int a = 0; a < v->th; a++) {
-                memcpy(r0, dp + (size_t)(2 * a) * s->wo, sizeof(float) * s->wo);
-                memset(r0 + s->wo, 0, sizeof(float) * (wide - s->wo));
-                if (2 * a + 1 < s->ho) {
-                    memcpy(r1, dp + (size_t)(2 * a + 1) * s->wo, sizeof(float) * s->wo);
-                    memset(r1 + s->wo, 0, sizeof(float) * (wide - s->wo));
-                } else {
-                    memset(r1, 0, sizeof(float) * wide);
+                /* de-interleave output rows 2a, 2a+1 into even / odd columns */
+                const float *r0 = dp + (size_t)(2 * a) * s->wo;
+                const float *r1 = 2 * a + 1 < s->ho ? r0 + s->wo : NULL;
+                for (int k = 0; k < v->tw; k++) {
+                    int c0 = 2 * k, c1 = 2 * k + 1;
+                    ue0[k] = r0[c0];
+                    uo0[k] = c1 < s->wo ? r0[c1] : 0.0f;
+                    ue1[k] = r1 ? r1[c0] : 0.0f;
+                    uo1[k] = r1 && c1 < s->wo ? r1[c1] : 0.0f;
                 }
                 float *dst = D + (size_t)co * T + (size_t)e * v->te + (size_t)a * v->tw;
-                int k = 0;
-                for (; k + WINO_BLOCK <= v->tw; k += WINO_BLOCK)
-                    for (int u = 0; u < WINO_BLOCK; u++) wino_dy_tile(r0, r1, dst, ds, k + u);
-                for (; k < v->tw; k++) wino_dy_tile(r0, r1, dst, ds, k);
+                for (int k = 0; k < v->tw; k += 4) {
+                    int nv = imin(4, v->tw - k);
+                    mg_f4 u00 = ld4(ue0 + k), u01 = ld4(uo0 + k);
+                    mg_f4 u10 = ld4(ue1 + k), u11 = ld4(uo1 + k);
+                    mg_f4 w0[4] = {u00, u00 + u01, u00 - u01, -u01};
+                    mg_f4 w1[4] = {u10, u10 + u11, u10 - u11, -u11};
+                    for (int c = 0; c < 4; c++) {
+                        st4(dst + (0 + c) * ds + k, w0[c], nv);
+                        st4(dst + (4 + c) * ds + k, w0[c] + w1[c], nv);
+                        st4(dst + (8 + c) * ds + k, w0[c] - w1[c], nv);
+                        st4(dst + (12 + c) * ds + k, -w1[c], nv);
+                    }
+                }
             }
         }
-    }
-}
-
-/* B v B^T of tile k (16 streams vs apart), as the column contributions
- * to the 4 padded rows: row i gets c0 at E[k], c1 at O[k], c2 at E[k+1],
- * c3 at O[k+1]; stored as LE[i][k] = c0, LO[i][k] = c1, HE[i][k+1] = c2,
- * HO[i][k+1] = c3 (each array pwh long). */
-static inline void wino_dx_tile(const float *restrict V, size_t vs, float *restrict acc,
-                                size_t pwh, int k)
-{
-    float m[4][4], q[4][4];
-    for (int xi = 0; xi < 16; xi++) m[xi / 4][xi % 4] = V[xi * vs + k];
-    for (int r = 0; r < 4; r++) {
-        q[r][0] = m[r][0];
-        q[r][1] = m[r][1] - m[r][2] + m[r][3];
-        q[r][2] = -m[r][0] + m[r][1] + m[r][2];
-        q[r][3] = -m[r][3];
-    }
-    for (int c = 0; c < 4; c++) {
-        float d0 = q[0][c], d1 = q[1][c] - q[2][c] + q[3][c];
-        float d2 = -q[0][c] + q[1][c] + q[2][c], d3 = -q[3][c];
-        /* acc layout: [row i][column part c][pwh]; parts 2, 3 shifted by one */
-        size_t off = (c >= 2) ? 1 : 0;
-        acc[(0 * 4 + c) * pwh + k + off] = d0;
-        acc[(1 * 4 + c) * pwh + k + off] = d1;
-        acc[(2 * 4 + c) * pwh + k + off] = d2;
-        acc[(3 * 4 + c) * pwh + k + off] = d3;
     }
 }
 
@@ -743,42 +723,59 @@ static void add2(float *restrict row, const float *restrict a, const float *rest
     for (; i < n; i++) row[i] += a[i] + b[i];
 }
 
-/* dx (b examples, overwritten) from dV[xi][ci][t] */
+/* dx (b examples, overwritten) from dV[xi][ci][t]: B v B^T per tile, the
+ * overlapping 4x4 patches added into the (de-interleaved) padded plane. */
 static void wino_dx(const mg_conv2d_shape *s, const conv_ws *v, const float *V, int b, float *dx)
 {
     size_t T = (size_t)b * v->te, vs = (size_t)s->cin * T, plane = (size_t)s->h * s->w;
-    size_t pwh = (size_t)v->pwh, pe = (size_t)v->pr * pwh;
-    float *E = v->wscr, *O = E + pe, *acc = O + pe;
+    size_t pwh = (size_t)v->pwh, pe = (size_t)v->pr * pwh, rl = pwh + WINO_SLACK;
+    float *E = v->wscr, *O = E + pe, *acc = O + pe + WINO_SLACK;
     for (int e = 0; e < b; e++) {
         for (int ci = 0; ci < s->cin; ci++) {
             memset(E, 0, sizeof(float) * 2 * pe);
             for (int a = 0; a < v->th; a++) {
                 const float *src = V + (size_t)ci * T + (size_t)e * v->te + (size_t)a * v->tw;
-                /* the shifted parts start with a zero, the others end with one */
+                /* acc[i][c]: the part of patch row i for column c of the
+                 * tiles; parts 2 and 3 land one slot to the right */
                 for (int i = 0; i < 4; i++) {
-                    acc[(i * 4 + 0) * pwh + v->tw] = 0.0f;
-                    acc[(i * 4 + 1) * pwh + v->tw] = 0.0f;
-                    acc[(i * 4 + 2) * pwh] = 0.0f;
-                    acc[(i * 4 + 3) * pwh] = 0.0f;
+                    acc[(i * 4 + 0) * rl + v->tw] = 0.0f;
+                    acc[(i * 4 + 1) * rl + v->tw] = 0.0f;
+                    acc[(i * 4 + 2) * rl] = 0.0f;
+                    acc[(i * 4 + 3) * rl] = 0.0f;
                 }
-                int k = 0;
-                for (; k + WINO_BLOCK <= v->tw; k += WINO_BLOCK)
-                    for (int u = 0; u < WINO_BLOCK; u++) wino_dx_tile(src, vs, acc, pwh, k + u);
-                for (; k < v->tw; k++) wino_dx_tile(src, vs, acc, pwh, k);
+                for (int k = 0; k < v->tw; k += 4) {
+                    int nv = imin(4, v->tw - k);
+                    mg_f4 m[4][4], q[4][4];
+                    for (int xi = 0; xi < 16; xi++) m[xi / 4][xi % 4] = ld4(src + xi * vs + k);
+                    for (int r = 0; r < 4; r++) {
+                        q[r][0] = m[r][0];
+                        q[r][1] = m[r][1] - m[r][2] + m[r][3];
+                        q[r][2] = m[r][1] + m[r][2] - m[r][0];
+                        q[r][3] = -m[r][3];
+                    }
+                    for (int c = 0; c < 4; c++) {
+                        size_t off = (size_t)k + (c >= 2);
+                        st4(acc + (0 * 4 + c) * rl + off, q[0][c], nv);
+                        st4(acc + (1 * 4 + c) * rl + off, q[1][c] - q[2][c] + q[3][c], nv);
+                        st4(acc + (2 * 4 + c) * rl + off, q[1][c] + q[2][c] - q[0][c], nv);
+                        st4(acc + (3 * 4 + c) * rl + off, -q[3][c], nv);
+                    }
+                }
                 for (int i = 0; i < 4; i++) {
                     size_t R = (size_t)(2 * a + i) * pwh;
-                    add2(E + R, acc + (i * 4 + 0) * pwh, acc + (i * 4 + 2) * pwh, v->pwh);
-                    add2(O + R, acc + (i * 4 + 1) * pwh, acc + (i * 4 + 3) * pwh, v->pwh);
+                    add2(E + R, acc + (i * 4 + 0) * rl, acc + (i * 4 + 2) * rl, v->pwh);
+                    add2(O + R, acc + (i * 4 + 1) * rl, acc + (i * 4 + 3) * rl, v->pwh);
                 }
             }
-            /* interior of the padded plane -> dx */
+            /* the interior of the padded plane is dx */
             float *dp = dx + ((size_t)e * s->cin + ci) * plane;
             for (int r = 0; r < s->h; r++) {
-                const float *er = E + (size_t)(r + s->pad) * pwh, *orr = O + (size_t)(r + s->pad) * pwh;
+                const float *er = E + (size_t)(r + s->pad) * pwh;
+                const float *orow = O + (size_t)(r + s->pad) * pwh;
                 float *d = dp + (size_t)r * s->w;
                 for (int c = 0; c < s->w; c++) {
                     int C = c + s->pad;
-                    d[c] = (C & 1) ? orr[C >> 1] : er[C >> 1];
+                    d[c] = (C & 1) ? orow[C >> 1] : er[C >> 1];
                 }
             }
         }

@@ -533,6 +533,44 @@ static void test_bn2d_known_answer(void **state)
     free(yr);
 }
 
+/* Channel ranges (for callers that split the channels over threads) give
+ * exactly the whole call's results. */
+static void test_bn2d_channel_ranges(void **state)
+{
+    (void)state;
+    const int C = 5, HW = 12, N = 3;
+    size_t ny = (size_t)N * C * HW;
+    mg_rng r;
+    mg_rng_seed(&r, 8);
+    float *x = falloc(ny), *y1 = falloc(ny), *y2 = falloc(ny), *dy = falloc(ny);
+    float *dx1 = falloc(ny), *dx2 = falloc(ny);
+    float p[10], b1[10], b2[10], s1[10], s2[10], g1[10] = {0}, g2[10] = {0};
+    fill_normal(x, ny, &r, 2.0);
+    fill_normal(dy, ny, &r, 1.0);
+    fill_normal(p, 10, &r, 1.0);
+    mg_bn2d_init(C, g1, b1); /* g1 only as scratch for the init */
+    memset(g1, 0, sizeof g1);
+    memcpy(b2, b1, sizeof b1);
+    for (int train = 1; train >= 0; train--) {
+        mg_bn2d_forward(C, HW, N, p, b1, x, y1, s1, train, 1);
+        mg_bn2d_forward_channels(C, 0, 2, HW, N, p, b2, x, y2, s2, train, 1);
+        mg_bn2d_forward_channels(C, 2, C, HW, N, p, b2, x, y2, s2, train, 1);
+        assert_memory_equal(y1, y2, sizeof(float) * ny);
+        assert_memory_equal(b1, b2, sizeof b1);
+        mg_bn2d_backward(C, HW, N, p, g1, x, y1, s1, dy, dx1, train, 1);
+        mg_bn2d_backward_channels(C, 3, C, HW, N, p, g2, x, y2, s2, dy, dx2, train, 1);
+        mg_bn2d_backward_channels(C, 0, 3, HW, N, p, g2, x, y2, s2, dy, dx2, train, 1);
+        assert_memory_equal(dx1, dx2, sizeof(float) * ny);
+        assert_memory_equal(g1, g2, sizeof g1);
+    }
+    free(x);
+    free(y1);
+    free(y2);
+    free(dy);
+    free(dx1);
+    free(dx2);
+}
+
 /* ---------------------------------------------------------------- pooling */
 
 static void test_pool_known_answers(void **state)
@@ -662,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_conv_finite_differences),
         cmocka_unit_test(test_bn2d_finite_differences),
         cmocka_unit_test(test_bn2d_known_answer),
+        cmocka_unit_test(test_bn2d_channel_ranges),
         cmocka_unit_test(test_pool_known_answers),
         cmocka_unit_test(test_pool_finite_differences),
     };
