@@ -32,6 +32,7 @@
  * Usage: bench_conv [--threads N] [--reps R] [--batch B] [--tries T] [--split W]
  *                   [--explore [--only NAME] [--dw-cols C]] */
 #include "conv.h"
+#include "bench.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -41,24 +42,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static float *buf(size_t n, float v)
 {
@@ -106,14 +89,14 @@ typedef struct {
 } quiet_probe;
 static quiet_probe probe_start(void)
 {
-    quiet_probe q = {cpu_busy_all(), cpu_self(), now()};
+    quiet_probe q = {cpu_busy_all(), cpu_self(), bench_now()};
     return q;
 }
 static int probe_quiet(const quiet_probe *q)
 {
     if (q->busy0 < 0.0) return 1;
     double others = (cpu_busy_all() - q->busy0) - (cpu_self() - q->self0);
-    double wall = now() - q->t0;
+    double wall = bench_now() - q->t0;
     /* jiffies are coarse: allow 2 ticks of slack */
     return others <= 0.1 * wall + 2.0 / (double)sysconf(_SC_CLK_TCK);
 }
@@ -127,9 +110,9 @@ static double sgemm_rate(int reps)
     for (int tries = 0;; tries++) {
         quiet_probe q = probe_start();
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             mg_sgemm(0, 0, N, N, N, 1.0f, A, N, B, N, 0.0f, C, N);
-            t[r] = now() - t0;
+            t[r] = bench_now() - t0;
         }
         if (probe_quiet(&q)) break;
         if (tries == g_max_tries) {
@@ -141,7 +124,7 @@ static double sgemm_rate(int reps)
     free(A);
     free(B);
     free(C);
-    return 2.0 * N * N * N / median(t, reps) * 1e-9;
+    return 2.0 * N * N * N / bench_median(t, reps) * 1e-9;
 }
 
 typedef struct {
@@ -247,11 +230,11 @@ static conv_time time_conv(const mg_conv2d_shape *s, int n, int need_dx, int rep
     for (int tries = 0;; tries++) {
         quiet_probe q = probe_start();
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             run_conv(s, p, g, x, y, dy, dxp, n, ws, nws, gp, 0);
-            double t1 = now();
+            double t1 = bench_now();
             run_conv(s, p, g, x, y, dy, dxp, n, ws, nws, gp, 1);
-            double t2 = now();
+            double t2 = bench_now();
             tf[r] = t1 - t0;
             tb[r] = t2 - t1;
         }
@@ -263,8 +246,8 @@ static conv_time time_conv(const mg_conv2d_shape *s, int n, int need_dx, int rep
         sleep(1);
     }
     conv_time t;
-    t.fwd = median(tf, reps); /* sorts */
-    t.bwd = median(tb, reps);
+    t.fwd = bench_median(tf, reps); /* sorts */
+    t.bwd = bench_median(tb, reps);
     t.fwd_min = tf[0];
     t.bwd_min = tb[0];
     free(p);
@@ -397,11 +380,11 @@ static conv_time time_bn(int c, int hw, int n, int reps)
     for (int tries = 0;; tries++) {
         quiet_probe q = probe_start();
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             run_bn(c, hw, n, p, b, g, x, y, st, dy, dx, 0);
-            double t1 = now();
+            double t1 = bench_now();
             run_bn(c, hw, n, p, b, g, x, y, st, dy, dx, 1);
-            double t2 = now();
+            double t2 = bench_now();
             tf[r] = t1 - t0;
             tb[r] = t2 - t1;
         }
@@ -413,8 +396,8 @@ static conv_time time_bn(int c, int hw, int n, int reps)
         sleep(1);
     }
     conv_time t;
-    t.fwd = median(tf, reps); /* sorts */
-    t.bwd = median(tb, reps);
+    t.fwd = bench_median(tf, reps); /* sorts */
+    t.bwd = bench_median(tb, reps);
     t.fwd_min = tf[0];
     t.bwd_min = tb[0];
     free(p);

@@ -26,25 +26,7 @@
 
 #include "mixgeo.h"
 #include "spectra.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median3(double *v)
-{
-    qsort(v, 3, sizeof *v, cmp_double);
-    return v[1];
-}
+#include "bench.h"
 
 /* Householder QR of an m x p matrix: 2 m p^2 - 2/3 p^3 (m >= p), else
  * 2 p m^2 - 2/3 m^3. */
@@ -139,11 +121,11 @@ int main(int argc, char **argv)
                 G);
     double tg[3];
     for (int r = 0; r < 3; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, G, G, G, 1.0, A, G, B, G, 0.0, C, G);
-        tg[r] = now() - t0;
+        tg[r] = bench_now() - t0;
     }
-    double dgemm_rate = 2.0 * G * G * (double)G / median3(tg);
+    double dgemm_rate = 2.0 * G * G * (double)G / bench_median(tg, 3);
     free(A);
     free(B);
     free(C);
@@ -154,7 +136,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < 3; r++) {
         mg_spectra_acc *acc;
         mg_spectra_result *res;
-        double t0 = now();
+        double t0 = bench_now();
         if (mg_spectra_acc_create(classes, p, block, &acc) != MG_OK) {
             fprintf(stderr, "bench_spectra: %s\n", mg_errmsg());
             return 1;
@@ -166,12 +148,12 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
-        double t1 = now();
+        double t1 = bench_now();
         if (mg_spectra_acc_finish(acc, &res) != MG_OK) {
             fprintf(stderr, "bench_spectra: %s\n", mg_errmsg());
             return 1;
         }
-        double t2 = now();
+        double t2 = bench_now();
         s1 = res->cls[0].ns > 0 ? res->cls[0].s_centred[0] : 0;
         mg_spectra_result_free(res);
         mg_spectra_acc_free(acc);
@@ -179,8 +161,8 @@ int main(int argc, char **argv)
         ta[r] = t1 - t0;
         tf[r] = t2 - t1;
     }
-    double t_med = median3(tt), fl = spectra_qr_flops(cnt, classes, p, block_used);
-    double t_add = median3(ta), t_fin = median3(tf);
+    double t_med = bench_median(tt, 3), fl = spectra_qr_flops(cnt, classes, p, block_used);
+    double t_add = bench_median(ta, 3), t_fin = bench_median(tf, 3);
     printf("# columns: n p classes block threads spectra_s add_s finish_s qr_gflop qr_gflops "
            "dgemm_gflops qr_fraction_of_dgemm s1_class0\n");
     printf("bench_spectra\t%d\t%d\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.3f\t%.2f\t%.2f\t%.3f\t%.6g\n", n,

@@ -18,6 +18,7 @@
  * Usage: bench_train [--threads N] [--epochs E] [--cnn-steps S] [--net mlp|cnn|both]
  *                    [--data DIR] */
 #include "mixgeo.h"
+#include "bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,24 +26,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 typedef struct {
     int reps;
@@ -58,7 +41,7 @@ static int on_step(void *u, int e, int s, int spe, double loss)
 {
     (void)e, (void)s, (void)spe, (void)loss;
     step_times *t = u;
-    double n = now();
+    double n = bench_now();
     if (t->steps < 1024) t->sec[t->steps] = n - t->last;
     t->last = n;
     return ++t->steps >= t->max_steps;
@@ -106,7 +89,7 @@ static void bufs_free(gemm_bufs *g, int L)
 /* The GEMMs of one training step of an MLP with widths w[0..L] at batch B. */
 static double step_gemms(const int *w, int L, int B, gemm_bufs *g)
 {
-    double t0 = now();
+    double t0 = bench_now();
     for (int l = 0; l < L; l++) /* forward: h[l+1] = h[l] W^T */
         mg_sgemm(0, 1, B, w[l + 1], w[l], 1.0f, g->h[l], w[l], g->W[l], w[l], 0.0f, g->h[l + 1],
                  w[l + 1]);
@@ -119,7 +102,7 @@ static double step_gemms(const int *w, int L, int B, gemm_bufs *g)
             mg_sgemm(0, 0, B, w[l], w[l + 1], 1.0f, g->dh[l + 1], w[l + 1], g->W[l], w[l], 0.0f,
                      g->dh[l], w[l]);
     }
-    return now() - t0;
+    return bench_now() - t0;
 }
 
 int main(int argc, char **argv)
@@ -174,16 +157,16 @@ int main(int argc, char **argv)
         shape_t[r] = s;
     }
     bufs_free(&gb, L);
-    double shape_sec = median(shape_t, 5);
+    double shape_sec = bench_median(shape_t, 5);
     double shape_rate = flops_step * steps / shape_sec;
     /* reference 2: square peak */
     double sq[5];
     for (int r = 0; r < 5; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         mg_sgemm(0, 0, 2048, 2048, 2048, 1.0f, A, 2048, Bm, 2048, 0.0f, C, 2048);
-        sq[r] = now() - t0;
+        sq[r] = bench_now() - t0;
     }
-    double peak_rate = 2.0 * 2048.0 * 2048.0 * 2048.0 / median(sq, 5);
+    double peak_rate = 2.0 * 2048.0 * 2048.0 * 2048.0 / bench_median(sq, 5);
     free(A);
     free(Bm);
     free(C);
@@ -214,7 +197,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_train: %s\n", mg_errmsg());
             return 1;
         }
-        double ep_sec = median(et.sec, et.reps);
+        double ep_sec = bench_median(et.sec, et.reps);
         double sps = train->n / ep_sec;
         double bound_shape = shape_rate / flops_sample, bound_peak = peak_rate / flops_sample;
         struct rusage ru;
@@ -260,14 +243,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_train: %s\n", mg_errmsg());
             return 1;
         }
-        step_times st = {0, cnn_steps, now(), {0}};
+        step_times st = {0, cnn_steps, bench_now(), {0}};
         mg_train_hooks hooks = {on_step, NULL, &st};
         mg_status s = mg_trainer_run(t, &hooks);
         if (s != MG_OK && s != MG_ERR_INTERRUPTED) {
             fprintf(stderr, "bench_train: %s\n", mg_errmsg());
             return 1;
         }
-        double step_sec = median(st.sec + 3, st.steps - 3);
+        double step_sec = bench_median(st.sec + 3, st.steps - 3);
         double flops_img = mg_model_flops(m, 0) + mg_model_flops(m, 1);
         double ips = B / step_sec, bound = peak_rate / flops_img;
         printf("# bench_train cnn: preact:16-32-64x2, batch %d, manifold mixup S={0,1,2} alpha 2, "
