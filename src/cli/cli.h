@@ -111,6 +111,11 @@ void cli_provenance(char *buf, size_t len, uint64_t seed, const char *config);
  * nrows x ncols, row-major.  Written atomically (mg_write_atomic). */
 mg_status cli_tsv_write(const char *path, const char *provenance, const char *const *columns,
                         int ncols, const double *rows, int nrows);
+/* The same with a blank line after every `block` rows (the scan lines of a
+ * grid, for gnuplot's pm3d); block <= 0: none. */
+mg_status cli_tsv_write_blocks(const char *path, const char *provenance,
+                               const char *const *columns, int ncols, const double *rows,
+                               int nrows, int block);
 /* Read the numeric rows of a file written by cli_tsv_write ('#' lines
  * skipped; every row must have ncols fields).  *rows is malloc'ed (caller
  * frees), nrows x ncols. */

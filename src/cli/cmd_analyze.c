@@ -402,34 +402,6 @@ static const char *const k_fashion_names[10] = {"T-shirt/top", "Trouser", "Pullo
 
 /* ---------------------------------------------------------------- output helpers */
 
-typedef struct {
-    const char *provenance;
-    const char *const *columns;
-    int ncols, nrows, block;
-    const double *rows;
-} an_tsv_job;
-
-static mg_status an_tsv_emit(FILE *f, void *user)
-{
-    const an_tsv_job *j = user;
-    if (j->provenance && *j->provenance) fprintf(f, "%s\n", j->provenance);
-    fputs("# columns:", f);
-    for (int c = 0; c < j->ncols; c++) fprintf(f, " %s", j->columns[c]);
-    fputc('\n', f);
-    for (int r = 0; r < j->nrows; r++) {
-        if (j->block > 0 && r > 0 && r % j->block == 0) fputc('\n', f);
-        for (int c = 0; c < j->ncols; c++) {
-            double x = j->rows[(size_t)r * (size_t)j->ncols + (size_t)c];
-            if (c) fputc('\t', f);
-            if (isnan(x)) fputs("nan", f);
-            else fprintf(f, "%.9g", x);
-        }
-        fputc('\n', f);
-    }
-    if (ferror(f)) return mg_fail(MG_ERR_IO, "write error");
-    return MG_OK;
-}
-
 /* OUT/name as TSV; block > 0 puts a blank line after every block rows (the
  * scan lines of a grid, for gnuplot). */
 static mg_status an_tsv(an_ctx *x, const char *name, const char *const *cols, int ncols,
@@ -438,8 +410,7 @@ static mg_status an_tsv(an_ctx *x, const char *name, const char *const *cols, in
     char path[4200];
     mg_status st = cli_path(path, sizeof path, x->out, name);
     if (st != MG_OK) return st;
-    an_tsv_job j = {x->prov, cols, ncols, nrows, block, rows};
-    st = mg_write_atomic(path, an_tsv_emit, &j);
+    st = cli_tsv_write_blocks(path, x->prov, cols, ncols, rows, nrows, block);
     if (st == MG_OK) cJSON_AddItemToArray(x->files, cJSON_CreateString(name));
     return st;
 }

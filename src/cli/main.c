@@ -295,7 +295,7 @@ double cli_round9(double x)
 typedef struct {
     const char *provenance;
     const char *const *columns;
-    int ncols, nrows;
+    int ncols, nrows, block;
     const double *rows;
 } tsv_job;
 
@@ -307,6 +307,7 @@ static mg_status tsv_emit(FILE *f, void *user)
     for (int c = 0; c < j->ncols; c++) fprintf(f, " %s", j->columns[c]);
     fputc('\n', f);
     for (int r = 0; r < j->nrows; r++) {
+        if (j->block > 0 && r > 0 && r % j->block == 0) fputc('\n', f);
         for (int c = 0; c < j->ncols; c++) {
             double x = j->rows[(size_t)r * (size_t)j->ncols + (size_t)c];
             if (c) fputc('\t', f);
@@ -318,11 +319,18 @@ static mg_status tsv_emit(FILE *f, void *user)
     return MG_OK;
 }
 
+mg_status cli_tsv_write_blocks(const char *path, const char *provenance,
+                               const char *const *columns, int ncols, const double *rows,
+                               int nrows, int block)
+{
+    tsv_job j = {provenance, columns, ncols, nrows, block, rows};
+    return mg_write_atomic(path, tsv_emit, &j);
+}
+
 mg_status cli_tsv_write(const char *path, const char *provenance, const char *const *columns,
                         int ncols, const double *rows, int nrows)
 {
-    tsv_job j = {provenance, columns, ncols, nrows, rows};
-    return mg_write_atomic(path, tsv_emit, &j);
+    return cli_tsv_write_blocks(path, provenance, columns, ncols, rows, nrows, 0);
 }
 
 mg_status cli_tsv_read(const char *path, int ncols, double **rows, int *nrows)
