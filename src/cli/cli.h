@@ -181,6 +181,10 @@ void cli_set_by_name(cli_values *v, const char *name, const char *value, const c
  * 0 or the number of problems (each printed, naming the option). */
 int cli_parse_args(cli_values *v, const char *cmd, int argc, char **argv, char **pos,
                    int maxpos, int *npos);
+/* Append the data options of `train` (those flagged CLI_DATA) to opts as
+ * overrides of a run's config.ini ("as in RUN/config.ini"), under a "Data
+ * overrides" heading; *n grows, asserting it stays below max. */
+void cli_add_data_overrides(cli_opt *opts, int *n, int max);
 /* The common start of every subcommand: cli_parse_args, then --help (printed
  * with usage/description/epilog; *rc = 0) and -q.  Returns 1 when the
  * caller should return *rc at once (help shown: 0; a usage error, already

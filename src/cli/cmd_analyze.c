@@ -85,18 +85,7 @@ void cli_analysis_add_opts(cli_opt *opts, int *n, const char *default_split)
                              NULL};
     opts[(*n)++] = (cli_opt){"threads", 0, CLI_VALUE, "N", "1", 0,
                              "OpenBLAS threads (0 = all cores)", NULL};
-    int first = 1;
-    for (int i = 0; i < cli_train_n_opts; i++) {
-        const cli_opt *o = &cli_train_opts[i];
-        if (!(o->flags & CLI_DATA)) continue;
-        cli_opt e = *o;
-        e.def = "as in RUN/config.ini";
-        e.flags = CLI_DATA;
-        e.group = first ? "Data overrides" : NULL;
-        first = 0;
-        MG_ASSERT(*n < CLI_MAX_OPTS - 24);
-        opts[(*n)++] = e;
-    }
+    cli_add_data_overrides(opts, n, CLI_MAX_OPTS - 24);
 }
 
 void cli_analysis_close(cli_analysis_run *r)

@@ -27,18 +27,7 @@ static void build_table(void)
                                         "the split to evaluate", "Evaluation"};
     k_eval_opts[k_eval_n++] = (cli_opt){"threads", 0, CLI_VALUE, "N", "1", 0,
                                         "OpenBLAS threads (0 = all cores)", NULL};
-    int first = 1;
-    for (int i = 0; i < cli_train_n_opts; i++) {
-        const cli_opt *o = &cli_train_opts[i];
-        if (!(o->flags & CLI_DATA)) continue;
-        cli_opt e = *o;
-        e.def = "as in RUN/config.ini";
-        e.flags = CLI_DATA;
-        e.group = first ? "Data overrides" : NULL;
-        first = 0;
-        MG_ASSERT(k_eval_n < CLI_MAX_OPTS - 2);
-        k_eval_opts[k_eval_n++] = e;
-    }
+    cli_add_data_overrides(k_eval_opts, &k_eval_n, CLI_MAX_OPTS - 2);
     k_eval_opts[k_eval_n++] = (cli_opt){"quiet", 'q', CLI_FLAG, NULL, "false", CLI_NO_NEG,
                                         "print nothing but errors", "Other"};
     k_eval_opts[k_eval_n++] = (cli_opt){"help", 'h', CLI_FLAG, NULL, "false", CLI_NO_NEG,

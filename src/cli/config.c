@@ -382,6 +382,22 @@ void cli_format_double(char *buf, size_t len, double x)
 
 /* ---------------------------------------------------------------- argv */
 
+void cli_add_data_overrides(cli_opt *opts, int *n, int max)
+{
+    int first = 1;
+    for (int i = 0; i < cli_train_n_opts; i++) {
+        const cli_opt *o = &cli_train_opts[i];
+        if (!(o->flags & CLI_DATA)) continue;
+        cli_opt e = *o;
+        e.def = "as in RUN/config.ini";
+        e.flags = CLI_DATA;
+        e.group = first ? "Data overrides" : NULL;
+        first = 0;
+        MG_ASSERT(*n < max);
+        opts[(*n)++] = e;
+    }
+}
+
 int cli_begin(cli_values *v, const char *cmd, int argc, char **argv, char **pos, int maxpos,
               int *npos, const char *usage, const char *description, const char *epilog, int *rc)
 {
