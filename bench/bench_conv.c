@@ -177,6 +177,38 @@ static void *part_run(void *arg)
 
 /* forward (bwd = 0) or backward of n examples, split over g_split threads;
  * ws holds g_split workspaces of nws floats, gp g_split - 1 gradient buffers */
+/* Forward (bwd = 0) and backward (bwd = 1) of one benchmarked op, timed
+ * `reps` times; repeated while other processes disturbed the machine (up to
+ * g_max_tries).  Medians and minima of both. */
+static conv_time time_steps(void (*step)(void *args, int bwd), void *args, int reps)
+{
+    double tf[MAX_REPS], tb[MAX_REPS];
+    for (int tries = 0;; tries++) {
+        quiet_probe q = probe_start();
+        for (int r = 0; r < reps; r++) {
+            double t0 = bench_now();
+            step(args, 0);
+            double t1 = bench_now();
+            step(args, 1);
+            double t2 = bench_now();
+            tf[r] = t1 - t0;
+            tb[r] = t2 - t1;
+        }
+        if (probe_quiet(&q)) break;
+        if (tries == g_max_tries) {
+            g_contended++;
+            break;
+        }
+        sleep(1);
+    }
+    conv_time t;
+    t.fwd = bench_median(tf, reps); /* sorts */
+    t.bwd = bench_median(tb, reps);
+    t.fwd_min = tf[0];
+    t.bwd_min = tb[0];
+    return t;
+}
+
 static void run_conv(const mg_conv2d_shape *s, const float *p, float *g, const float *x,
                      float *y, const float *dy, float *dx, int n, float *ws, size_t nws,
                      float *gp, int bwd)
@@ -214,6 +246,26 @@ static void run_conv(const mg_conv2d_shape *s, const float *p, float *g, const f
             for (size_t i = 0; i < np; i++) g[i] += gp[(w - 1) * np + i];
 }
 
+typedef struct {
+    const mg_conv2d_shape *s;
+    const float *p;
+    float *g;
+    const float *x;
+    float *y;
+    const float *dy;
+    float *dx;
+    int n;
+    float *ws;
+    size_t nws;
+    float *gp;
+} conv_args;
+
+static void conv_step(void *args, int bwd)
+{
+    conv_args *a = args;
+    run_conv(a->s, a->p, a->g, a->x, a->y, a->dy, a->dx, a->n, a->ws, a->nws, a->gp, bwd);
+}
+
 /* Time forward and backward of shape s at batch n (buffers of the right sizes). */
 static conv_time time_conv(const mg_conv2d_shape *s, int n, int need_dx, int reps)
 {
@@ -224,32 +276,10 @@ static conv_time time_conv(const mg_conv2d_shape *s, int n, int need_dx, int rep
     float *dy = buf(ny, 0.01f), *dx = buf(nx, 0.0f), *ws = buf(nws * g_split, 0.0f);
     float *gp = buf(np * (g_split - 1), 0.0f);
     float *dxp = need_dx ? dx : NULL;
-    double tf[MAX_REPS], tb[MAX_REPS];
-    run_conv(s, p, g, x, y, dy, dxp, n, ws, nws, gp, 0); /* warm up */
-    run_conv(s, p, g, x, y, dy, dxp, n, ws, nws, gp, 1);
-    for (int tries = 0;; tries++) {
-        quiet_probe q = probe_start();
-        for (int r = 0; r < reps; r++) {
-            double t0 = bench_now();
-            run_conv(s, p, g, x, y, dy, dxp, n, ws, nws, gp, 0);
-            double t1 = bench_now();
-            run_conv(s, p, g, x, y, dy, dxp, n, ws, nws, gp, 1);
-            double t2 = bench_now();
-            tf[r] = t1 - t0;
-            tb[r] = t2 - t1;
-        }
-        if (probe_quiet(&q)) break;
-        if (tries == g_max_tries) {
-            g_contended++;
-            break;
-        }
-        sleep(1);
-    }
-    conv_time t;
-    t.fwd = bench_median(tf, reps); /* sorts */
-    t.bwd = bench_median(tb, reps);
-    t.fwd_min = tf[0];
-    t.bwd_min = tb[0];
+    conv_args a = {s, p, g, x, y, dy, dxp, n, ws, nws, gp};
+    conv_step(&a, 0); /* warm up */
+    conv_step(&a, 1);
+    conv_time t = time_steps(conv_step, &a, reps);
     free(p);
     free(g);
     free(x);
@@ -368,6 +398,22 @@ static void run_bn(int c, int hw, int n, const float *p, float *b, float *g, con
     for (int w = 1; w < w_n; w++) pthread_join(th[w], NULL);
 }
 
+typedef struct {
+    int c, hw, n;
+    const float *p;
+    float *b, *g;
+    const float *x;
+    float *y, *st;
+    const float *dy;
+    float *dx;
+} bn_args;
+
+static void bn_step(void *args, int bwd)
+{
+    bn_args *a = args;
+    run_bn(a->c, a->hw, a->n, a->p, a->b, a->g, a->x, a->y, a->st, a->dy, a->dx, bwd);
+}
+
 /* BN + ReLU (fused) forward and backward over n x c x hw, train mode. */
 static conv_time time_bn(int c, int hw, int n, int reps)
 {
@@ -376,30 +422,8 @@ static conv_time time_bn(int c, int hw, int n, int reps)
     float *st = buf(2 * (size_t)c, 0.0f), *x = buf(nx, 0.1f), *y = buf(nx, 0.0f);
     float *dy = buf(nx, 0.01f), *dx = buf(nx, 0.0f);
     for (int j = 0; j < c; j++) p[j] = 1.0f, b[c + j] = 1.0f;
-    double tf[MAX_REPS], tb[MAX_REPS];
-    for (int tries = 0;; tries++) {
-        quiet_probe q = probe_start();
-        for (int r = 0; r < reps; r++) {
-            double t0 = bench_now();
-            run_bn(c, hw, n, p, b, g, x, y, st, dy, dx, 0);
-            double t1 = bench_now();
-            run_bn(c, hw, n, p, b, g, x, y, st, dy, dx, 1);
-            double t2 = bench_now();
-            tf[r] = t1 - t0;
-            tb[r] = t2 - t1;
-        }
-        if (probe_quiet(&q)) break;
-        if (tries == g_max_tries) {
-            g_contended++;
-            break;
-        }
-        sleep(1);
-    }
-    conv_time t;
-    t.fwd = bench_median(tf, reps); /* sorts */
-    t.bwd = bench_median(tb, reps);
-    t.fwd_min = tf[0];
-    t.bwd_min = tb[0];
+    bn_args a = {c, hw, n, p, b, g, x, y, st, dy, dx};
+    conv_time t = time_steps(bn_step, &a, reps);
     free(p);
     free(g);
     free(b);
