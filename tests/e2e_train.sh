@@ -210,6 +210,9 @@ expect_exit 2 bad-classes "--arch: output width 3" "$MIXGEO" train --arch 2-8-3 
 expect_exit 2 bad-batch "--batch" "$MIXGEO" train --batch 0 --out x
 expect_exit 2 bad-lr "--lr" "$MIXGEO" train --lr -0.1 --out x
 expect_exit 2 bad-ntrain "--n-train" "$MIXGEO" train --n-train 0 --out x
+expect_exit 2 bad-augment "--augment" "$MIXGEO" train --augment crop99,flip --out x
+expect_exit 2 bad-augment2 "--augment" "$MIXGEO" train --augment rotate --out x
+expect_exit 2 preact-flat "image data" "$MIXGEO" train --data spiral --arch preact:8-16x1 --epochs 1 --out x
 run ntrain "$MIXGEO" train -q $SPIRAL --n-per-class 100 --n-train 50 --epochs 1 --out ntr
 [ "$(json ntr/summary.json mixgeo n_train)" = 50 ] || fail "--n-train 50: summary.json n_train is not 50"
 expect_exit 2 bad-ini-key "bad.ini:3: unknown key 'bogus'" "$MIXGEO" train --config bad.ini --out x
