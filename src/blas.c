@@ -67,3 +67,12 @@ int mg_get_threads(void)
     int n = openblas_get_num_threads();
     return n > 0 ? n : (g_threads_requested > 0 ? g_threads_requested : 1);
 }
+
+int mg_blas_threads_swap(int n)
+{
+    int old = openblas_get_num_threads();
+    if (old < 1) old = 1;
+    if (n < 1) n = 1;
+    if (n != old) openblas_set_num_threads(n);
+    return old;
+}

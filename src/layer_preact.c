@@ -65,7 +65,7 @@ void mg_preact_init(const mg_layer *l, float *params, float *buffers, mg_rng *rn
 }
 
 void mg_preact_forward(mg_layer *l, const float *params, float *buffers, const float *x, float *y,
-                       int n, int train, float *ws)
+                       int n, int train, const mg_par *par)
 {
     preact_offsets o = offsets(l);
     const float *p = params + l->p_off;
@@ -73,22 +73,22 @@ void mg_preact_forward(mg_layer *l, const float *params, float *buffers, const f
     int hw = l->h * l->w, ohw = l->oh * l->ow;
     float *a = l->buf[0], *c1 = l->buf[1], *b = l->buf[2];
     float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
-    mg_bn2d_forward(l->c, hw, n, p + o.bn1, rb, x, a, st1, train, 1);
-    mg_conv2d_forward(&l->conv, p + o.c1, a, c1, n, ws);
-    mg_bn2d_forward(l->oc, ohw, n, p + o.bn2, rb + 2 * l->c, c1, b, st2, train, 1);
-    mg_conv2d_forward(&l->conv2, p + o.c2, b, y, n, ws);
+    mg_par_bn2d_forward(par, l->c, hw, n, p + o.bn1, rb, x, a, st1, train, 1);
+    mg_par_conv_forward(par, &l->conv, p + o.c1, a, c1, n);
+    mg_par_bn2d_forward(par, l->oc, ohw, n, p + o.bn2, rb + 2 * l->c, c1, b, st2, train, 1);
+    mg_par_conv_forward(par, &l->conv2, p + o.c2, b, y, n);
     size_t cnt = (size_t)n * l->out;
     if (l->has_proj) {
         float *sc = l->buf[3]; /* the d b slot is free during the forward pass */
-        mg_conv2d_forward(&l->proj, p + o.pj, a, sc, n, ws);
-        for (size_t i = 0; i < cnt; i++) y[i] += sc[i];
+        mg_par_conv_forward(par, &l->proj, p + o.pj, a, sc, n);
+        mg_par_add(par, y, sc, cnt);
     } else {
-        for (size_t i = 0; i < cnt; i++) y[i] += x[i];
+        mg_par_add(par, y, x, cnt);
     }
 }
 
 void mg_preact_backward(const mg_layer *l, const float *params, float *grads, const float *dy,
-                        float *dx, int n, int train, float *ws)
+                        float *dx, int n, int train, const mg_par *par)
 {
     preact_offsets o = offsets(l);
     const float *p = params + l->p_off;
@@ -98,17 +98,16 @@ void mg_preact_backward(const mg_layer *l, const float *params, float *grads, co
     float *db = l->buf[3], *dc1 = l->buf[4], *da = l->buf[5], *dap = l->buf[6];
     const float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
     /* residual branch */
-    mg_conv2d_backward(&l->conv2, p + o.c2, g + o.c2, b, dy, db, n, ws);
-    mg_bn2d_backward(l->oc, ohw, n, p + o.bn2, g + o.bn2, c1, b, st2, db, dc1, train, 1);
-    mg_conv2d_backward(&l->conv, p + o.c1, g + o.c1, a, dc1, da, n, ws);
+    mg_par_conv_backward(par, &l->conv2, p + o.c2, g + o.c2, b, dy, db, n);
+    mg_par_bn2d_backward(par, l->oc, ohw, n, p + o.bn2, g + o.bn2, c1, b, st2, db, dc1, train, 1);
+    mg_par_conv_backward(par, &l->conv, p + o.c1, g + o.c1, a, dc1, da, n);
     size_t cin_cnt = (size_t)n * l->in;
     if (l->has_proj) {
         /* the shortcut reads a as well: its gradient joins da */
-        mg_conv2d_backward(&l->proj, p + o.pj, g + o.pj, a, dy, dap, n, ws);
-        for (size_t i = 0; i < cin_cnt; i++) da[i] += dap[i];
+        mg_par_conv_backward(par, &l->proj, p + o.pj, g + o.pj, a, dy, dap, n);
+        mg_par_add(par, da, dap, cin_cnt);
     }
     /* bn1 + relu; the parameter gradients are needed even when dx is not */
-    mg_bn2d_backward(l->c, hw, n, p + o.bn1, g + o.bn1, l->x, a, st1, da, dx, train, 1);
-    if (dx && !l->has_proj)
-        for (size_t i = 0; i < cin_cnt; i++) dx[i] += dy[i]; /* identity shortcut */
+    mg_par_bn2d_backward(par, l->c, hw, n, p + o.bn1, g + o.bn1, l->x, a, st1, da, dx, train, 1);
+    if (dx && !l->has_proj) mg_par_add(par, dx, dy, cin_cnt); /* identity shortcut */
 }

@@ -9,7 +9,7 @@
 #define MG_LAYERS_H
 
 #include "mixgeo.h"
-#include "conv.h"
+#include "par.h"
 
 #define MG_LAYER_NBUF 8
 
@@ -49,9 +49,9 @@ void mg_layer_buffers(const mg_layer *l, int max_batch, size_t per_ex[MG_LAYER_N
 mg_status mg_preact_setup(mg_layer *l, int cin, int h, int w, int cout, int stride);
 void mg_preact_init(const mg_layer *l, float *params, float *buffers, mg_rng *rng);
 void mg_preact_forward(mg_layer *l, const float *params, float *buffers, const float *x, float *y,
-                       int n, int train, float *ws);
+                       int n, int train, const mg_par *par);
 void mg_preact_backward(const mg_layer *l, const float *params, float *grads, const float *dy,
-                        float *dx, int n, int train, float *ws);
+                        float *dx, int n, int train, const mg_par *par);
 
 /* Parameter and buffer counts of a layer (set n_p, n_b). */
 void mg_layer_sizes(mg_layer *l);

@@ -271,6 +271,17 @@ double mg_model_flops(const mg_model *m, int backward);
 /* Copy parameters and buffers of src into dst (same architecture). */
 void mg_model_copy_params(mg_model *dst, const mg_model *src);
 
+/* Threads for the image layers (conv, bn2d, residual blocks): a team of n
+ * workers of the model's own splits every convolution by examples and every
+ * batch norm by channels, with OpenBLAS at one thread while the model's
+ * forward or backward runs (restored afterwards), so at most n threads
+ * compute at once.  Models without image layers keep one worker (their
+ * GEMMs are wide enough for OpenBLAS's own threads: use mg_set_threads).
+ * Results are bit-identical for a given n.  Default 1.  MG_ERR_NOMEM /
+ * MG_ERR_IO (a thread could not start) with a message. */
+mg_status mg_model_set_threads(mg_model *m, int n);
+int mg_model_threads(const mg_model *m);
+
 /* Activation memory for batches of up to max_batch examples.  Done once
  * before training; forward calls with n > max_batch trip an assert. */
 mg_status mg_model_reserve(mg_model *m, int max_batch);

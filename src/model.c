@@ -30,6 +30,11 @@ struct mg_model {
     float *mix_h, *mix_g;            /* mixed state and its gradient (max_batch x max dim) */
     float *scratch;                  /* gradient of the unmixed state at the start */
     float *ws;                       /* convolution workspace (shared by all layers) */
+    /* worker team for the image layers (mg_model_set_threads); par.ws[0] = ws */
+    int team;                        /* workers asked for (1: serial)   */
+    mg_par par;
+    float *team_mem;                 /* workspaces and gradients of workers 1.. */
+    size_t ws_floats;                /* one workspace                   */
     int grads_stale;                 /* zero_grad pending: the next backward overwrites */
     /* the last forward */
     int f_from, f_n, f_train, f_has_mix;
@@ -328,6 +333,8 @@ mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rn
 void mg_model_free(mg_model *m)
 {
     if (!m) return;
+    mg_pool_free(m->par.pool);
+    free(m->team_mem);
     free(m->params);
     free(m->act);
     free(m->layers);
@@ -460,6 +467,79 @@ void mg_model_copy_params(mg_model *dst, const mg_model *src)
     memcpy(dst->buffers, src->buffers, sizeof(float) * src->n_buffers);
 }
 
+static int has_image_layers(const mg_model *m)
+{
+    for (int i = 0; i < m->nl; i++) {
+        mg_layer_kind k = m->layers[i].kind;
+        if (k == MG_LAYER_CONV2D || k == MG_LAYER_BN2D || k == MG_LAYER_PREACT) return 1;
+    }
+    return 0;
+}
+
+/* Workspaces and private weight gradients of workers 1..team-1 (the
+ * convolutions' largest parameter count); sets up m->par. */
+static mg_status team_buffers(mg_model *m)
+{
+    int t = m->par.pool ? mg_pool_size(m->par.pool) : 1;
+    size_t gmax = 0;
+    for (int i = 0; i < m->nl; i++) {
+        const mg_layer *l = &m->layers[i];
+        size_t g = 0;
+        if (l->kind == MG_LAYER_CONV2D) g = mg_conv2d_n_params(&l->conv);
+        if (l->kind == MG_LAYER_PREACT) {
+            size_t g2 = mg_conv2d_n_params(&l->conv2);
+            g = mg_conv2d_n_params(&l->conv);
+            g = g2 > g ? g2 : g;
+            if (l->has_proj && mg_conv2d_n_params(&l->proj) > g) g = mg_conv2d_n_params(&l->proj);
+        }
+        gmax = g > gmax ? g : gmax;
+    }
+    free(m->team_mem);
+    m->team_mem = NULL;
+    memset(m->par.ws, 0, sizeof m->par.ws);
+    memset(m->par.gbuf, 0, sizeof m->par.gbuf);
+    m->par.n = t;
+    m->par.gbuf_n = gmax;
+    m->par.ws[0] = m->ws;
+    if (t > 1 && m->max_batch > 0) {
+        size_t per = m->ws_floats + gmax;
+        m->team_mem = calloc(per * (size_t)(t - 1) + 1, sizeof(float));
+        if (!m->team_mem)
+            return mg_fail(MG_ERR_NOMEM, "out of memory for %d worker buffers (%zu floats each)",
+                           t - 1, per);
+        for (int w = 1; w < t; w++) {
+            float *q = m->team_mem + per * (size_t)(w - 1);
+            m->par.ws[w] = m->ws_floats ? q : NULL;
+            m->par.gbuf[w] = q + m->ws_floats;
+        }
+    }
+    return MG_OK;
+}
+
+mg_status mg_model_set_threads(mg_model *m, int n)
+{
+    MG_ASSERT(m);
+    if (n < 1) n = 1;
+    if (n > MG_MAX_WORKERS) n = MG_MAX_WORKERS;
+    if (!has_image_layers(m)) n = 1; /* MLPs: OpenBLAS's own threads serve best */
+    if (n == mg_pool_size(m->par.pool)) return MG_OK;
+    mg_pool_free(m->par.pool);
+    m->par.pool = NULL;
+    if (n > 1) {
+        mg_status st = mg_pool_create(n, &m->par.pool);
+        if (st) {
+            team_buffers(m);
+            return st;
+        }
+    }
+    return team_buffers(m);
+}
+
+int mg_model_threads(const mg_model *m)
+{
+    return mg_pool_size(m->par.pool);
+}
+
 mg_status mg_model_reserve(mg_model *m, int max_batch)
 {
     MG_ASSERT(max_batch > 0);
@@ -505,7 +585,8 @@ mg_status mg_model_reserve(mg_model *m, int max_batch)
     m->ws = ws_max ? p : NULL;
     p += ws_max;
     MG_ASSERT((size_t)(p - act) == total);
-    return MG_OK;
+    m->ws_floats = ws_max;
+    return team_buffers(m);
 }
 
 static void layer_forward(mg_model *m, mg_layer *l, const float *x, int n, int train, mg_rng *rng)
@@ -520,15 +601,15 @@ static void layer_forward(mg_model *m, mg_layer *l, const float *x, int n, int t
     case MG_LAYER_TANH: mg_act_forward(l->kind, l->param, x, l->y, cnt); break;
     case MG_LAYER_DROPOUT: mg_dropout_forward(l->param, x, l->y, l->aux, cnt, train, rng); break;
     case MG_LAYER_NOISE: mg_noise_forward(l->param, x, l->y, cnt, train, rng); break;
-    case MG_LAYER_CONV2D: mg_conv2d_forward(&l->conv, m->params + l->p_off, x, l->y, n, m->ws); break;
+    case MG_LAYER_CONV2D: mg_par_conv_forward(&m->par, &l->conv, m->params + l->p_off, x, l->y, n); break;
     case MG_LAYER_BN2D:
-        mg_bn2d_forward(l->c, l->h * l->w, n, m->params + l->p_off, m->buffers + l->b_off, x, l->y,
-                        l->buf[0], train, l->param != 0.0f);
+        mg_par_bn2d_forward(&m->par, l->c, l->h * l->w, n, m->params + l->p_off,
+                            m->buffers + l->b_off, x, l->y, l->buf[0], train, l->param != 0.0f);
         break;
     case MG_LAYER_MAXPOOL: mg_maxpool_forward(&l->pool, x, l->y, (int32_t *)l->buf[0], n); break;
     case MG_LAYER_AVGPOOL: mg_avgpool_forward(&l->pool, x, l->y, n); break;
     case MG_LAYER_GAP: mg_gap_forward(l->c, l->h * l->w, n, x, l->y); break;
-    case MG_LAYER_PREACT: mg_preact_forward(l, m->params, m->buffers, x, l->y, n, train, m->ws); break;
+    case MG_LAYER_PREACT: mg_preact_forward(l, m->params, m->buffers, x, l->y, n, train, &m->par); break;
     default: MG_ASSERT(!"unknown layer kind");
     }
 }
@@ -558,12 +639,13 @@ static void layer_backward(mg_model *m, mg_layer *l, const float *dy, float *dx,
         if (dx && dx != dy) memcpy(dx, dy, sizeof(float) * cnt);
         break;
     case MG_LAYER_CONV2D:
-        mg_conv2d_backward(&l->conv, m->params + l->p_off, m->grads + l->p_off, l->x, dy, dx, n,
-                           m->ws);
+        mg_par_conv_backward(&m->par, &l->conv, m->params + l->p_off, m->grads + l->p_off, l->x,
+                             dy, dx, n);
         break;
     case MG_LAYER_BN2D:
-        mg_bn2d_backward(l->c, l->h * l->w, n, m->params + l->p_off, m->grads + l->p_off, l->x,
-                         l->y, l->buf[0], dy, dx, train, l->param != 0.0f);
+        mg_par_bn2d_backward(&m->par, l->c, l->h * l->w, n, m->params + l->p_off,
+                             m->grads + l->p_off, l->x, l->y, l->buf[0], dy, dx, train,
+                             l->param != 0.0f);
         break;
     case MG_LAYER_MAXPOOL:
         if (dx) mg_maxpool_backward(&l->pool, (const int32_t *)l->buf[0], dy, dx, n);
@@ -575,7 +657,7 @@ static void layer_backward(mg_model *m, mg_layer *l, const float *dy, float *dx,
         if (dx) mg_gap_backward(l->c, l->h * l->w, n, dy, dx);
         break;
     case MG_LAYER_PREACT:
-        mg_preact_backward(l, m->params, m->grads, dy, dx, n, train, m->ws);
+        mg_preact_backward(l, m->params, m->grads, dy, dx, n, train, &m->par);
         break;
     default: MG_ASSERT(!"unknown layer kind");
     }
@@ -593,6 +675,8 @@ const float *mg_model_forward(mg_model *m, int from, const float *x, int n, int 
     m->f_has_mix = mix != NULL;
     if (mix) m->f_mix = *mix;
     for (int k = 0; k <= m->L; k++) m->state[k] = NULL;
+    /* a worker team runs the image layers: OpenBLAS at one thread meanwhile */
+    int blas_old = m->par.n > 1 ? mg_blas_threads_swap(1) : 0;
     const float *cur = x;
     for (int b = from;; b++) {
         if (mix && mix->k == b) {
@@ -606,6 +690,7 @@ const float *mg_model_forward(mg_model *m, int from, const float *x, int n, int 
             cur = m->layers[i].y;
         }
     }
+    if (blas_old) mg_blas_threads_swap(blas_old);
     return cur;
 }
 
@@ -624,6 +709,7 @@ void mg_model_backward(mg_model *m, const float *dlogits, float *dx)
     }
     const float *g = dlogits;
     int mix_k = m->f_has_mix ? m->f_mix.k : -1;
+    int blas_old = m->par.n > 1 ? mg_blas_threads_swap(1) : 0;
     for (int b = m->L; b > from; b--) {
         for (int i = m->first[b + 1] - 1; i >= m->first[b]; i--) {
             mg_layer *l = &m->layers[i];
@@ -656,5 +742,6 @@ void mg_model_backward(mg_model *m, const float *dlogits, float *dx)
             g = dh;
         }
     }
+    if (blas_old) mg_blas_threads_swap(blas_old);
     m->grads_stale = 0;
 }

@@ -340,6 +340,8 @@ static mg_status train_step(mg_trainer *t, double *loss_out)
 mg_status mg_trainer_run(mg_trainer *t, const mg_train_hooks *hooks)
 {
     mg_set_threads(t->cfg.threads);
+    mg_status tst = mg_model_set_threads(t->m, t->cfg.threads);
+    if (tst) return tst;
     while (t->epoch < t->cfg.epochs) {
         epoch_order(t);
         while (t->step < t->steps_per_epoch) {

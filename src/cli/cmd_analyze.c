@@ -237,6 +237,7 @@ int cli_analysis_open(cli_analysis_run *r, const char *run, const cli_values *ev
     int bmax = wide ? AN_WIDE_BATCH : 1024;
     int bs = set->n < bmax ? set->n : bmax;
     st = mg_model_reserve(r->m, bs);
+    if (st == MG_OK) st = mg_model_set_threads(r->m, r->c.train.threads);
     if (st != MG_OK) return cli_fail_status(st);
     return CLI_EXIT_OK;
 }

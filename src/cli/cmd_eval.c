@@ -96,6 +96,7 @@ int cli_cmd_eval(int argc, char **argv)
      * metrics.tsv exactly. */
     int B = c.train.batch < data.train->n ? c.train.batch : data.train->n;
     if (st == MG_OK) st = mg_model_reserve(m, B);
+    if (st == MG_OK) st = mg_model_set_threads(m, c.train.threads);
     mg_eval_result res;
     if (st == MG_OK) st = mg_evaluate(m, set, c.train.loss, &res);
     if (st != MG_OK) {

@@ -1,0 +1,155 @@
+/* par.c - the image kernels split over a worker team (see par.h). */
+#include "par.h"
+
+#include <string.h>
+
+typedef struct {
+    const mg_par *par;
+    const mg_conv2d_shape *s;
+    const float *params, *x, *dy;
+    float *y, *grads, *dx;
+    int n;
+} conv_job;
+
+static void conv_fwd_part(void *ctx, int w, int nw)
+{
+    const conv_job *j = ctx;
+    const mg_conv2d_shape *s = j->s;
+    int lo, hi;
+    mg_pool_share(j->n, w, nw, &lo, &hi);
+    if (hi == lo) return;
+    size_t in = (size_t)s->cin * s->h * s->w, out = (size_t)s->cout * s->ho * s->wo;
+    mg_conv2d_forward(s, j->params, j->x + lo * in, j->y + lo * out, hi - lo, j->par->ws[w]);
+}
+
+static void conv_bwd_part(void *ctx, int w, int nw)
+{
+    const conv_job *j = ctx;
+    const mg_conv2d_shape *s = j->s;
+    int lo, hi;
+    mg_pool_share(j->n, w, nw, &lo, &hi);
+    if (hi == lo) return;
+    size_t in = (size_t)s->cin * s->h * s->w, out = (size_t)s->cout * s->ho * s->wo;
+    float *g = j->grads;
+    if (w > 0) {
+        g = j->par->gbuf[w];
+        memset(g, 0, sizeof(float) * mg_conv2d_n_params(s));
+    }
+    mg_conv2d_backward(s, j->params, g, j->x + lo * in, j->dy + lo * out,
+                       j->dx ? j->dx + lo * in : NULL, hi - lo, j->par->ws[w]);
+}
+
+static int serial(const mg_par *par, int items)
+{
+    return !par->pool || par->n < 2 || items < 2;
+}
+
+void mg_par_conv_forward(const mg_par *par, const mg_conv2d_shape *s, const float *params,
+                         const float *x, float *y, int n)
+{
+    if (serial(par, n)) {
+        mg_conv2d_forward(s, params, x, y, n, par->ws[0]);
+        return;
+    }
+    conv_job j = {.par = par, .s = s, .params = params, .x = x, .y = y, .n = n};
+    mg_pool_run(par->pool, conv_fwd_part, &j);
+}
+
+void mg_par_conv_backward(const mg_par *par, const mg_conv2d_shape *s, const float *params,
+                          float *grads, const float *x, const float *dy, float *dx, int n)
+{
+    if (serial(par, n)) {
+        mg_conv2d_backward(s, params, grads, x, dy, dx, n, par->ws[0]);
+        return;
+    }
+    size_t np = mg_conv2d_n_params(s);
+    MG_ASSERT(np <= par->gbuf_n);
+    conv_job j = {.par = par, .s = s, .params = params, .x = x, .dy = dy, .grads = grads,
+                  .dx = dx, .n = n};
+    mg_pool_run(par->pool, conv_bwd_part, &j);
+    /* fixed order: worker 0's share is already in grads */
+    int used = n < par->n ? n : par->n;
+    for (int w = 1; w < used; w++) {
+        const float *g = par->gbuf[w];
+        for (size_t i = 0; i < np; i++) grads[i] += g[i];
+    }
+}
+
+typedef struct {
+    int c, hw, n, train, relu;
+    const float *params, *x, *y, *stats, *dy;
+    float *buffers, *grads, *yw, *statsw, *dx;
+} bn_job;
+
+static void bn_fwd_part(void *ctx, int w, int nw)
+{
+    const bn_job *j = ctx;
+    int lo, hi;
+    mg_pool_share(j->c, w, nw, &lo, &hi);
+    if (hi > lo)
+        mg_bn2d_forward_channels(j->c, lo, hi, j->hw, j->n, j->params, j->buffers, j->x, j->yw,
+                                 j->statsw, j->train, j->relu);
+}
+
+static void bn_bwd_part(void *ctx, int w, int nw)
+{
+    const bn_job *j = ctx;
+    int lo, hi;
+    mg_pool_share(j->c, w, nw, &lo, &hi);
+    if (hi > lo)
+        mg_bn2d_backward_channels(j->c, lo, hi, j->hw, j->n, j->params, j->grads, j->x, j->y,
+                                  j->stats, j->dy, j->dx, j->train, j->relu);
+}
+
+void mg_par_bn2d_forward(const mg_par *par, int c, int hw, int n, const float *params,
+                         float *buffers, const float *x, float *y, float *stats, int train,
+                         int relu)
+{
+    if (serial(par, c)) {
+        mg_bn2d_forward(c, hw, n, params, buffers, x, y, stats, train, relu);
+        return;
+    }
+    bn_job j = {.c = c, .hw = hw, .n = n, .train = train, .relu = relu, .params = params,
+                .x = x, .buffers = buffers, .yw = y, .statsw = stats};
+    mg_pool_run(par->pool, bn_fwd_part, &j);
+}
+
+void mg_par_bn2d_backward(const mg_par *par, int c, int hw, int n, const float *params,
+                          float *grads, const float *x, const float *y, const float *stats,
+                          const float *dy, float *dx, int train, int relu)
+{
+    if (serial(par, c)) {
+        mg_bn2d_backward(c, hw, n, params, grads, x, y, stats, dy, dx, train, relu);
+        return;
+    }
+    bn_job j = {.c = c, .hw = hw, .n = n, .train = train, .relu = relu, .params = params,
+                .x = x, .y = y, .stats = stats, .dy = dy, .grads = grads, .dx = dx};
+    mg_pool_run(par->pool, bn_bwd_part, &j);
+}
+
+typedef struct {
+    float *y;
+    const float *x;
+    size_t count;
+} add_job;
+
+static void add_part(void *ctx, int w, int nw)
+{
+    const add_job *j = ctx;
+    /* shares in blocks of 16 floats (whole cache lines for aligned arrays) */
+    size_t blocks = (j->count + 15) / 16, q = blocks / nw, r = blocks % nw;
+    size_t lo = (w * q + ((size_t)w < r ? (size_t)w : r)) * 16;
+    size_t hi = lo + (q + ((size_t)w < r)) * 16;
+    if (hi > j->count) hi = j->count;
+    for (size_t i = lo; i < hi; i++) j->y[i] += j->x[i];
+}
+
+void mg_par_add(const mg_par *par, float *y, const float *x, size_t count)
+{
+    add_job j = {y, x, count};
+    if (!par->pool || par->n < 2 || count < 4096) {
+        add_part(&j, 0, 1);
+        return;
+    }
+    mg_pool_run(par->pool, add_part, &j);
+}
