@@ -27,14 +27,14 @@
  * to --tries times, 1 s apart (OpenBLAS's threaded GEMMs slow down many
  * times when a core is taken); the summary says how many never got a quiet
  * window.
- * --split W measures an alternative design: W threads of our own over the
- * examples (convs) and channels (bn2d), OpenBLAS on one thread (run_conv).
+ * --split W times the convs and batch norms on the library's worker team of
+ * W (src/par.c; what training a conv net with --threads W runs), OpenBLAS
+ * on one thread; without it OpenBLAS runs --threads threads.
  * Usage: bench_conv [--threads N] [--reps R] [--batch B] [--tries T] [--split W]
  *                   [--explore [--only NAME] [--dw-cols C]] */
-#include "conv.h"
+#include "par.h"
 #include "bench.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,34 +149,13 @@ typedef struct {
     double fwd_min, bwd_min; /* fastest repeat  */
 } conv_time;
 
-/* --split W: W threads of our own, each running the conv kernels on its
- * share of the examples (own workspace, own gradient buffer, summed after
- * the backward pass) and the bn2d kernels on its share of the channels,
- * with OpenBLAS on one thread.  This is NOT what the library
- * does (one source of parallelism: OpenBLAS's threads); it measures what
- * an example-parallel design would gain. */
+/* --split W: the library's worker team (src/par.c, what mg_model_set_threads
+ * runs for convolutional nets): convs split over W workers by examples (own
+ * workspace, own gradient buffer, summed after the backward pass), bn2d by
+ * channels, OpenBLAS on one thread.  g_par.pool is NULL without --split. */
 static int g_split = 1;
-#define MAX_SPLIT 8
+static mg_par g_par;
 
-typedef struct {
-    const mg_conv2d_shape *s;
-    const float *p, *x, *dy;
-    float *g, *y, *dx, *ws;
-    int n, bwd;
-} part_job;
-
-static void *part_run(void *arg)
-{
-    part_job *j = arg;
-    if (j->bwd)
-        mg_conv2d_backward(j->s, j->p, j->g, j->x, j->dy, j->dx, j->n, j->ws);
-    else
-        mg_conv2d_forward(j->s, j->p, j->x, j->y, j->n, j->ws);
-    return NULL;
-}
-
-/* forward (bwd = 0) or backward of n examples, split over g_split threads;
- * ws holds g_split workspaces of nws floats, gp g_split - 1 gradient buffers */
 /* Forward (bwd = 0) and backward (bwd = 1) of one benchmarked op, timed
  * `reps` times; repeated while other processes disturbed the machine (up to
  * g_max_tries).  Medians and minima of both. */
@@ -213,37 +192,13 @@ static void run_conv(const mg_conv2d_shape *s, const float *p, float *g, const f
                      float *y, const float *dy, float *dx, int n, float *ws, size_t nws,
                      float *gp, int bwd)
 {
-    if (g_split == 1) {
-        if (bwd)
-            mg_conv2d_backward(s, p, g, x, dy, dx, n, ws);
-        else
-            mg_conv2d_forward(s, p, x, y, n, ws);
-        return;
-    }
-    size_t np = mg_conv2d_n_params(s);
-    size_t xs = (size_t)s->cin * s->h * s->w, ys = (size_t)s->cout * s->ho * s->wo;
-    part_job jobs[MAX_SPLIT];
-    pthread_t th[MAX_SPLIT];
-    int e0 = 0;
-    for (int w = 0; w < g_split; w++) {
-        int cnt = n / g_split + (w < n % g_split);
-        part_job j = {s, p, x + e0 * xs, dy + e0 * ys, w ? gp + (w - 1) * np : g, y + e0 * ys,
-                      dx ? dx + e0 * xs : NULL, ws + w * nws, cnt, bwd};
-        jobs[w] = j;
-        if (w > 0) {
-            if (bwd) memset(jobs[w].g, 0, sizeof(float) * np);
-            if (pthread_create(&th[w], NULL, part_run, &jobs[w])) {
-                fprintf(stderr, "bench_conv: pthread_create failed\n");
-                exit(1);
-            }
-        }
-        e0 += cnt;
-    }
-    part_run(&jobs[0]);
-    for (int w = 1; w < g_split; w++) pthread_join(th[w], NULL);
+    for (int w = 0; w < g_split; w++) g_par.ws[w] = ws + w * nws;
+    for (int w = 1; w < g_split; w++) g_par.gbuf[w] = gp + (w - 1) * mg_conv2d_n_params(s);
+    g_par.gbuf_n = mg_conv2d_n_params(s);
     if (bwd)
-        for (int w = 1; w < g_split; w++)
-            for (size_t i = 0; i < np; i++) g[i] += gp[(w - 1) * np + i];
+        mg_par_conv_backward(&g_par, s, p, g, x, dy, dx, n);
+    else
+        mg_par_conv_forward(&g_par, s, p, x, y, n);
 }
 
 typedef struct {
@@ -361,41 +316,14 @@ static void explore(const conv_spec *c, int n, int reps, double peak)
            best_b * 1e3);
 }
 
-typedef struct {
-    int c, j0, j1, hw, n, bwd;
-    const float *p, *x, *dy;
-    float *b, *g, *y, *st, *dx;
-} bn_job;
-
-static void *bn_run(void *arg)
-{
-    bn_job *j = arg;
-    if (j->bwd)
-        mg_bn2d_backward_channels(j->c, j->j0, j->j1, j->hw, j->n, j->p, j->g, j->x, j->y, j->st,
-                                  j->dy, j->dx, 1, 1);
-    else
-        mg_bn2d_forward_channels(j->c, j->j0, j->j1, j->hw, j->n, j->p, j->b, j->x, j->y, j->st, 1,
-                                 1);
-    return NULL;
-}
-
-/* BN + ReLU forward or backward; with --split, channel ranges in threads */
+/* BN + ReLU forward or backward; with --split, channel ranges on the team */
 static void run_bn(int c, int hw, int n, const float *p, float *b, float *g, const float *x,
                    float *y, float *st, const float *dy, float *dx, int bwd)
 {
-    bn_job jobs[MAX_SPLIT];
-    pthread_t th[MAX_SPLIT];
-    int w_n = g_split < c ? g_split : c;
-    for (int w = 0; w < w_n; w++) {
-        bn_job j = {c, c * w / w_n, c * (w + 1) / w_n, hw, n, bwd, p, x, dy, b, g, y, st, dx};
-        jobs[w] = j;
-        if (w > 0 && pthread_create(&th[w], NULL, bn_run, &jobs[w])) {
-            fprintf(stderr, "bench_conv: pthread_create failed\n");
-            exit(1);
-        }
-    }
-    bn_run(&jobs[0]);
-    for (int w = 1; w < w_n; w++) pthread_join(th[w], NULL);
+    if (bwd)
+        mg_par_bn2d_backward(&g_par, c, hw, n, p, g, x, y, st, dy, dx, 1, 1);
+    else
+        mg_par_bn2d_forward(&g_par, c, hw, n, p, b, x, y, st, 1, 1);
 }
 
 typedef struct {
@@ -455,11 +383,11 @@ int main(int argc, char **argv)
         }
     }
     if (threads < 1 || reps < 1 || reps > MAX_REPS || n < 1 || g_split < 1 ||
-        g_split > MAX_SPLIT || g_split > n || g_max_tries < 0) {
+        g_split > MG_MAX_WORKERS || g_split > n || g_max_tries < 0) {
         fprintf(stderr,
                 "bench_conv: --threads, --batch >= 1, --reps in 1..%d, --split in 1..%d "
                 "(<= batch), --tries >= 0\n",
-                MAX_REPS, MAX_SPLIT);
+                MAX_REPS, MG_MAX_WORKERS);
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -469,11 +397,16 @@ int main(int argc, char **argv)
     printf("bench_conv: batch %d, %d thread(s), median of %d\n", n,
            g_split > 1 ? g_split : threads, reps);
     if (g_split > 1) {
-        printf("--split %d: convs run on %d example shares, bn2d on channel ranges, in threads "
-               "of their own, OpenBLAS on 1 thread (not the library's design)\n",
+        printf("--split %d: the library's worker team (convs on %d example shares, bn2d on "
+               "channel ranges), OpenBLAS on 1 thread\n",
                g_split, g_split);
         threads = 1;
         mg_set_threads(1);
+        if (mg_pool_create(g_split, &g_par.pool)) {
+            fprintf(stderr, "bench_conv: %s\n", mg_errmsg());
+            return 1;
+        }
+        g_par.n = g_split;
     }
     printf("sgemm 1024^3 (%d thread(s)): %.1f GFLOP/s\n", g_split > 1 ? g_split : threads, peak);
 
@@ -525,5 +458,6 @@ int main(int argc, char **argv)
            n / tot_t, n / (tot_t + bn_t), n / bound, 0.7 * n / bound);
     if (g_contended)
         printf("warning: %d measurement(s) shared the CPUs with other processes\n", g_contended);
+    mg_pool_free(g_par.pool);
     return 0;
 }
