@@ -360,8 +360,9 @@ mg_status mg_deepfool(mg_model *m, const float *x, int n, const mg_deepfool_conf
             }
             if (n_active == 0) break;
             /* One backward per candidate class j, all rows at once; the
-             * forward state is only read by mg_model_backward, so the
-             * backward passes can share the forward above. */
+             * forward state is only read by the backward pass, so the
+             * backward passes can share the forward above.  Input
+             * gradients only: no parameter-gradient work. */
             for (int j = 0; j < C; j++) {
                 int any = 0;
                 for (int q = 0; q < bn; q++) {
@@ -374,7 +375,7 @@ mg_status mg_deepfool(mg_model *m, const float *x, int n, const mg_deepfool_conf
                     }
                 }
                 if (!any) continue;
-                mg_model_backward(m, dl, dx);
+                mg_model_backward_input(m, dl, dx);
                 for (int q = 0; q < bn; q++) {
                     if (!active[q] || j == res[q].label0) continue;
                     const float *w = dx + (size_t)q * dim;
@@ -859,7 +860,7 @@ mg_status mg_fgsm_accuracy(mg_model *m, const mg_dataset *d, const mg_fgsm_confi
             for (int j = 0; j < C; j++)
                 dr[j] = j == y ? -1.0f : (float)(exp((double)zr[j] - mx) / s);
         }
-        mg_model_backward(m, dz, g);
+        mg_model_backward_input(m, dz, g);
         mg_model_zero_grad(m);
         for (int e = 0; e < ne; e++) {
             float eps = (float)cfg->eps[e];

@@ -6,8 +6,9 @@
  * mg_model_max_batch(m) examples (a model with no reserved batch gets
  * mg_model_reserve(m, MG_PROBE_DEFAULT_BATCH) on first use).  The model is
  * borrowed and used as a scratch device: its activations are overwritten,
- * and the analyses that need input gradients run mg_model_backward and then
- * mg_model_zero_grad, so the gradient arena is left zeroed.  Do not run a
+ * and the analyses that need input gradients run mg_model_backward_input
+ * (no parameter gradients) and then mg_model_zero_grad, so the gradient
+ * arena is left zeroed.  Do not run a
  * probe while a trainer is in the middle of a step on the same model.
  *
  * "Layer k" is as in mixgeo.h: k = 0 the input, k = L the logits; a state
@@ -92,8 +93,8 @@ typedef struct {
 /* Multi-class DeepFool (Moosavi-Dezfooli et al. 2016) on the logits, L2, for
  * n rows x (n x dim(layer)); out gets n results, x_adv (n x dim(layer), may
  * be NULL) the final points x + (1 + overshoot) r.  Step i: for every class j != label0 the
- * gradient w_j = grad(z_j - z_label0) comes from one mg_model_backward with
- * dlogits = e_j - e_label0 (batched over examples); l = argmin |f_j|/||w_j||,
+ * gradient w_j = grad(z_j - z_label0) comes from one mg_model_backward_input
+ * with dlogits = e_j - e_label0 (batched over examples); l = argmin |f_j|/||w_j||,
  * r += (|f_l| + 1e-4) w_l / ||w_l||^2 (the 1e-4 of the reference code), and
  * the next point is x + (1 + overshoot) r.  No clipping to a data range.
  * Rows whose gradients all vanish stop unconverged. */

@@ -7,7 +7,9 @@
  * Every kernel is a pure function of explicit shapes.  Forward OVERWRITES
  * its output.  Backward ACCUMULATES parameter gradients (grads has the same
  * layout as params) and OVERWRITES dx; dx may be NULL when the gradient
- * below the layer is not wanted (the work for it is then skipped).
+ * below the layer is not wanted, grads may be NULL when the parameter
+ * gradients are not (the work for either is then skipped; dx comes out bit
+ * for bit the same with or without grads).
  *
  * Convolution (cross-correlation, as PyTorch's Conv2d): zero padding `pad`
  * on all four sides, one stride for both directions.
@@ -105,8 +107,10 @@ void mg_conv2d_init_he(const mg_conv2d_shape *s, float *params, float gain2, mg_
  * ws: mg_conv2d_workspace(s, >= n) floats, scratch. */
 void mg_conv2d_forward(const mg_conv2d_shape *s, const float *params, const float *x, float *y,
                        int n, float *ws);
-/* x: the forward's input, dy: n x cout x ho x wo.  grads (layout of params)
- * += dL/dparams; dx (n x cin x h x w, may be NULL) = dL/dx. */
+/* x: the forward's input, dy: n x cout x ho x wo.  grads (layout of params,
+ * may be NULL) += dL/dparams; dx (n x cin x h x w, may be NULL) = dL/dx.
+ * Without grads neither the weight-gradient GEMMs nor the unfolding of x
+ * they read (im2col, padded planes, Winograd input transform) run. */
 void mg_conv2d_backward(const mg_conv2d_shape *s, const float *params, float *grads,
                         const float *x, const float *dy, float *dx, int n, float *ws);
 
@@ -132,8 +136,9 @@ void mg_bn2d_init(int c, float *params, float *buffers);
 void mg_bn2d_forward(int c, int hw, int n, const float *params, float *buffers, const float *x,
                      float *y, float *stats, int train, int relu);
 /* x, y, stats: those of the forward (y only read when relu); dy: n x c x hw.
- * grads: dgamma (c), dbeta (c) accumulate; dx (may be NULL) overwritten.
- * train must match the forward's (train: gradient through the batch stats). */
+ * grads: dgamma (c), dbeta (c) accumulate (may be NULL: none); dx (may be
+ * NULL) overwritten.  train must match the forward's (train: gradient through
+ * the batch stats; eval without grads needs no sums over the batch). */
 void mg_bn2d_backward(int c, int hw, int n, const float *params, float *grads, const float *x,
                       const float *y, const float *stats, const float *dy, float *dx, int train,
                       int relu);

@@ -57,23 +57,29 @@ void mg_bn1d_forward(mg_layer *l, const float *params, float *buffers, const flo
     }
 }
 
+/* grads NULL: no dgamma/dbeta; the sums are then only formed when the train-
+ * mode dx needs them. */
 void mg_bn1d_backward(const mg_layer *l, const float *params, float *grads,
                       const float *buffers, const float *dy, float *dx, int n, int train)
 {
     int c = l->out;
     const float *gamma = params + l->p_off;
-    float *dgamma = grads + l->p_off, *dbeta = dgamma + c;
+    float *dgamma = grads ? grads + l->p_off : NULL, *dbeta = grads ? dgamma + c : NULL;
     const float *xhat = l->aux, *istd = l->aux2 + c;
     (void)buffers;
+    if (!grads && !dx) return;
+    int need_sums = grads || train;
     for (int j = 0; j < c; j++) {
         double sdy = 0.0, sdyx = 0.0;
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; need_sums && i < n; i++) {
             double g = dy[(size_t)i * c + j];
             sdy += g;
             sdyx += g * xhat[(size_t)i * c + j];
         }
-        dgamma[j] += (float)sdyx;
-        dbeta[j] += (float)sdy;
+        if (grads) {
+            dgamma[j] += (float)sdyx;
+            dbeta[j] += (float)sdy;
+        }
         if (!dx) continue;
         double k = gamma[j] * istd[j];
         if (train) {

@@ -192,23 +192,28 @@ void mg_bn2d_backward_channels(int c, int j0, int j1, int hw, int n, const float
                                float *grads, const float *x, const float *y, const float *stats,
                                const float *dy, float *dx, int train, int relu)
 {
-    MG_ASSERT(c > 0 && hw > 0 && n > 0 && params && grads && x && stats && dy);
+    MG_ASSERT(c > 0 && hw > 0 && n > 0 && params && x && stats && dy);
     MG_ASSERT(0 <= j0 && j0 <= j1 && j1 <= c);
     MG_ASSERT(!relu || y);
+    if (!grads && !dx) return;
     const float *gamma = params;
-    float *dgamma = grads, *dbeta = grads + c;
+    float *dgamma = grads, *dbeta = grads ? grads + c : NULL;
     const float *mean = stats, *istd = stats + c;
     size_t plane = (size_t)hw, cstride = (size_t)c * hw;
     double m = (double)n * hw;
+    /* the sums serve the parameter gradients and the train-mode dx */
+    int need_sums = grads || train;
     for (int j = j0; j < j1; j++) {
         double sg = 0.0, sgx = 0.0;
-        for (int e = 0; e < n; e++) {
+        for (int e = 0; need_sums && e < n; e++) {
             size_t o = e * cstride + j * plane;
             row_grad_sums(dy + o, x + o, relu ? y + o : NULL, hw, mean[j], &sg, &sgx);
         }
         double sgh = (double)istd[j] * sgx; /* sum g * xhat */
-        dgamma[j] += (float)sgh;
-        dbeta[j] += (float)sg;
+        if (grads) {
+            dgamma[j] += (float)sgh;
+            dbeta[j] += (float)sg;
+        }
         if (!dx) continue;
         double k = (double)gamma[j] * istd[j];
         /* train: dx = k (g - sg/m - xhat sgh/m) = k g - c1 (x - mean) + c0 */

@@ -842,7 +842,8 @@ void mg_conv2d_forward(const mg_conv2d_shape *s, const float *params, const floa
 void mg_conv2d_backward(const mg_conv2d_shape *s, const float *params, float *grads,
                         const float *x, const float *dy, float *dx, int n, float *ws)
 {
-    MG_ASSERT(s && params && grads && x && dy && n > 0 && ws);
+    MG_ASSERT(s && params && x && dy && n > 0 && ws);
+    if (!grads && !dx) return;
     int cin = s->cin, cout = s->cout, taps = s->kh * s->kw;
     const float *Wt = params;
     size_t nw = (size_t)cout * cin * taps;
@@ -852,7 +853,7 @@ void mg_conv2d_backward(const mg_conv2d_shape *s, const float *params, float *gr
     size_t xs = (size_t)cin * s->h * s->w, ys = (size_t)cout * s->ho * s->wo;
     int K = (int)v.K, P = (int)v.P;
 
-    if (s->bias) {
+    if (grads && s->bias) {
         float *db = grads + nw;
         for (int e = 0; e < n; e++) {
             for (int co = 0; co < cout; co++) {
@@ -863,13 +864,15 @@ void mg_conv2d_backward(const mg_conv2d_shape *s, const float *params, float *gr
             }
         }
     }
-    int need_shift_dy = s->dw == MG_CONV_SHIFT || (dx && s->dx == MG_CONV_SHIFT);
-    int need_wino_dy = s->dw == MG_CONV_WINOGRAD || (dx && s->dx == MG_CONV_WINOGRAD);
+    /* which algorithm computes each wanted gradient (-1: not wanted) */
+    int dw_algo = grads ? (int)s->dw : -1, dx_algo = dx ? (int)s->dx : -1;
+    int need_shift_dy = dw_algo == MG_CONV_SHIFT || dx_algo == MG_CONV_SHIFT;
+    int need_wino_dy = dw_algo == MG_CONV_WINOGRAD || dx_algo == MG_CONV_WINOGRAD;
     size_t cc = (size_t)cout * cin;
-    if (s->dw == MG_CONV_SHIFT) memset(v.dwr, 0, sizeof(float) * nw);
-    if (dx && s->dx == MG_CONV_SHIFT) repack_w(s, Wt, v.wr);
-    if (s->dw == MG_CONV_WINOGRAD) memset(v.wdu, 0, sizeof(float) * 16 * cc);
-    if (dx && s->dx == MG_CONV_WINOGRAD) wino_filter(s, Wt, v.wu);
+    if (dw_algo == MG_CONV_SHIFT) memset(v.dwr, 0, sizeof(float) * nw);
+    if (dx_algo == MG_CONV_SHIFT) repack_w(s, Wt, v.wr);
+    if (dw_algo == MG_CONV_WINOGRAD) memset(v.wdu, 0, sizeof(float) * 16 * cc);
+    if (dx_algo == MG_CONV_WINOGRAD) wino_filter(s, Wt, v.wu);
 
     for (int e0 = 0; e0 < n; e0 += b) {
         int bb = imin(b, n - e0);
@@ -881,7 +884,7 @@ void mg_conv2d_backward(const mg_conv2d_shape *s, const float *params, float *gr
         /* dY in the im2col layout (cout x bb*P), when an im2col step needs it */
         const float *dyc = NULL;
         int lddy = P;
-        if (s->dw == MG_CONV_IM2COL || (dx && s->dx == MG_CONV_IM2COL)) {
+        if (dw_algo == MG_CONV_IM2COL || dx_algo == MG_CONV_IM2COL) {
             if (b == 1) {
                 dyc = dye;
             } else {
@@ -897,7 +900,7 @@ void mg_conv2d_backward(const mg_conv2d_shape *s, const float *params, float *gr
         if (need_wino_dy) wino_dy(s, &v, dye, bb, v.wm);
 
         /* weight gradient */
-        if (s->dw == MG_CONV_IM2COL) {
+        if (dw_algo == MG_CONV_IM2COL) {
             const float *col = v.col;
             int ldc = (int)v.cols;
             if (v.col) {
@@ -910,7 +913,7 @@ void mg_conv2d_backward(const mg_conv2d_shape *s, const float *params, float *gr
             for (int c0 = 0; c0 < nc; c0 += step)
                 mg_sgemm(0, 1, cout, K, imin(step, nc - c0), 1.0f, dyc + c0, lddy, col + c0, ldc,
                          1.0f, dW, K);
-        } else if (s->dw == MG_CONV_WINOGRAD) {
+        } else if (dw_algo == MG_CONV_WINOGRAD) {
             wino_input(s, &v, xe, bb, v.wv);
             int step = s->dw_cols > 0 ? s->dw_cols : T;
             for (int c0 = 0; c0 < T; c0 += step)
@@ -918,7 +921,7 @@ void mg_conv2d_backward(const mg_conv2d_shape *s, const float *params, float *gr
                     mg_sgemm(0, 1, cout, cin, imin(step, T - c0), 1.0f,
                              v.wm + (size_t)xi * cout * T + c0, T,
                              v.wv + (size_t)xi * cin * T + c0, T, 1.0f, v.wdu + xi * cc, cin);
-        } else {
+        } else if (dw_algo == MG_CONV_SHIFT) {
             pad_planes(xe, cin, bb, s->h, s->w, s->pad, v.Wp, v.blk, v.xp, v.mx, v.lx);
             const float *dyb = v.dyp + v.mf;
             int step = s->dw_cols > 0 ? s->dw_cols : (int)Np;
@@ -973,8 +976,8 @@ void mg_conv2d_backward(const mg_conv2d_shape *s, const float *params, float *gr
             }
         }
     }
-    if (s->dw == MG_CONV_WINOGRAD) wino_filter_adjoint(s, v.wdu, dW);
-    if (s->dw == MG_CONV_SHIFT) {
+    if (dw_algo == MG_CONV_WINOGRAD) wino_filter_adjoint(s, v.wdu, dW);
+    if (dw_algo == MG_CONV_SHIFT) {
         for (int co = 0; co < cout; co++)
             for (int ci = 0; ci < cin; ci++)
                 for (int t = 0; t < taps; t++)
@@ -1014,7 +1017,7 @@ void mg_conv2d_backward_ref(const mg_conv2d_shape *s, const float *params, float
     const float *Wt = params;
     size_t nw = (size_t)s->cout * s->cin * s->kh * s->kw;
 #define DY(e, co, ho, wo) dy[(((size_t)(e) * s->cout + (co)) * s->ho + (ho)) * s->wo + (wo)]
-    for (int co = 0; co < s->cout; co++)
+    for (int co = 0; grads && co < s->cout; co++)
         for (int ci = 0; ci < s->cin; ci++)
             for (int i = 0; i < s->kh; i++)
                 for (int j = 0; j < s->kw; j++) {
@@ -1030,7 +1033,7 @@ void mg_conv2d_backward_ref(const mg_conv2d_shape *s, const float *params, float
                             }
                     grads[((size_t)(co * s->cin + ci) * s->kh + i) * s->kw + j] += (float)acc;
                 }
-    if (s->bias) {
+    if (grads && s->bias) {
         for (int co = 0; co < s->cout; co++) {
             double acc = 0.0;
             for (int e = 0; e < n; e++)

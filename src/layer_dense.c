@@ -31,18 +31,21 @@ void mg_dense_forward(const mg_layer *l, const float *params, const float *x, fl
 }
 
 /* dW += dy^T x ; db += colsum(dy) ; dx = dy W (if dx).  With accumulate = 0
- * dW and db are overwritten instead. */
+ * dW and db are overwritten instead.  grads NULL: no parameter gradients
+ * (accumulate is then ignored), only dx. */
 void mg_dense_backward(const mg_layer *l, const float *params, float *grads, const float *x,
                        const float *dy, float *dx, int n, int accumulate)
 {
     const float *W = params + l->p_off;
-    float *dW = grads + l->p_off, *db = dW + (size_t)l->out * l->in;
     int in = l->in, out = l->out;
-    mg_sgemm(1, 0, out, in, n, 1.0f, dy, out, x, in, accumulate ? 1.0f : 0.0f, dW, in);
-    if (!accumulate) memset(db, 0, sizeof(float) * out);
-    for (int i = 0; i < n; i++) {
-        const float *r = dy + (size_t)i * out;
-        for (int j = 0; j < out; j++) db[j] += r[j];
+    if (grads) {
+        float *dW = grads + l->p_off, *db = dW + (size_t)l->out * l->in;
+        mg_sgemm(1, 0, out, in, n, 1.0f, dy, out, x, in, accumulate ? 1.0f : 0.0f, dW, in);
+        if (!accumulate) memset(db, 0, sizeof(float) * out);
+        for (int i = 0; i < n; i++) {
+            const float *r = dy + (size_t)i * out;
+            for (int j = 0; j < out; j++) db[j] += r[j];
+        }
     }
     if (dx) mg_sgemm(0, 0, n, in, out, 1.0f, dy, out, W, in, 0.0f, dx, in);
 }

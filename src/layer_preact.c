@@ -87,27 +87,33 @@ void mg_preact_forward(mg_layer *l, const float *params, float *buffers, const f
     }
 }
 
+/* grads + off, or NULL when no parameter gradients are wanted */
+static float *grad_at(float *grads, size_t off) { return grads ? grads + off : NULL; }
+
 void mg_preact_backward(const mg_layer *l, const float *params, float *grads, const float *dy,
                         float *dx, int n, int train, const mg_par *par)
 {
     preact_offsets o = offsets(l);
     const float *p = params + l->p_off;
-    float *g = grads + l->p_off;
+    float *g = grad_at(grads, l->p_off);
     int hw = l->h * l->w, ohw = l->oh * l->ow;
     const float *a = l->buf[0], *c1 = l->buf[1], *b = l->buf[2];
     float *db = l->buf[3], *dc1 = l->buf[4], *da = l->buf[5], *dap = l->buf[6];
     const float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
     /* residual branch */
-    mg_par_conv_backward(par, &l->conv2, p + o.c2, g + o.c2, b, dy, db, n);
-    mg_par_bn2d_backward(par, l->oc, ohw, n, p + o.bn2, g + o.bn2, c1, b, st2, db, dc1, train, 1);
-    mg_par_conv_backward(par, &l->conv, p + o.c1, g + o.c1, a, dc1, da, n);
+    mg_par_conv_backward(par, &l->conv2, p + o.c2, grad_at(g, o.c2), b, dy, db, n);
+    mg_par_bn2d_backward(par, l->oc, ohw, n, p + o.bn2, grad_at(g, o.bn2), c1, b, st2, db, dc1,
+                         train, 1);
+    mg_par_conv_backward(par, &l->conv, p + o.c1, grad_at(g, o.c1), a, dc1, da, n);
     size_t cin_cnt = (size_t)n * l->in;
     if (l->has_proj) {
         /* the shortcut reads a as well: its gradient joins da */
-        mg_par_conv_backward(par, &l->proj, p + o.pj, g + o.pj, a, dy, dap, n);
+        mg_par_conv_backward(par, &l->proj, p + o.pj, grad_at(g, o.pj), a, dy, dap, n);
         mg_par_add(par, da, dap, cin_cnt);
     }
-    /* bn1 + relu; the parameter gradients are needed even when dx is not */
-    mg_par_bn2d_backward(par, l->c, hw, n, p + o.bn1, g + o.bn1, l->x, a, st1, da, dx, train, 1);
+    /* bn1 + relu; the parameter gradients are needed even when dx is not
+     * (with neither, the kernel returns at once) */
+    mg_par_bn2d_backward(par, l->c, hw, n, p + o.bn1, grad_at(g, o.bn1), l->x, a, st1, da, dx,
+                         train, 1);
     if (dx && !l->has_proj) mg_par_add(par, dx, dy, cin_cnt); /* identity shortcut */
 }

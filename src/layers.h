@@ -3,6 +3,8 @@
  * A layer reads its input x (n x in) and writes its own output y (n x out).
  * Backward reads dy (n x out), ACCUMULATES parameter gradients into the
  * model's gradient arena and, when dx is non-NULL, OVERWRITES dx (n x in).
+ * Every backward accepts grads == NULL: parameter gradients skipped, only
+ * the work that dx needs is done (mg_model_backward_input).
  * Each kind lives in its own file (layer_<kind>.c); model.c dispatches with
  * one switch. */
 #ifndef MG_LAYERS_H
@@ -50,6 +52,7 @@ mg_status mg_preact_setup(mg_layer *l, int cin, int h, int w, int cout, int stri
 void mg_preact_init(const mg_layer *l, float *params, float *buffers, mg_rng *rng);
 void mg_preact_forward(mg_layer *l, const float *params, float *buffers, const float *x, float *y,
                        int n, int train, const mg_par *par);
+/* grads NULL: every sub-kernel gets NULL, only dx is computed. */
 void mg_preact_backward(const mg_layer *l, const float *params, float *grads, const float *dy,
                         float *dx, int n, int train, const mg_par *par);
 
@@ -61,7 +64,8 @@ size_t mg_layer_act_per_example(const mg_layer *l);
 void mg_dense_init(const mg_layer *l, float *params, mg_init init, float gain2, mg_rng *rng);
 void mg_dense_forward(const mg_layer *l, const float *params, const float *x, float *y, int n);
 /* accumulate = 0: the parameter gradients are OVERWRITTEN instead (saves
- * zeroing the arena and reading it back inside the GEMM). */
+ * zeroing the arena and reading it back inside the GEMM).  grads NULL: no
+ * dW, db (accumulate ignored), only dx. */
 void mg_dense_backward(const mg_layer *l, const float *params, float *grads, const float *x,
                        const float *dy, float *dx, int n, int accumulate);
 

@@ -313,6 +313,15 @@ const float *mg_model_state(const mg_model *m, int k);
  * (overwritten) the gradient with respect to the forward's starting state x
  * (n x dim(from)).  Goes through the mix adjoint when the forward mixed. */
 void mg_model_backward(mg_model *m, const float *dlogits, float *dx);
+/* The same input gradient without any parameter gradients, for analyses that
+ * only need d(loss)/d(input or state) (about half the work of a conv net's
+ * backward is its weight gradients).  Same contract as mg_model_backward for
+ * dlogits, dx (the same values, bit for bit), the mix adjoint and a forward
+ * that started at from > 0, but the gradient arena is left untouched (not
+ * zeroed, not accumulated into) and so is a pending mg_model_zero_grad.
+ * dx NULL: nothing to compute, returns at once.  Batch-norm running
+ * statistics are never touched by a backward pass. */
+void mg_model_backward_input(mg_model *m, const float *dlogits, float *dx);
 
 /* The mix op and its exact adjoint on flat states (n x d):
  *   out = lambda*h + (1-lambda)*h[perm]

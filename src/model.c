@@ -614,18 +614,22 @@ static void layer_forward(mg_model *m, mg_layer *l, const float *x, int n, int t
     }
 }
 
-/* dx may be NULL when no gradient below this layer is wanted. */
-static void layer_backward(mg_model *m, mg_layer *l, const float *dy, float *dx, int n, int train)
+/* dx may be NULL when no gradient below this layer is wanted.  grads: the
+ * model's gradient arena, or NULL for no parameter gradients (the arena and
+ * grads_stale are then left alone). */
+static void layer_backward(mg_model *m, mg_layer *l, const float *dy, float *dx, int n, int train,
+                           float *grads)
 {
     size_t cnt = (size_t)n * l->out;
-    if (m->grads_stale && l->kind != MG_LAYER_DENSE && l->n_p)
-        memset(m->grads + l->p_off, 0, sizeof(float) * l->n_p);
+    float *lg = grads ? grads + l->p_off : NULL; /* this layer's gradients */
+    if (grads && m->grads_stale && l->kind != MG_LAYER_DENSE && l->n_p)
+        memset(lg, 0, sizeof(float) * l->n_p);
     switch (l->kind) {
     case MG_LAYER_DENSE:
-        mg_dense_backward(l, m->params, m->grads, l->x, dy, dx, n, !m->grads_stale);
+        mg_dense_backward(l, m->params, grads, l->x, dy, dx, n, !m->grads_stale);
         break;
     case MG_LAYER_BN1D:
-        mg_bn1d_backward(l, m->params, m->grads, m->buffers, dy, dx, n, train);
+        mg_bn1d_backward(l, m->params, grads, m->buffers, dy, dx, n, train);
         break;
     case MG_LAYER_RELU:
     case MG_LAYER_LRELU:
@@ -639,13 +643,11 @@ static void layer_backward(mg_model *m, mg_layer *l, const float *dy, float *dx,
         if (dx && dx != dy) memcpy(dx, dy, sizeof(float) * cnt);
         break;
     case MG_LAYER_CONV2D:
-        mg_par_conv_backward(&m->par, &l->conv, m->params + l->p_off, m->grads + l->p_off, l->x,
-                             dy, dx, n);
+        mg_par_conv_backward(&m->par, &l->conv, m->params + l->p_off, lg, l->x, dy, dx, n);
         break;
     case MG_LAYER_BN2D:
-        mg_par_bn2d_backward(&m->par, l->c, l->h * l->w, n, m->params + l->p_off,
-                             m->grads + l->p_off, l->x, l->y, l->buf[0], dy, dx, train,
-                             l->param != 0.0f);
+        mg_par_bn2d_backward(&m->par, l->c, l->h * l->w, n, m->params + l->p_off, lg, l->x,
+                             l->y, l->buf[0], dy, dx, train, l->param != 0.0f);
         break;
     case MG_LAYER_MAXPOOL:
         if (dx) mg_maxpool_backward(&l->pool, (const int32_t *)l->buf[0], dy, dx, n);
@@ -657,7 +659,7 @@ static void layer_backward(mg_model *m, mg_layer *l, const float *dy, float *dx,
         if (dx) mg_gap_backward(l->c, l->h * l->w, n, dy, dx);
         break;
     case MG_LAYER_PREACT:
-        mg_preact_backward(l, m->params, m->grads, dy, dx, n, train, &m->par);
+        mg_preact_backward(l, m->params, grads, dy, dx, n, train, &m->par);
         break;
     default: MG_ASSERT(!"unknown layer kind");
     }
@@ -700,10 +702,13 @@ const float *mg_model_state(const mg_model *m, int k)
     return m->state[k];
 }
 
-void mg_model_backward(mg_model *m, const float *dlogits, float *dx)
+/* The backward pass; want_grads = 0: input gradient only, the gradient arena
+ * and grads_stale untouched. */
+static void backward_pass(mg_model *m, const float *dlogits, float *dx, int want_grads)
 {
     int n = m->f_n, from = m->f_from;
-    if (m->grads_stale && from > 0) { /* layers below the start get no gradient */
+    float *grads = want_grads ? m->grads : NULL;
+    if (want_grads && m->grads_stale && from > 0) { /* layers below the start get no gradient */
         size_t end = from >= m->L ? m->n_params : m->layers[m->first[from + 1]].p_off;
         memset(m->grads, 0, sizeof(float) * end);
     }
@@ -724,7 +729,7 @@ void mg_model_backward(mg_model *m, const float *dlogits, float *dx)
             } else {
                 dst = m->layers[i - 1].dy;
             }
-            layer_backward(m, l, g, dst, n, m->f_train);
+            layer_backward(m, l, g, dst, n, m->f_train, grads);
             g = dst;
         }
         if (mix_k == b - 1) {
@@ -743,5 +748,16 @@ void mg_model_backward(mg_model *m, const float *dlogits, float *dx)
         }
     }
     if (blas_old) mg_blas_threads_swap(blas_old);
-    m->grads_stale = 0;
+    if (want_grads) m->grads_stale = 0;
+}
+
+void mg_model_backward(mg_model *m, const float *dlogits, float *dx)
+{
+    backward_pass(m, dlogits, dx, 1);
+}
+
+void mg_model_backward_input(mg_model *m, const float *dlogits, float *dx)
+{
+    if (!dx) return; /* nothing wanted: no parameter gradients, no input gradient */
+    backward_pass(m, dlogits, dx, 0);
 }

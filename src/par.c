@@ -31,7 +31,7 @@ static void conv_bwd_part(void *ctx, int w, int nw)
     if (hi == lo) return;
     size_t in = (size_t)s->cin * s->h * s->w, out = (size_t)s->cout * s->ho * s->wo;
     float *g = j->grads;
-    if (w > 0) {
+    if (w > 0 && g) {
         g = j->par->gbuf[w];
         memset(g, 0, sizeof(float) * mg_conv2d_n_params(s));
     }
@@ -62,11 +62,13 @@ void mg_par_conv_backward(const mg_par *par, const mg_conv2d_shape *s, const flo
         mg_conv2d_backward(s, params, grads, x, dy, dx, n, par->ws[0]);
         return;
     }
+    if (!grads && !dx) return;
     size_t np = mg_conv2d_n_params(s);
-    MG_ASSERT(np <= par->gbuf_n);
+    MG_ASSERT(!grads || np <= par->gbuf_n);
     conv_job j = {.par = par, .s = s, .params = params, .x = x, .dy = dy, .grads = grads,
                   .dx = dx, .n = n};
     mg_pool_run(par->pool, conv_bwd_part, &j);
+    if (!grads) return; /* input gradient only: no private buffers to add */
     /* fixed order: worker 0's share is already in grads */
     int used = n < par->n ? n : par->n;
     for (int w = 1; w < used; w++) {

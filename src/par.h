@@ -9,7 +9,11 @@
  * rounding of that final sum).
  *
  * With par->pool == NULL (or one worker) every call is the plain kernel on
- * ws[0].  The caller keeps OpenBLAS at one thread while a team runs. */
+ * ws[0].  The caller keeps OpenBLAS at one thread while a team runs.
+ *
+ * Backward calls take grads == NULL for no parameter gradients (the input
+ * gradient only): convolutions then use no private buffers and add nothing
+ * up; dx is the same as with grads. */
 #ifndef MG_PAR_H
 #define MG_PAR_H
 

@@ -2,9 +2,10 @@
  *
  * Fast vs reference: every conv algorithm (im2col, shifted views, mixed) and
  * several chunk sizes against the naive direct loops (double accumulation),
- * forward, weight/bias gradients and input gradient, over kernel sizes 1, 3,
- * 5, strides 1 and 2, paddings 0..2, non-square inputs and kernels, batches
- * that are not a multiple of the chunk.  Workspaces are allocated at exactly
+ * forward, weight/bias gradients and input gradient (also with grads NULL:
+ * the same dx bit for bit), over kernel sizes 1, 3, 5, strides 1 and 2,
+ * paddings 0..2, non-square inputs and kernels, batches that are not a
+ * multiple of the chunk.  Workspaces are allocated at exactly
  * mg_conv2d_workspace() floats and filled with NaN before each call, so an
  * overrun (ASan) or a read of stale workspace (NaN in the result) fails.
  *
@@ -161,6 +162,7 @@ static void check_fast(const mg_conv2d_shape *s0, const conv_case *c, mg_conv_al
     size_t ny = (size_t)c->n * s.cout * s.ho * s.wo, nx = (size_t)c->n * s.cin * s.h * s.w;
     size_t nws = mg_conv2d_workspace(&s, c->n);
     float *ws = falloc(nws), *y = falloc(ny), *g = falloc(np), *g2 = falloc(np), *dx = falloc(nx);
+    float *dx2 = falloc(nx);
     char what[160];
     snprintf(what, sizeof what, "conv %dx%dx%d->%d k%dx%d s%d p%d algo %d/%d/%d chunk %d/%d",
              c->cin, c->h, c->w, c->cout, c->kh, c->kw, c->stride, c->pad, fwd, dw, dx_algo, chunk,
@@ -186,12 +188,21 @@ static void check_fast(const mg_conv2d_shape *s0, const conv_case *c, mg_conv_al
     fill_nan(ws, nws);
     mg_conv2d_backward(&s, params, g2, x, dy, NULL, c->n, ws);
     assert_memory_equal(g, g2, sizeof(float) * np);
+
+    /* without grads (input gradient only): the same dx, bit for bit, from a
+     * NaN workspace (so dx reads nothing that only the skipped weight-gradient
+     * work would have written) */
+    fill_nan(ws, nws);
+    fill_nan(dx2, nx);
+    mg_conv2d_backward(&s, params, NULL, x, dy, dx2, c->n, ws);
+    assert_memory_equal(dx, dx2, sizeof(float) * nx);
     free(gr1);
     free(ws);
     free(y);
     free(g);
     free(g2);
     free(dx);
+    free(dx2);
 }
 
 static void test_conv_fast_vs_reference(void **state)
@@ -219,6 +230,12 @@ static void test_conv_fast_vs_reference(void **state)
         mg_conv2d_forward_ref(&s, params, x, yr, c->n);
         memset(gr, 0, sizeof(float) * np);
         mg_conv2d_backward_ref(&s, params, gr, x, dy, dxr, c->n);
+        if (k == 0) { /* the reference takes grads NULL as well */
+            float *dxn = falloc(nx);
+            mg_conv2d_backward_ref(&s, params, NULL, x, dy, dxn, c->n);
+            assert_memory_equal(dxn, dxr, sizeof(float) * nx);
+            free(dxn);
+        }
 
         /* the default choice, then every combination and a few chunks */
         check_fast(&s, c, s.fwd, s.dw, s.dx, s.chunk, s.dw_cols, params, x, dy, yr, gr, dxr);
@@ -534,7 +551,7 @@ static void test_bn2d_known_answer(void **state)
 }
 
 /* Channel ranges (for callers that split the channels over threads) give
- * exactly the whole call's results. */
+ * exactly the whole call's results; without grads, the same dx. */
 static void test_bn2d_channel_ranges(void **state)
 {
     (void)state;
@@ -562,6 +579,15 @@ static void test_bn2d_channel_ranges(void **state)
         mg_bn2d_backward_channels(C, 0, 3, HW, N, p, g2, x, y2, s2, dy, dx2, train, 1);
         assert_memory_equal(dx1, dx2, sizeof(float) * ny);
         assert_memory_equal(g1, g2, sizeof g1);
+        /* grads NULL (input gradient only): the same dx, bit for bit */
+        fill_nan(dx2, ny);
+        mg_bn2d_backward_channels(C, 2, C, HW, N, p, NULL, x, y2, s2, dy, dx2, train, 1);
+        mg_bn2d_backward_channels(C, 0, 2, HW, N, p, NULL, x, y2, s2, dy, dx2, train, 1);
+        assert_memory_equal(dx1, dx2, sizeof(float) * ny);
+        fill_nan(dx2, ny);
+        mg_bn2d_backward(C, HW, N, p, NULL, x, y2, s2, dy, dx2, train, 1);
+        assert_memory_equal(dx1, dx2, sizeof(float) * ny);
+        mg_bn2d_backward(C, HW, N, p, NULL, x, y2, s2, dy, NULL, train, 1); /* a no-op */
     }
     free(x);
     free(y1);

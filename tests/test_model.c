@@ -1,5 +1,8 @@
 /* test_model.c - finite-difference gradient checks of every layer kind, the
- * mixup boundary and whole networks; model bookkeeping; training-loop sanity.
+ * mixup boundary and whole networks; model bookkeeping; training-loop sanity;
+ * the input-only backward (mg_model_backward_input: the full pass's dx bit
+ * for bit, the gradient arena and a pending zero_grad untouched, serially
+ * and through a worker team).
  *
  * Method: scalar objective F = sum_ij w_ij * logits_ij (w random, accumulated
  * in double), so dF/dlogits = w exactly.  Central differences with step h on
@@ -327,6 +330,148 @@ static void test_grad_preact_mix(void **s)
     check_case(&c);
 }
 
+/* ---------------------------------------------------------------- input-only backward */
+
+typedef struct {
+    const char *arch;
+    mg_arch_opts opts;
+    int n, train, mix_k; /* mix_k -1: no mix */
+    float lambda;
+    int from, team;      /* team: mg_model_set_threads */
+} bi_case;
+
+/* A known pattern for the gradient arena. */
+static float grad_pattern(size_t i) { return (float)(i % 97) * 0.25f - 7.0f; }
+
+/* One forward of case c, then mg_model_backward and mg_model_backward_input
+ * on it: the same dx bit for bit; the input-only pass leaves the gradient
+ * arena bit for bit as it was and keeps a pending zero_grad pending.
+ * Returns the input gradient (n x dim(from), caller frees). */
+static float *check_backward_input(const bi_case *c)
+{
+    mg_rng r;
+    mg_rng_seed(&r, 17);
+    mg_model *m;
+    assert_int_equal(mg_model_create(c->arch, &c->opts, &r, &m), MG_OK);
+    assert_int_equal(mg_model_set_threads(m, c->team), MG_OK);
+    assert_int_equal(mg_model_reserve(m, c->n), MG_OK);
+    assert_int_equal(mg_model_threads(m), c->team);
+    int C = mg_model_classes(m), D = mg_model_dim(m, c->from);
+    size_t nx = (size_t)c->n * D, np = mg_model_n_params(m);
+    float *x = malloc(sizeof(float) * nx), *dz = malloc(sizeof(float) * c->n * C);
+    float *dx1 = malloc(sizeof(float) * nx), *dx2 = malloc(sizeof(float) * nx);
+    float *g1 = malloc(sizeof(float) * np), *pat = malloc(sizeof(float) * np);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)mg_rng_normal(&r);
+    for (int i = 0; i < c->n * C; i++) dz[i] = (float)mg_rng_normal(&r);
+    for (size_t i = 0; i < np; i++) pat[i] = grad_pattern(i);
+    int perm[64];
+    for (int i = 0; i < c->n; i++) perm[i] = (i * 5 + 3) % c->n;
+    mg_mix mix = {c->mix_k, c->lambda, perm};
+    mg_model_forward(m, c->from, x, c->n, c->train, c->mix_k >= 0 ? &mix : NULL, &r);
+
+    /* the full backward: its dx and parameter gradients (not vacuous) */
+    mg_model_zero_grad(m);
+    mg_model_backward(m, dz, dx1);
+    memcpy(g1, mg_model_grads(m), sizeof(float) * np);
+    double gn = 0.0, xn = 0.0;
+    for (size_t i = 0; i < np; i++) gn += fabs(g1[i]);
+    for (size_t i = 0; i < nx; i++) xn += fabs(dx1[i]);
+    assert_true(gn > 1e-3);
+    assert_true(xn > 1e-3);
+
+    /* input only over a patterned arena: same dx, arena untouched */
+    memcpy(mg_model_grads(m), pat, sizeof(float) * np);
+    for (size_t i = 0; i < nx; i++) dx2[i] = NAN;
+    mg_model_backward_input(m, dz, dx2);
+    assert_memory_equal(dx1, dx2, sizeof(float) * nx);
+    assert_memory_equal(mg_model_grads(m), pat, sizeof(float) * np);
+    mg_model_backward_input(m, dz, NULL); /* nothing wanted: a no-op */
+    assert_memory_equal(mg_model_grads(m), pat, sizeof(float) * np);
+
+    /* a pending zero_grad stays pending: the next full backward overwrites
+     * the pattern (instead of adding to it), and reading the arena after an
+     * input-only pass gives zeros */
+    mg_model_zero_grad(m);
+    mg_model_backward_input(m, dz, dx2);
+    assert_memory_equal(dx1, dx2, sizeof(float) * nx);
+    mg_model_backward(m, dz, NULL);
+    assert_memory_equal(mg_model_grads(m), g1, sizeof(float) * np);
+    memcpy(mg_model_grads(m), pat, sizeof(float) * np);
+    mg_model_zero_grad(m);
+    mg_model_backward_input(m, dz, dx2);
+    const float *g = mg_model_grads(m);
+    for (size_t i = 0; i < np; i++) assert_true(g[i] == 0.0f);
+
+    free(x);
+    free(dz);
+    free(dx2);
+    free(g1);
+    free(pat);
+    mg_model_free(m);
+    return dx1;
+}
+
+static void test_backward_input_mlp(void **s)
+{
+    (void)s;
+    mg_arch_opts o = opts_act(MG_ACT_TANH);
+    o.batchnorm = 1;
+    o.dropout = 0.2f;
+    const bi_case cases[] = {
+        {"4-6-5-3", o, 6, 1, -1, 1.0f, 0, 1}, /* train: BN through the batch stats */
+        {"4-6-5-3", o, 6, 0, -1, 1.0f, 0, 1}, /* eval: running stats */
+        {"4-6-5-3", o, 6, 1, 1, 0.3f, 0, 1},  /* mixing after block 1 */
+        {"4-6-5-3", o, 6, 1, 0, 0.6f, 0, 1},  /* input mixup */
+        {"4-6-5-3", o, 5, 1, 2, 0.4f, 1, 1},  /* from layer 1, mix above it */
+        {"4-6-5-3", o, 5, 0, 1, 0.7f, 1, 1},  /* from layer 1, mix at the start */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) free(check_backward_input(&cases[i]));
+}
+
+static void test_backward_input_preact(void **s)
+{
+    (void)s;
+    mg_arch_opts o = opts_image(1, 6, 6, 3);
+    const bi_case cases[] = {
+        {"preact:3-4x1", o, 4, 1, -1, 1.0f, 0, 1},
+        {"preact:3-4x1", o, 4, 0, -1, 1.0f, 0, 1},
+        {"preact:3-4x1", o, 4, 1, 1, 0.35f, 0, 1}, /* mix at the stage boundary */
+        {"preact:3-4x1", o, 4, 1, 0, 0.35f, 0, 1},
+        {"preact:3-4x1", o, 4, 0, 2, 0.7f, 1, 1},  /* from stage 1, mix after stage 2 */
+        {"preact:3-4x2", opts_image(2, 5, 6, 4), 3, 1, 1, 0.5f, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) free(check_backward_input(&cases[i]));
+}
+
+/* Through the worker team (convs split by examples with private gradient
+ * buffers for the full pass, none for the input-only one): the input-only
+ * dx of a team equals the serial full backward's dx up to float rounding. */
+static double rel_max_diff(const float *a, const float *b, size_t n)
+{
+    double amax = 0.0, dmax = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        amax = fmax(amax, fabs(a[i]));
+        dmax = fmax(dmax, fabs((double)a[i] - b[i]));
+    }
+    assert_true(amax > 1e-4);
+    return dmax / amax;
+}
+
+static void test_backward_input_team(void **s)
+{
+    (void)s;
+    mg_arch_opts o = opts_image(2, 8, 8, 5);
+    for (int train = 0; train <= 1; train++) {
+        bi_case c = {"preact:4-8x1", o, 7, train, 1, 0.4f, 0, 1};
+        float *ref = check_backward_input(&c);
+        c.team = 2;
+        float *dx = check_backward_input(&c);
+        assert_true(rel_max_diff(ref, dx, (size_t)c.n * 2 * 8 * 8) < 1e-5);
+        free(ref);
+        free(dx);
+    }
+}
+
 static void test_preact_shapes(void **s)
 {
     (void)s;
@@ -436,6 +581,8 @@ int main(void)
         cmocka_unit_test(test_model_shapes),      cmocka_unit_test(test_mix_identity),
         cmocka_unit_test(test_grad_preact),       cmocka_unit_test(test_grad_preact_mix),
         cmocka_unit_test(test_preact_shapes),     cmocka_unit_test(test_grad_accumulate),
+        cmocka_unit_test(test_backward_input_mlp), cmocka_unit_test(test_backward_input_preact),
+        cmocka_unit_test(test_backward_input_team),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -964,7 +964,7 @@ static mg_status readout_maps(an_ctx *x, double *W, const char **kind)
         for (int j = 0; j < C; j++) {
             memset(dl, 0, sizeof(float) * (size_t)bn * C);
             for (int r = 0; r < bn; r++) dl[(size_t)r * C + j] = 1.0f;
-            mg_model_backward(x->m, dl, dx);
+            mg_model_backward_input(x->m, dl, dx);
             for (int r = 0; r < bn; r++)
                 for (int f = 0; f < p; f++)
                     W[(size_t)(c0 + r) * blk + (size_t)j * p + f] = dx[(size_t)r * p + f];
