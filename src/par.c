@@ -11,32 +11,42 @@ typedef struct {
     int n;
 } conv_job;
 
+/* Worker w's share [lo, hi) of the examples and the per-example sizes of
+ * input and output; 0 when the share is empty. */
+static int conv_share(const conv_job *j, int w, int nw, int *lo, size_t *in, size_t *out)
+{
+    const mg_conv2d_shape *s = j->s;
+    int hi;
+    mg_pool_share(j->n, w, nw, lo, &hi);
+    *in = (size_t)s->cin * s->h * s->w;
+    *out = (size_t)s->cout * s->ho * s->wo;
+    return hi - *lo;
+}
+
 static void conv_fwd_part(void *ctx, int w, int nw)
 {
     const conv_job *j = ctx;
-    const mg_conv2d_shape *s = j->s;
-    int lo, hi;
-    mg_pool_share(j->n, w, nw, &lo, &hi);
-    if (hi == lo) return;
-    size_t in = (size_t)s->cin * s->h * s->w, out = (size_t)s->cout * s->ho * s->wo;
-    mg_conv2d_forward(s, j->params, j->x + lo * in, j->y + lo * out, hi - lo, j->par->ws[w]);
+    int lo;
+    size_t in, out;
+    int cnt = conv_share(j, w, nw, &lo, &in, &out);
+    if (cnt)
+        mg_conv2d_forward(j->s, j->params, j->x + lo * in, j->y + lo * out, cnt, j->par->ws[w]);
 }
 
 static void conv_bwd_part(void *ctx, int w, int nw)
 {
     const conv_job *j = ctx;
-    const mg_conv2d_shape *s = j->s;
-    int lo, hi;
-    mg_pool_share(j->n, w, nw, &lo, &hi);
-    if (hi == lo) return;
-    size_t in = (size_t)s->cin * s->h * s->w, out = (size_t)s->cout * s->ho * s->wo;
+    int lo;
+    size_t in, out;
+    int cnt = conv_share(j, w, nw, &lo, &in, &out);
+    if (!cnt) return;
     float *g = j->grads;
     if (w > 0 && g) {
         g = j->par->gbuf[w];
-        memset(g, 0, sizeof(float) * mg_conv2d_n_params(s));
+        memset(g, 0, sizeof(float) * mg_conv2d_n_params(j->s));
     }
-    mg_conv2d_backward(s, j->params, g, j->x + lo * in, j->dy + lo * out,
-                       j->dx ? j->dx + lo * in : NULL, hi - lo, j->par->ws[w]);
+    mg_conv2d_backward(j->s, j->params, g, j->x + lo * in, j->dy + lo * out,
+                       j->dx ? j->dx + lo * in : NULL, cnt, j->par->ws[w]);
 }
 
 static int serial(const mg_par *par, int items)
