@@ -1,7 +1,8 @@
 /* test_team.c - the worker team of the image layers (src/pool.c, src/par.c,
  * mg_model_set_threads): every worker runs exactly once per run, shares
  * partition the items, a team gives the serial answer up to float rounding
- * (forward, parameter and input gradients, running statistics), the same
+ * (forward, parameter and input gradients, the input-only backward, running
+ * statistics), the same
  * team size gives bit-identical results, and OpenBLAS's thread count is
  * restored after each pass. */
 #include <setjmp.h>
@@ -71,7 +72,7 @@ static void test_pool_share(void **s)
 
 /* Results of one training-mode forward (mixing after stage 1) and backward. */
 typedef struct {
-    float *z, *g, *dx, *buf;
+    float *z, *g, *dx, *dxi, *buf; /* dxi: mg_model_backward_input's */
     size_t nz, ng, nx, nb;
 } pass_out;
 
@@ -106,6 +107,7 @@ static pass_out run_pass(int team, int blas_threads)
     p.ng = mg_model_n_params(m), p.nb = mg_model_n_buffers(m);
     p.z = malloc(sizeof(float) * p.nz), p.dx = malloc(sizeof(float) * p.nx);
     p.g = malloc(sizeof(float) * p.ng), p.buf = malloc(sizeof(float) * p.nb);
+    p.dxi = malloc(sizeof(float) * p.nx);
     /* two steps: the second accumulates onto the first's gradients */
     mg_model_zero_grad(m);
     for (int step = 0; step < 2; step++) {
@@ -115,6 +117,7 @@ static pass_out run_pass(int team, int blas_threads)
         assert_int_equal(mg_get_threads(), blas_threads); /* restored after the pass */
     }
     memcpy(p.g, mg_model_grads(m), sizeof(float) * p.ng);
+    mg_model_backward_input(m, dz, p.dxi); /* the same dx, no parameter gradients */
     memcpy(p.buf, mg_model_buffers(m), sizeof(float) * p.nb);
     free(x);
     free(dz);
@@ -124,7 +127,7 @@ static pass_out run_pass(int team, int blas_threads)
 
 static void pass_free(pass_out *p)
 {
-    free(p->z), free(p->g), free(p->dx), free(p->buf);
+    free(p->z), free(p->g), free(p->dx), free(p->dxi), free(p->buf);
 }
 
 /* max |a - b| relative to max |a|; also asserts a is not all zeros */
@@ -148,6 +151,7 @@ static void test_team_matches_serial(void **s)
         assert_true(rel_diff(ref.z, t.z, ref.nz) < 1e-5);
         assert_true(rel_diff(ref.g, t.g, ref.ng) < 1e-5);
         assert_true(rel_diff(ref.dx, t.dx, ref.nx) < 1e-5);
+        assert_true(rel_diff(ref.dx, t.dxi, ref.nx) < 1e-5);
         assert_true(rel_diff(ref.buf, t.buf, ref.nb) < 1e-5);
         pass_free(&t);
     }
@@ -161,6 +165,7 @@ static void test_team_bit_identical(void **s)
     assert_memory_equal(a.z, b.z, sizeof(float) * a.nz);
     assert_memory_equal(a.g, b.g, sizeof(float) * a.ng);
     assert_memory_equal(a.dx, b.dx, sizeof(float) * a.nx);
+    assert_memory_equal(a.dx, a.dxi, sizeof(float) * a.nx);
     assert_memory_equal(a.buf, b.buf, sizeof(float) * a.nb);
     pass_free(&a);
     pass_free(&b);
