@@ -1,8 +1,8 @@
 /* test_model.c - finite-difference gradient checks of every layer kind, the
  * mixup boundary and whole networks; model bookkeeping; training-loop sanity;
  * the input-only backward (mg_model_backward_input: the full pass's dx bit
- * for bit, the gradient arena and a pending zero_grad untouched, serially
- * and through a worker team).
+ * for bit, the gradient arena and a pending zero_grad untouched; through a
+ * worker team: tests/test_team.c).
  *
  * Method: scalar objective F = sum_ij w_ij * logits_ij (w random, accumulated
  * in double), so dF/dlogits = w exactly.  Central differences with step h on
@@ -337,7 +337,7 @@ typedef struct {
     mg_arch_opts opts;
     int n, train, mix_k; /* mix_k -1: no mix */
     float lambda;
-    int from, team;      /* team: mg_model_set_threads */
+    int from, team;      /* team: mg_model_set_threads (1 here)                  */
 } bi_case;
 
 /* A known pattern for the gradient arena. */
