@@ -8,7 +8,8 @@
 #   failing run recorded while the others finish, report tables that match the
 #   runs' summaries, figures (rendered when gnuplot is installed), claims
 #   evaluated on constructed values (every verdict rule), bad [claim]
-#   sections, the combined report, a theory suite and a montage.
+#   sections, the combined report, a theory suite and a montage, per-layer
+#   analysis lists (only.K) and a changed list re-running only its layer.
 # Uses $MIXGEO (default build/mixgeo); run from anywhere.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -137,7 +138,73 @@ bad_suite bad-section "$T/bad-section.suite:1: unknown section [grids]" <<'EOF'
 [grids]
 seed = 1
 EOF
+bad_suite only-layer "$T/only-layer.suite:6: only.5: layer 5 is not among the layers of [analyze]" <<'EOF'
+[grid]
+seed = 1
+[analyze]
+layers = 1, 2
+only = spectra
+only.5 = spectra, calibration
+EOF
+bad_suite only-layer-analysis "$T/only-layer-analysis.suite:4: only.2: unknown analysis 'bogus'" <<'EOF'
+[grid]
+seed = 1
+[analyze]
+only.2 = bogus
+layers = 1, 2
+EOF
+bad_suite only-layer-key "$T/only-layer-key.suite:5: only.two: 'two' is not a layer number" <<'EOF'
+[grid]
+seed = 1
+[analyze]
+layers = 1, 2
+only.two = spectra
+EOF
 ok "bad suite files: exit 2 with FILE:LINE: KEY, nothing run"
+
+# ---------------------------------------------------------------- per-layer analysis lists
+# only.2 (before layers: keys in any order) replaces only for layer 2; the
+# recorded step arguments differ, and a changed only.2 re-runs layer 2 alone.
+cat > "$T/layers.suite" <<'EOF'
+[suite]
+name = layers
+[base]
+n-per-class = 100
+n-test-per-class = 100
+arch = 2-16-16-2
+epochs = 1
+batch = 50
+[grid]
+seed = 1
+[analyze]
+only.2 = spectra, calibration
+layers = 1, 2
+split = test
+only = spectra
+EOF
+OL=$T/out-layers
+"$MIXGEO" suite run "$T/layers.suite" --out "$OL" > "$T/layers.out" 2>&1; rc=$?
+[ $rc -eq 0 ] || { fail "suite with only.2: exit $rc"; cat "$T/layers.out"; }
+A=$OL/runs/$("$MIXGEO" suite list --ids "$T/layers.suite")
+grep -q '"analyses":.*"calibration"' "$A/analysis/test-L2/summary.json" || fail "only.2: layer 2 has no calibration"
+[ -s "$A/analysis/test-L2/reliability.tsv" ] || fail "only.2: layer 2 has no reliability.tsv"
+grep -q '"analyses":.*"spectra"' "$A/analysis/test-L1/summary.json" || fail "only.2: layer 1 has no spectra"
+grep -q '"analyses":.*"calibration"' "$A/analysis/test-L1/summary.json" && fail "only.2: layer 1 has calibration"
+[ -e "$A/analysis/test-L1/reliability.tsv" ] && fail "only.2: layer 1 has reliability.tsv"
+[ "$(cat "$A/steps/analyze-test-L1.done")" = "--layer 1 --split test --only spectra" ] ||
+    fail "only.2: layer 1 step args: $(cat "$A/steps/analyze-test-L1.done")"
+[ "$(cat "$A/steps/analyze-test-L2.done")" = "--layer 2 --split test --only spectra,calibration" ] ||
+    fail "only.2: layer 2 step args: $(cat "$A/steps/analyze-test-L2.done")"
+sed -i 's/^only.2 = .*/only.2 = calibration/' "$T/layers.suite"
+"$MIXGEO" suite status "$T/layers.suite" --out "$OL" > "$T/layers-status.txt"
+grep -q '^partial .*\[analyze\] changed' "$T/layers-status.txt" || { fail "changed only.2: not partial"; cat "$T/layers-status.txt"; }
+"$MIXGEO" suite run "$T/layers.suite" --out "$OL" > "$T/layers2.out" 2>&1; rc=$?
+[ $rc -eq 0 ] || { fail "changed only.2: exit $rc"; cat "$T/layers2.out"; }
+[ "$(grep -c '^== .* analyze .*--layer 1 ' "$A/log.txt")" -eq 1 ] || fail "changed only.2: layer 1 analysed again"
+[ "$(grep -c '^== .* analyze .*--layer 2 --split test --only calibration ' "$A/log.txt")" -eq 1 ] ||
+    fail "changed only.2: layer 2 not analysed again with the new list"
+[ "$(grep -c '^== .* train ' "$A/log.txt")" -eq 1 ] || fail "changed only.2: trained again"
+ok "per-layer analysis lists (only.K), a changed list re-runs its layer only"
 
 # ---------------------------------------------------------------- kill -9 mid-way
 O=$T/out

@@ -97,6 +97,7 @@ static const char k_description[] =
     "  [method N] label = Text for legends   + keys of the preset N\n"
     "  [grid]     AXIS = v1 | v2 | v3   (AXIS: method, or a key: seed, alpha, ...)\n"
     "  [analyze]  layers = 1,2|auto  split = test  only = spectra,collapse|all|none\n"
+    "             only.K = spectra,margins   (layer K's analyses instead of only)\n"
     "             max-per-class = N|all   (passed to `mixgeo analyze`; no section: none)\n"
     "  [table N]  metrics = test_acc, test_nll  values = final, best  labels = A | B ...\n"
     "             rows = method  cols = AXIS  where = AXIS=VALUE ...  digits = 4  title\n"
@@ -315,9 +316,9 @@ static int start_step(runner *R, slot *sl, int force_fresh)
         argv[n++] = layer;
         argv[n++] = "--split";
         argv[n++] = (char *)st->split;
-        if (*s->analyze.only) {
+        if (*st->only) {
             argv[n++] = "--only";
-            argv[n++] = s->analyze.only;
+            argv[n++] = (char *)st->only;
         }
         if (*s->analyze.max_per_class) {
             argv[n++] = "--max-per-class";

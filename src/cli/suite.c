@@ -850,6 +850,76 @@ static int entry_list(cli_suite *s, const cli_suite_entry *e, const char *expect
     return 0;
 }
 
+/* The analyses of e (`only = LIST` or `only.K = LIST`), each one of
+ * k_analyses (an unknown one is reported with the names and then `also`),
+ * joined with commas into *list (replaced; freed with the suite).  Returns
+ * the problems. */
+static int analyses_list(cli_suite *s, const cli_suite_entry *e, const char *also, char **list)
+{
+    strlist l;
+    int problems = entry_list(s, e, "not a comma-separated list of analyses", &l);
+    char text[1024] = "";
+    size_t used = 0;
+    for (int k = 0; k < l.n; k++) {
+        int known = 0;
+        for (int j = 0; k_analyses[j]; j++) known |= !strcmp(k_analyses[j], l.item[k]);
+        if (!known) {
+            char names[512];
+            analyses_text(names, sizeof names);
+            problems += bad(s, e->line, e->key, "unknown analysis '%s' (expected %s%s)", l.item[k],
+                            names, also);
+        }
+        int w = snprintf(text + used, sizeof text - used, "%s%s", k ? "," : "", l.item[k]);
+        if (w > 0 && (size_t)w < sizeof text - used) used += (size_t)w;
+    }
+    strlist_free(&l);
+    free(*list);
+    *list = xstrdup(text);
+    return problems;
+}
+
+/* `only.K = LIST` of [analyze]: the analyses of layer K (an integer of
+ * layers, or auto when layers has auto) instead of `only`.  Checked after
+ * the other keys (they may come in any order); with the analyses switched
+ * off (none) only the list itself is checked.  Returns the problems. */
+static int parse_layer_only(cli_suite *s, const cli_suite_entry *e, int check_layer)
+{
+    cli_suite_analyze *an = &s->analyze;
+    const char *k_text = e->key + 5;
+    if (!strcmp(e->value, "none"))
+        return bad(s, e->line, e->key,
+                   "none is not a list for one layer (to skip layer %s, remove it from layers)",
+                   k_text);
+    char *list = NULL;
+    int problems = analyses_list(s, e, "", &list);
+    long k = -1;
+    if (strcmp(k_text, "auto") != 0 && !parse_long_text(k_text, 0, 1000, &k)) {
+        problems += bad(s, e->line, e->key,
+                        "'%s' is not a layer number 0..1000 or auto (only.K = LIST: the analyses "
+                        "of layer K)",
+                        k_text);
+        check_layer = 0;
+    }
+    int found = 0;
+    for (int i = 0; check_layer && i < an->n_layers; i++) {
+        if (an->layers[i] != (int)k) continue;
+        if (an->only_layer[i] && !found) {
+            free(list);
+            return problems + bad(s, e->line, e->key,
+                                  "layer %s already has a list (another only.K names it)",
+                                  an->layers[i] < 0 ? "auto" : k_text);
+        }
+        free(an->only_layer[i]);
+        an->only_layer[i] = xstrdup(list);
+        found = 1;
+    }
+    if (check_layer && !found)
+        problems +=
+            bad(s, e->line, e->key, "layer %s is not among the layers of [analyze]", k_text);
+    free(list);
+    return problems;
+}
+
 static int parse_analyze(cli_suite *s)
 {
     int problems = 0;
@@ -899,26 +969,9 @@ static int parse_analyze(cli_suite *s)
                 none = 1;
                 continue;
             }
-            strlist l;
-            problems += entry_list(s, e, "not a comma-separated list of analyses", &l);
-            char list[1024] = "";
-            size_t used = 0;
-            for (int k = 0; k < l.n; k++) {
-                int known = 0;
-                for (int j = 0; k_analyses[j]; j++) known |= !strcmp(k_analyses[j], l.item[k]);
-                if (!known) {
-                    char names[512];
-                    analyses_text(names, sizeof names);
-                    problems +=
-                        bad(s, e->line, e->key, "unknown analysis '%s' (expected %s, or none)",
-                            l.item[k], names);
-                }
-                int w = snprintf(list + used, sizeof list - used, "%s%s", k ? "," : "", l.item[k]);
-                if (w > 0 && (size_t)w < sizeof list - used) used += (size_t)w;
-            }
-            strlist_free(&l);
-            free(an->only);
-            an->only = xstrdup(list);
+            problems += analyses_list(s, e, ", or none", &an->only);
+        } else if (!strncmp(e->key, "only.", 5)) {
+            /* after the loop: needs layers, which may come later */
         } else if (!strcmp(e->key, "max-per-class")) {
             long x;
             if (strcmp(e->value, "all") != 0 && !parse_long_text(e->value, 1, 100000000, &x))
@@ -927,10 +980,13 @@ static int parse_analyze(cli_suite *s)
             an->max_per_class = xstrdup(e->value);
         } else {
             problems += bad(s, e->line, e->key,
-                            "unknown key in [analyze] (expected layers, split, only, "
+                            "unknown key in [analyze] (expected layers, split, only, only.K, "
                             "max-per-class)");
         }
     }
+    for (int i = 0; sec && i < sec->n; i++)
+        if (!strncmp(sec->e[i].key, "only.", 5))
+            problems += parse_layer_only(s, &sec->e[i], layers && !none);
     if (sec && s->command == CLI_SUITE_THEORY) {
         problems += bad(s, sec->line, NULL,
                         "[analyze]: a theory suite has no models to analyse (remove the section)");
@@ -965,9 +1021,10 @@ static int parse_analyze(cli_suite *s)
             else
                 snprintf(lk, sizeof lk, "%d", st->layer);
             snprintf(st->name, sizeof st->name, "analyze-%s-L%s", st->split, lk);
+            st->only = an->only_layer[k] ? an->only_layer[k] : an->only;
             int w = snprintf(st->args, sizeof st->args, "--layer %s --split %s", lk, st->split);
-            if (*an->only && w > 0)
-                w += snprintf(st->args + w, sizeof st->args - (size_t)w, " --only %s", an->only);
+            if (*st->only && w > 0)
+                w += snprintf(st->args + w, sizeof st->args - (size_t)w, " --only %s", st->only);
             if (*an->max_per_class && w > 0 && (size_t)w < sizeof st->args)
                 snprintf(st->args + w, sizeof st->args - (size_t)w, " --max-per-class %s",
                          an->max_per_class);
@@ -2394,6 +2451,7 @@ void cli_suite_free(cli_suite *s)
     free(s->claims);
     for (int i = 0; i < s->analyze.n_splits; i++) free(s->analyze.splits[i]);
     free(s->analyze.only);
+    for (int i = 0; i < CLI_SUITE_MAX_LIST; i++) free(s->analyze.only_layer[i]);
     free(s->analyze.max_per_class);
     free(s->steps);
     sections_free(s->sec, s->n_sec);

@@ -27,6 +27,8 @@
  *   [grid]     AXIS = v1 | v2 | v3          (AXIS: method (values = [method N]
  *                                           names) or a key of the command)
  *   [analyze]  layers = 1,2|auto  split = test,train  only = spectra,collapse
+ *              only.K = spectra,margins    (layer K's list instead of only; K one of
+ *                                           layers, auto if layers has auto)
  *              max-per-class = 500|all     (`only = none` or no section: no analyses;
  *                                           one `mixgeo analyze` per split and layer;
  *                                           train suites only)
@@ -176,8 +178,9 @@ typedef struct {
     int layers[CLI_SUITE_MAX_LIST], n_layers;
     char *splits[CLI_SUITE_MAX_LIST];
     int n_splits;
-    char *only;          /* comma list, "" = the analyze default */
-    char *max_per_class; /* "" = the analyze default */
+    char *only;                           /* comma list, "" = the analyze default */
+    char *only_layer[CLI_SUITE_MAX_LIST]; /* per layers[i]: only.K, NULL = only */
+    char *max_per_class;                  /* "" = the analyze default */
 } cli_suite_analyze;
 
 /* One step of a run: train, or one `mixgeo analyze` (split, layer). */
@@ -186,6 +189,8 @@ typedef struct {
     char args[512]; /* analyze: the options after RUN, as one line */
     int layer;      /* -1: auto (analyze's default, the last hidden state) */
     const char *split;
+    const char *only; /* analyze: its --only list ("" = analyze's default); owned by
+                       * the suite's analyze */
 } cli_suite_step;
 
 /* ---------------------------------------------------------------- report */
