@@ -4,8 +4,10 @@
  * on disk, the report (tables and figures aggregated over seeds) and the
  * claims (a paper's statement checked against the runs, with a verdict).
  * `mixgeo suite` (cmd_suite.c) is the command; the process handling of
- * `suite run` (fork/exec, -j, locks, signals) lives there; suite.c parses,
- * expands, reads and writes files, and runs gnuplot for the report.
+ * `suite run` (fork/exec, -j, locks, signals) lives there.  suite.c parses,
+ * checks and expands the suite file; suite_run.c reads and writes the run
+ * directories (state, markers); suite_report.c writes the report and runs
+ * gnuplot for it (what they share: suite_internal.h).
  *
  * A suite file (INI; '#' or ';' start a comment, also after a blank inside
  * a line):
@@ -216,8 +218,9 @@ typedef struct {
 typedef struct cli_suite cli_suite;
 
 /* A [table NAME] or [figure NAME] section, checked by its kind (suite.c has
- * one table of kinds per output type; one check and one write function per
- * kind).  Strings point into the section entries. */
+ * one table of kinds per output type; one check function per kind in
+ * suite.c, one write function in suite_report.c).  Strings point into the
+ * section entries. */
 typedef struct {
     const char *name;
     int line;

@@ -1,0 +1,364 @@
+/* suite_run.c - experiment suites, part 2 of 3: the runs on disk.  The run
+ * directory OUT/runs/ID, the state of a run (lock, DONE, FAILED, config.ini
+ * compared with the suite, summary.json progress), the configuration a
+ * runner writes (config.ini, the argv of a theory run), and the markers
+ * (steps/NAME.done, DONE, FAILED).  suite.c reads the suite file;
+ * suite_report.c writes the report; cmd_suite.c runs the processes.  See
+ * suite.h for the run-directory layout.
+ */
+#include "suite_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- runs */
+
+mg_status cli_suite_run_dir(const cli_suite *s, const cli_suite_run *r, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s/runs/%s", s->out, r->id);
+    if (n < 0 || (size_t)n >= len)
+        return mg_fail(MG_ERR_CONFIG, "path too long: %s/runs/%s", s->out, r->id);
+    return MG_OK;
+}
+
+void cli_suite_run_describe(const cli_suite *s, const cli_suite_run *r, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int a = 0; a < s->n_axes && used < len; a++) {
+        int w = snprintf(buf + used, len - used, "%s%s=%s", a ? " " : "", s->axes[a].key,
+                         s->axes[a].values[r->vi[a]]);
+        if (w > 0) used += (size_t)w;
+    }
+}
+
+int cli_suite_run_matches(const cli_suite_run *r, const char *id)
+{
+    if (!strcmp(r->id, id)) return 1;
+    size_t n = strlen(r->id), k = strlen(id);
+    if (n > 9 && k == n - 9 && !strncmp(r->id, id, k)) return 1; /* the slug */
+    if (k == 8 && n > 9 && !strcmp(r->id + n - 8, id)) return 1; /* the hash */
+    return 0;
+}
+
+const char *cli_run_state_name(cli_run_state st)
+{
+    static const char *const names[CLI_RUN_N_STATES] = {"missing", "partial", "running",
+                                                        "failed",  "stale",   "done"};
+    return (int)st >= 0 && st < CLI_RUN_N_STATES ? names[st] : "?";
+}
+
+/* 1 if a live process holds DIR/lock (its pid into pid, 0 if unknown). */
+static int lock_held(const char *dir, long *pid)
+{
+    char path[4096];
+    *pid = 0;
+    if (cli_path(path, sizeof path, dir, "lock") != MG_OK) return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int held = 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0)
+        held = errno == EWOULDBLOCK;
+    else
+        flock(fd, LOCK_UN);
+    char buf[32];
+    ssize_t k = read(fd, buf, sizeof buf - 1);
+    if (k > 0) {
+        buf[k] = '\0';
+        *pid = strtol(buf, NULL, 10);
+    }
+    close(fd);
+    return held;
+}
+
+/* The value of "key = value" in a small marker file, "" if absent. */
+static void marker_value(const char *path, const char *key, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    char *text = sx_read_text(path, 1 << 16);
+    if (!text) return;
+    size_t kl = strlen(key);
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, key, kl) != 0) continue;
+        char *p = line + kl;
+        while (*p == ' ') p++;
+        if (*p != '=') continue;
+        snprintf(buf, len, "%s", trim(p + 1));
+        break;
+    }
+    free(text);
+}
+
+int cli_suite_config_matches(const cli_suite *s, const cli_suite_run *r, const char *dir, char *why,
+                             size_t len)
+{
+    char path[4096];
+    why[0] = '\0';
+    if (cli_path(path, sizeof path, dir, "config.ini") != MG_OK) return 0;
+    cli_suite_section *sec = NULL;
+    int n = 0;
+    if (sx_ini_read(path, 1, &sec, &n) < 0) {
+        snprintf(why, len, "no config.ini");
+        return 0;
+    }
+    int ok = 1;
+    for (int i = 0; i < s->n_opts && ok; i++) {
+        const cli_opt *o = &s->opts[i];
+        if (!(o->flags & CLI_SAVE) || sx_key_excluded(o->name)) continue;
+        const char *cur = r->config[i];
+        if (!strcmp(cur, "auto")) continue; /* resolved from the data by train */
+        const char *stored = NULL;
+        for (int k = 0; k < n && !stored; k++) {
+            const cli_suite_entry *e = sx_find_entry(&sec[k], o->name);
+            if (e) stored = e->value;
+        }
+        const char *def = o->def ? o->def : "";
+        if (stored ? strcmp(stored, cur) != 0 : strcmp(cur, def) != 0) {
+            snprintf(why, len, "%s: %s -> %s", o->name, stored ? stored : "(unset)", cur);
+            ok = 0;
+        }
+    }
+    sx_sections_free(sec, n);
+    return ok;
+}
+
+static cli_run_state run_state(const cli_suite *s, const cli_suite_run *r, int check_lock,
+                               char *detail, size_t len)
+{
+    char dir[4096], path[4096], why[512];
+    detail[0] = '\0';
+    if (cli_suite_run_dir(s, r, dir, sizeof dir) != MG_OK || !cli_dir_exists(dir))
+        return CLI_RUN_MISSING;
+    long pid;
+    if (check_lock && lock_held(dir, &pid)) {
+        if (pid > 0) snprintf(detail, len, "pid %ld", pid);
+        return CLI_RUN_RUNNING;
+    }
+    cli_path(path, sizeof path, dir, "DONE");
+    if (cli_file_exists(path)) {
+        char steps[64];
+        marker_value(path, "steps", steps, sizeof steps);
+        if (!cli_suite_config_matches(s, r, dir, why, sizeof why)) {
+            snprintf(detail, len, "configuration changed (%s)", why);
+            return CLI_RUN_STALE;
+        }
+        if (!strcmp(steps, s->steps_sig)) return CLI_RUN_DONE;
+        snprintf(detail, len, "trained; [analyze] changed");
+        return CLI_RUN_PARTIAL;
+    }
+    cli_path(path, sizeof path, dir, "FAILED");
+    if (cli_file_exists(path)) {
+        char step[64], status[128], msg[512];
+        marker_value(path, "step", step, sizeof step);
+        marker_value(path, "status", status, sizeof status);
+        marker_value(path, "message", msg, sizeof msg);
+        snprintf(detail, len, "%s %s%s%s", step, status, *msg ? ": " : "", msg);
+        return CLI_RUN_FAILED;
+    }
+    cli_path(path, sizeof path, dir, "config.ini");
+    if (!cli_file_exists(path)) return CLI_RUN_MISSING;
+    if (!cli_suite_config_matches(s, r, dir, why, sizeof why)) {
+        snprintf(detail, len, "configuration changed (%s)", why);
+        return CLI_RUN_STALE;
+    }
+    cli_path(path, sizeof path, dir, "summary.json");
+    cJSON *j = s->command == CLI_SUITE_TRAIN ? sx_json_load(path) : NULL;
+    if (j) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
+        const cJSON *ed = cJSON_GetObjectItemCaseSensitive(j, "epochs_done");
+        const cJSON *ep = cJSON_GetObjectItemCaseSensitive(j, "epochs");
+        snprintf(detail, len, "epoch %d/%d, %s", cJSON_IsNumber(ed) ? ed->valueint : 0,
+                 cJSON_IsNumber(ep) ? ep->valueint : 0, cJSON_IsString(st) ? st->valuestring : "?");
+        cJSON_Delete(j);
+    } else {
+        snprintf(detail, len, "started");
+    }
+    return CLI_RUN_PARTIAL;
+}
+
+cli_run_state cli_suite_run_state(const cli_suite *s, const cli_suite_run *r, char *detail,
+                                  size_t len)
+{
+    return run_state(s, r, 1, detail, len);
+}
+
+cli_run_state cli_suite_run_state_locked(const cli_suite *s, const cli_suite_run *r, char *detail,
+                                         size_t len)
+{
+    return run_state(s, r, 0, detail, len);
+}
+
+mg_status cli_suite_write_config(const cli_suite *s, const cli_suite_run *r, const char *dir,
+                                 int threads)
+{
+    cli_values v;
+    cli_values_init(&v, s->opts, s->n_opts);
+    for (int i = 0; i < s->n_opts; i++)
+        if (r->config[i]) cli_set(&v, i, r->config[i], NULL);
+    char t[32];
+    snprintf(t, sizeof t, "%d", threads);
+    cli_set_by_name(&v, "out", dir, NULL);
+    cli_set_by_name(&v, "threads", t, NULL);
+    mg_status st;
+    if (s->command == CLI_SUITE_THEORY) {
+        char path[4096];
+        st = cli_path(path, sizeof path, dir, "config.ini");
+        if (st == MG_OK)
+            st = cli_ini_write(path, &v, "theory",
+                               "mixgeo suite: the options this run gave to `mixgeo theory`\n"
+                               "(compared with the suite file to find changed runs)");
+    } else {
+        st = cli_run_config_save(&v, dir);
+    }
+    cli_values_free(&v);
+    return st;
+}
+
+int cli_suite_theory_argv(const cli_suite *s, const cli_suite_run *r, const char *exe,
+                          const char *dir, int threads, char **argv, int max, char *buf, size_t len)
+{
+    int n = 0;
+    size_t used = 0;
+#define ARG(text)                                                                                  \
+    do {                                                                                           \
+        size_t l_ = strlen(text) + 1;                                                              \
+        if (n + 2 > max || used + l_ > len) return -1;                                             \
+        memcpy(buf + used, text, l_);                                                              \
+        argv[n++] = buf + used;                                                                    \
+        used += l_;                                                                                \
+    } while (0)
+    char opt[300], th[32];
+    ARG(exe);
+    ARG("theory");
+    for (int i = 0; i < s->n_opts; i++) {
+        if (!r->config[i] || !strcmp(s->opts[i].name, "out") || !strcmp(s->opts[i].name, "threads"))
+            continue;
+        snprintf(opt, sizeof opt, "--%s", s->opts[i].name);
+        ARG(opt);
+        ARG(r->config[i]);
+    }
+    snprintf(th, sizeof th, "%d", threads);
+    ARG("--out");
+    ARG(dir);
+    ARG("--threads");
+    ARG(th);
+#undef ARG
+    argv[n] = NULL;
+    return n;
+}
+
+static mg_status step_path(const cli_suite_step *st, const char *dir, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s/steps/%s.done", dir, st->name);
+    if (n < 0 || (size_t)n >= len) return mg_fail(MG_ERR_CONFIG, "path too long: %s", dir);
+    return MG_OK;
+}
+
+int cli_suite_step_done(const cli_suite_step *st, const char *dir)
+{
+    char path[4096];
+    if (step_path(st, dir, path, sizeof path) != MG_OK) return 0;
+    char *text = sx_read_text(path, 4096);
+    if (!text) return 0;
+    int ok = !strcmp(trim(text), st->args);
+    free(text);
+    return ok;
+}
+
+mg_status cli_suite_mark_step(const cli_suite_step *st, const char *dir)
+{
+    char path[4096], sdir[4096], text[600];
+    mg_status e = cli_path(sdir, sizeof sdir, dir, "steps");
+    if (e == MG_OK) e = mg_mkdir_p(sdir);
+    if (e == MG_OK) e = step_path(st, dir, path, sizeof path);
+    if (e != MG_OK) return e;
+    snprintf(text, sizeof text, "%s\n", st->args);
+    return sx_write_text_atomic(path, text);
+}
+
+mg_status cli_suite_mark_done(const cli_suite *s, const cli_suite_run *r, const char *dir)
+{
+    char path[4096], when[64];
+    mg_status e = cli_path(path, sizeof path, dir, "DONE");
+    if (e != MG_OK) return e;
+    sx_iso_time(when, sizeof when);
+    sx_membuf m;
+    sx_mb_open(&m);
+    fprintf(m.f,
+            "# mixgeo suite %s: this run finished every step (train and the analyses below).\n"
+            "# Removing this file makes `mixgeo suite run` check the run again.\n"
+            "id = %s\n"
+            "config = %016llx\n"
+            "steps = %s\n"
+            "git = %s\n"
+            "finished = %s\n",
+            s->name, r->id, (unsigned long long)r->hash, s->steps_sig, cli_git_revision(), when);
+    for (int i = 0; i < s->n_steps; i++) fprintf(m.f, "# step: %s\n", s->steps[i].args);
+    return sx_mb_write(&m, path);
+}
+
+void cli_suite_log_tail(const char *dir, char *buf, size_t len)
+{
+    char path[4096];
+    buf[0] = '\0';
+    if (cli_path(path, sizeof path, dir, "log.txt") != MG_OK) return;
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    char tail[8192];
+    long size = 0;
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    long off = size > (long)sizeof tail - 1 ? size - (long)sizeof tail + 1 : 0;
+    fseek(f, off, SEEK_SET);
+    size_t k = fread(tail, 1, sizeof tail - 1, f);
+    fclose(f);
+    tail[k] = '\0';
+    char *save = NULL;
+    for (char *line = strtok_r(tail, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *t = trim(line);
+        if (!*t || !strncmp(t, "== ", 3)) continue;
+        if (!strncmp(t, "mixgeo: ", 8)) t += 8;
+        snprintf(buf, len, "%s", t);
+    }
+}
+
+mg_status cli_suite_mark_failed(const char *dir, const char *step, const char *status_text)
+{
+    char path[4096], msg[512], when[64];
+    mg_status e = cli_path(path, sizeof path, dir, "FAILED");
+    if (e != MG_OK) return e;
+    cli_suite_log_tail(dir, msg, sizeof msg);
+    sx_iso_time(when, sizeof when);
+    sx_membuf m;
+    sx_mb_open(&m);
+    fprintf(m.f,
+            "# mixgeo suite: the last attempt of this run failed; see log.txt.\n"
+            "step = %s\nstatus = %s\nmessage = %s\nlog = log.txt\ntime = %s\n",
+            step, status_text, msg, when);
+    return sx_mb_write(&m, path);
+}
+
+void cli_suite_clear_markers(const char *dir)
+{
+    char path[4096];
+    if (cli_path(path, sizeof path, dir, "DONE") == MG_OK) remove(path);
+    if (cli_path(path, sizeof path, dir, "FAILED") == MG_OK) remove(path);
+    if (cli_path(path, sizeof path, dir, "steps") != MG_OK) return;
+    DIR *d = opendir(path);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (n > 5 && !strcmp(de->d_name + n - 5, ".done")) {
+            char p[4096 + 256];
+            snprintf(p, sizeof p, "%s/%s", path, de->d_name);
+            remove(p);
+        }
+    }
+    closedir(d);
+}
