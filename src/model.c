@@ -18,6 +18,7 @@
 struct mg_model {
     char arch[256];
     mg_arch_opts opts;
+    int cnn;                         /* built from "cnn:..." (conv init gain from --act) */
     int L;                           /* blocks                         */
     int dims[MG_MAX_BLOCKS + 1];     /* features at layer k = 0..L      */
     int nl;                          /* layers                          */
@@ -138,6 +139,28 @@ size_t mg_layer_act_per_example(const mg_layer *l)
     return 2 * (size_t)l->out + aux; /* y, dy, aux */
 }
 
+/* The activation of the options over w features (none for MG_ACT_NONE). */
+static void add_act(mg_model *m, int b, int w)
+{
+    const mg_arch_opts *o = &m->opts;
+    switch (o->act) {
+    case MG_ACT_RELU: add_layer(m, MG_LAYER_RELU, b, w, w, 0.0f); break;
+    case MG_ACT_LRELU: add_layer(m, MG_LAYER_LRELU, b, w, w, o->slope); break;
+    case MG_ACT_TANH: add_layer(m, MG_LAYER_TANH, b, w, w, 0.0f); break;
+    case MG_ACT_NONE: break;
+    }
+}
+
+/* A hidden dense block's layers: dense, [bn1d], activation, [dropout]. */
+static void add_hidden_dense(mg_model *m, int b, int in, int w)
+{
+    const mg_arch_opts *o = &m->opts;
+    add_layer(m, MG_LAYER_DENSE, b, in, w, 0.0f);
+    if (o->batchnorm) add_layer(m, MG_LAYER_BN1D, b, w, w, 0.0f);
+    add_act(m, b, w);
+    if (o->dropout > 0.0f) add_layer(m, MG_LAYER_DROPOUT, b, w, w, o->dropout);
+}
+
 /* MLP blocks from widths dims[0..L]. */
 static void build_mlp(mg_model *m, const int *dims)
 {
@@ -146,16 +169,10 @@ static void build_mlp(mg_model *m, const int *dims)
         m->first[b] = m->nl;
         int in = dims[b - 1], w = dims[b];
         if (b == 1 && o->input_noise > 0.0f) add_layer(m, MG_LAYER_NOISE, b, in, in, o->input_noise);
-        add_layer(m, MG_LAYER_DENSE, b, in, w, 0.0f);
-        if (b == m->L) break;
-        if (o->batchnorm) add_layer(m, MG_LAYER_BN1D, b, w, w, 0.0f);
-        switch (o->act) {
-        case MG_ACT_RELU: add_layer(m, MG_LAYER_RELU, b, w, w, 0.0f); break;
-        case MG_ACT_LRELU: add_layer(m, MG_LAYER_LRELU, b, w, w, o->slope); break;
-        case MG_ACT_TANH: add_layer(m, MG_LAYER_TANH, b, w, w, 0.0f); break;
-        case MG_ACT_NONE: break;
-        }
-        if (o->dropout > 0.0f) add_layer(m, MG_LAYER_DROPOUT, b, w, w, o->dropout);
+        if (b == m->L)
+            add_layer(m, MG_LAYER_DENSE, b, in, w, 0.0f);
+        else
+            add_hidden_dense(m, b, in, w);
     }
 }
 
@@ -239,6 +256,230 @@ static mg_status build_preact(mg_model *m, const char *arch, const int *widths, 
     return MG_OK;
 }
 
+/* ---------------------------------------------------------------- cnn: */
+
+/* A plain convolutional net "cnn:c32k5-m2-c64k5-m2-f1024": tokens between
+ * '-'.  A conv (cC[kK][sS]) or dense (fN) token starts a block; pools (mP,
+ * aP) and global average pooling (g) join the block before them; the dense
+ * layer to the classes is the last block. */
+#define CNN_MAX_TOKENS 128            /* arch < 256 characters: at most 128 tokens */
+#define CNN_MAX_FEATURES (1L << 24)   /* per example, at any layer                 */
+#define CNN_EXPECTED "expected cC[kK][sS], mP, aP, g or fN"
+
+typedef struct {
+    char kind;       /* 'c' conv, 'm' max pool, 'a' average pool, 'g' global average, 'f' dense */
+    int n, k, s;     /* c: channels, kernel, stride; m, a: pool size; f: width */
+    const char *tok; /* the token as written (not NUL-terminated), for messages */
+    int len;
+} cnn_token;
+
+/* The decimal number at *p (before end); any value of 10^9 or more comes
+ * out as 10^9 + 1 (no overflow, out of every range); -1 when no digit is
+ * there.  Advances *p. */
+static long cnn_number(const char **p, const char *end)
+{
+    const char *q = *p;
+    long v = 0;
+    while (q < end && isdigit((unsigned char)*q)) {
+        v = v < 100000000L ? v * 10 + (*q - '0') : 1000000001L;
+        q++;
+    }
+    if (q == *p) return -1;
+    *p = q;
+    return v;
+}
+
+static mg_status cnn_range(const char *arch, const cnn_token *t, const char *what, long lo,
+                           long hi)
+{
+    return mg_fail(MG_ERR_CONFIG, "--arch '%s': token '%.*s': %s must be %ld..%ld", arch, t->len,
+                   t->tok, what, lo, hi);
+}
+
+/* Tokens of spec (the text after "cnn:") into toks[*count]: syntax, number
+ * ranges and order (no shapes yet). */
+static mg_status parse_cnn(const char *arch, const char *spec, cnn_token *toks, int *count)
+{
+    *count = 0;
+    if (!*spec)
+        return mg_fail(MG_ERR_CONFIG,
+                       "--arch '%s': no layers after 'cnn:' (%s, e.g. cnn:c32k5-m2-c64k5-m2-f1024)",
+                       arch, CNN_EXPECTED);
+    int blocks = 0, state = 0; /* state: 0 start, 1 an image (after c, m, a, g), 2 flat (after f) */
+    for (const char *p = spec;; p++) {
+        const char *e = strchr(p, '-');
+        if (!e) e = p + strlen(p);
+        if (e == p)
+            return mg_fail(MG_ERR_CONFIG,
+                           "--arch '%s': empty token (a '-' at the start, at the end or doubled; %s)",
+                           arch, CNN_EXPECTED);
+        MG_ASSERT(*count < CNN_MAX_TOKENS);
+        cnn_token *t = &toks[(*count)++];
+        t->kind = *p;
+        t->tok = p;
+        t->len = (int)(e - p);
+        const char *q = p + 1, *form;
+        long v = 0, k = 3, s = 1;
+        switch (*p) {
+        case 'c':
+            form = "cC[kK][sS], e.g. c32k5 or c16k3s2";
+            v = cnn_number(&q, e);
+            if (v >= 0 && q < e && *q == 'k') {
+                q++;
+                k = cnn_number(&q, e);
+            }
+            if (v >= 0 && k >= 0 && q < e && *q == 's') {
+                q++;
+                s = cnn_number(&q, e);
+            }
+            break;
+        case 'm': form = "mP, e.g. m2"; v = cnn_number(&q, e); break;
+        case 'a': form = "aP, e.g. a2"; v = cnn_number(&q, e); break;
+        case 'f': form = "fN, e.g. f1024"; v = cnn_number(&q, e); break;
+        case 'g': form = "g alone"; break;
+        default:
+            return mg_fail(MG_ERR_CONFIG, "--arch '%s': unknown token '%.*s' (%s)", arch, t->len,
+                           t->tok, CNN_EXPECTED);
+        }
+        if (v < 0 || k < 0 || s < 0 || q != e)
+            return mg_fail(MG_ERR_CONFIG, "--arch '%s': bad token '%.*s' (expected %s)", arch,
+                           t->len, t->tok, form);
+        if (t->kind == 'c') {
+            if (v < 1 || v > 4096) return cnn_range(arch, t, "the channels", 1, 4096);
+            if (k < 1 || k > 32) return cnn_range(arch, t, "the kernel", 1, 32);
+            if (s < 1 || s > 32) return cnn_range(arch, t, "the stride", 1, 32);
+        } else if (t->kind == 'm' || t->kind == 'a') {
+            if (v < 1 || v > 1024) return cnn_range(arch, t, "the pool size", 1, 1024);
+        } else if (t->kind == 'f') {
+            if (v < 1 || v > (1L << 22)) return cnn_range(arch, t, "the width", 1, 1L << 22);
+        }
+        t->n = (int)v, t->k = (int)k, t->s = (int)s;
+        switch (t->kind) {
+        case 'c':
+            if (state == 2)
+                return mg_fail(MG_ERR_CONFIG,
+                               "--arch '%s': token '%.*s': a conv cannot follow a dense layer "
+                               "(fN): the state is flat from there on",
+                               arch, t->len, t->tok);
+            state = 1;
+            blocks++;
+            break;
+        case 'f':
+            state = 2;
+            blocks++;
+            break;
+        default: /* m, a, g */
+            if (state != 1)
+                return mg_fail(MG_ERR_CONFIG,
+                               "--arch '%s': token '%.*s': pooling (mP, aP, g) must follow a "
+                               "conv (cC) or another pooling token%s",
+                               arch, t->len, t->tok, state == 2 ? ", not a dense layer (fN)" : "");
+            break;
+        }
+        if (blocks + 1 > MG_MAX_BLOCKS)
+            return mg_fail(MG_ERR_CONFIG, "--arch '%s': more than %d blocks (conv and fN tokens "
+                           "+ the output layer)", arch, MG_MAX_BLOCKS);
+        if (!*e) break;
+        p = e;
+    }
+    return MG_OK;
+}
+
+static mg_status cnn_too_big(const char *arch, const cnn_token *t, long long f)
+{
+    return mg_fail(MG_ERR_CONFIG, "--arch '%s': token '%.*s': %lld features per example "
+                   "(at most %ld)", arch, t->len, t->tok, f, CNN_MAX_FEATURES);
+}
+
+/* The blocks of a cnn: net from its tokens; needs the input shape and classes. */
+static mg_status build_cnn(mg_model *m, const char *arch, const cnn_token *toks, int nt)
+{
+    const mg_arch_opts *o = &m->opts;
+    int c = o->in_c, h = o->in_h, w = o->in_w, b = 0;
+    long long feat = (long long)c * h * w; /* features of the current state */
+    if (feat > CNN_MAX_FEATURES)
+        return mg_fail(MG_ERR_CONFIG, "--arch '%s': an input of %lld features is too large",
+                       arch, feat);
+    m->dims[0] = (int)feat;
+    for (int i = 0; i < nt; i++) {
+        const cnn_token *t = &toks[i];
+        if (t->kind == 'c' || t->kind == 'f') { /* a new block */
+            if (b > 0) m->dims[b] = (int)feat;
+            b++;
+            m->first[b] = m->nl;
+            if (b == 1 && o->input_noise > 0.0f)
+                add_layer(m, MG_LAYER_NOISE, b, (int)feat, (int)feat, o->input_noise);
+        }
+        mg_layer *l;
+        switch (t->kind) {
+        case 'c': {
+            /* conv (a bias unless batch norm follows), [bn2d], activation */
+            l = add_layer(m, MG_LAYER_CONV2D, b, (int)feat, 0, 0.0f);
+            mg_status st = mg_conv2d_shape_init(&l->conv, c, h, w, t->n, t->k, t->k, t->s,
+                                                t->k / 2, !o->batchnorm);
+            if (st)
+                return mg_fail(st, "--arch '%s': token '%.*s': %s", arch, t->len, t->tok,
+                               mg_errmsg());
+            long long out = (long long)t->n * l->conv.ho * l->conv.wo;
+            if (out > CNN_MAX_FEATURES) return cnn_too_big(arch, t, out);
+            l->c = c, l->h = h, l->w = w;
+            l->oc = t->n, l->oh = l->conv.ho, l->ow = l->conv.wo;
+            l->out = (int)out;
+            mg_layer_sizes(l);
+            c = l->oc, h = l->oh, w = l->ow, feat = out;
+            if (o->batchnorm) {
+                /* a ReLU is fused into the batch norm (param 1) */
+                int fuse = o->act == MG_ACT_RELU;
+                l = add_layer(m, MG_LAYER_BN2D, b, (int)feat, (int)feat, fuse ? 1.0f : 0.0f);
+                l->c = l->oc = c, l->h = l->oh = h, l->w = l->ow = w;
+                mg_layer_sizes(l);
+                if (!fuse) add_act(m, b, (int)feat);
+            } else {
+                add_act(m, b, (int)feat);
+            }
+            break;
+        }
+        case 'm':
+        case 'a': {
+            if (t->n > h || t->n > w)
+                return mg_fail(MG_ERR_CONFIG,
+                               "--arch '%s': token '%.*s': a %dx%d pool is larger than its input "
+                               "(%d channels of %dx%d)",
+                               arch, t->len, t->tok, t->n, t->n, c, h, w);
+            l = add_layer(m, t->kind == 'm' ? MG_LAYER_MAXPOOL : MG_LAYER_AVGPOOL, b, (int)feat, 0,
+                          0.0f);
+            mg_status st = mg_pool_shape_init(&l->pool, c, h, w, t->n, t->n, t->n, 0);
+            if (st)
+                return mg_fail(st, "--arch '%s': token '%.*s': %s", arch, t->len, t->tok,
+                               mg_errmsg());
+            l->c = l->oc = c, l->h = h, l->w = w;
+            l->oh = l->pool.ho, l->ow = l->pool.wo;
+            h = l->oh, w = l->ow, feat = (long long)c * h * w;
+            l->out = (int)feat;
+            mg_layer_sizes(l);
+            break;
+        }
+        case 'g':
+            l = add_layer(m, MG_LAYER_GAP, b, (int)feat, c, 0.0f);
+            l->c = l->oc = c, l->h = h, l->w = w, l->oh = l->ow = 1;
+            h = w = 1, feat = c;
+            break;
+        case 'f':
+            /* the state is flat per example already: flatten is the identity */
+            add_hidden_dense(m, b, (int)feat, t->n);
+            c = t->n, h = w = 1, feat = t->n;
+            break;
+        default: MG_ASSERT(!"cnn token");
+        }
+    }
+    m->dims[b] = (int)feat;
+    m->L = b + 1;
+    m->first[m->L] = m->nl;
+    add_layer(m, MG_LAYER_DENSE, m->L, (int)feat, o->classes, 0.0f);
+    m->dims[m->L] = o->classes;
+    return MG_OK;
+}
+
 mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rng,
                           mg_model **out)
 {
@@ -253,12 +494,14 @@ mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rn
         return mg_fail(MG_ERR_CONFIG, "--input-noise %g: must be >= 0", o.input_noise);
     if (o.act == MG_ACT_LRELU && !(o.slope >= 0.0f && o.slope < 1.0f))
         return mg_fail(MG_ERR_CONFIG, "--slope %g: must be in [0, 1)", o.slope);
-    int preact = strncmp(arch, "preact:", 7) == 0;
+    int preact = strncmp(arch, "preact:", 7) == 0, cnn = strncmp(arch, "cnn:", 4) == 0;
     int dims[MG_MAX_BLOCKS + 2], c = 0, per = 2;
+    cnn_token toks[CNN_MAX_TOKENS];
     mg_status st = preact ? parse_preact(arch, arch + 7, dims, &c, &per)
+                   : cnn  ? parse_cnn(arch, arch + 4, toks, &c)
                           : parse_widths(arch, dims, &c);
     if (st) return st;
-    if (preact) {
+    if (preact || cnn) {
         if (o.in_c <= 0 || o.in_h <= 0 || o.in_w <= 0)
             return mg_fail(MG_ERR_CONFIG,
                            "--arch '%s': a convolutional net needs image data (channels x height "
@@ -273,14 +516,17 @@ mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rn
     if (!m) return mg_fail(MG_ERR_NOMEM, "out of memory creating the model");
     strcpy(m->arch, arch);
     m->opts = o;
-    size_t max_layers = preact ? (size_t)c * per + 8 : (size_t)c * 5 + 1;
+    m->cnn = cnn;
+    /* cnn: a token adds at most 4 layers (f: dense, bn1d, act, dropout), plus
+     * the input noise and the output layer */
+    size_t max_layers = preact ? (size_t)c * per + 8 : cnn ? (size_t)c * 4 + 2 : (size_t)c * 5 + 1;
     m->layers = calloc(max_layers, sizeof(mg_layer));
     if (!m->layers) {
         free(m);
         return mg_fail(MG_ERR_NOMEM, "out of memory creating the model");
     }
-    if (preact) {
-        st = build_preact(m, arch, dims, c, per);
+    if (preact || cnn) {
+        st = preact ? build_preact(m, arch, dims, c, per) : build_cnn(m, arch, toks, c);
         if (st) {
             mg_model_free(m);
             return st;
@@ -321,7 +567,10 @@ mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rn
             break;
         case MG_LAYER_BN1D: mg_bn1d_init(l, m->params, m->buffers); break;
         case MG_LAYER_BN2D: mg_bn2d_init(l->c, m->params + l->p_off, m->buffers + l->b_off); break;
-        case MG_LAYER_CONV2D: mg_conv2d_init_he(&l->conv, m->params + l->p_off, 2.0f, rng); break;
+        case MG_LAYER_CONV2D:
+            /* cnn: the activation of the options follows; PreActResNet stem: BN-ReLU */
+            mg_conv2d_init_he(&l->conv, m->params + l->p_off, m->cnn ? gain2 : 2.0f, rng);
+            break;
         case MG_LAYER_PREACT: mg_preact_init(l, m->params, m->buffers, rng); break;
         default: break;
         }
@@ -408,6 +657,13 @@ void mg_model_describe(const mg_model *m, char *buf, size_t len)
                  l->kind == MG_LAYER_NOISE) && used < len) {
                 w = snprintf(buf + used, len - used, "(%g)", l->param);
                 used += w > 0 ? (size_t)w : 0;
+            } else if (l->kind == MG_LAYER_CONV2D && used < len) {
+                w = snprintf(buf + used, len - used, "(%d, %dx%d, stride %d)", l->conv.cout,
+                             l->conv.kh, l->conv.kw, l->conv.stride);
+                used += w > 0 ? (size_t)w : 0;
+            } else if ((l->kind == MG_LAYER_MAXPOOL || l->kind == MG_LAYER_AVGPOOL) && used < len) {
+                w = snprintf(buf + used, len - used, "(%dx%d)", l->pool.kh, l->pool.kw);
+                used += w > 0 ? (size_t)w : 0;
             }
         }
         if (used < len) {
@@ -445,7 +701,8 @@ double mg_model_flops(const mg_model *m, int backward)
         default: break;
         }
         /* backward: the weight gradient, and the input gradient except for
-         * a first layer that reads the input directly */
+         * a first layer that reads the input directly (pooling, activations
+         * and batch norms do no matrix products and count 0) */
         int first_reads_input = (i == 0) && (l->kind == MG_LAYER_DENSE || l->kind == MG_LAYER_CONV2D);
         f += backward ? lf * (first_reads_input ? 1.0 : 2.0) : lf;
     }
@@ -467,6 +724,11 @@ void mg_model_copy_params(mg_model *dst, const mg_model *src)
     memcpy(dst->buffers, src->buffers, sizeof(float) * src->n_buffers);
 }
 
+/* Layers the worker team splits (src/par.c).  The pools (MAXPOOL, AVGPOOL,
+ * GAP) run serially and do not count: a net with one always has a conv
+ * before it (cnn: and preact: grammars), and a net without conv or batch
+ * norm 2-d gains nothing from a team while its dense layers lose OpenBLAS's
+ * threads. */
 static int has_image_layers(const mg_model *m)
 {
     for (int i = 0; i < m->nl; i++) {

@@ -12,7 +12,11 @@
 #    final dense layer (with the logit self-check), no maps;
 #  - layer 2 (8 x 8 x 8 = 512 features): qr-stream mode, a determined fit;
 #  - layer 1 with --max-per-class 20 --only spectra,corollary;
-# and checks exit codes and summary.json sanity.  Needs $MIXGEO (default
+# and checks exit codes and summary.json sanity.  Then a plain conv net
+# cnn:c8k3-m2-c16-m2-f32 (L = 4: [conv8-relu-maxpool] [conv16-relu-maxpool]
+# [dense32-relu] [dense 3]) is trained for 3 epochs: test accuracy >= 0.9,
+# eval from its checkpoint agrees, analyze runs at layer 2 (16 x 4 x 4);
+# a bad cnn: token and cnn: on flat data exit 2.  Needs $MIXGEO (default
 # build/mixgeo).  POSIX sh.
 NAME=e2e_analyze_cnn
 . "$(dirname "$0")/lib.sh"
@@ -166,6 +170,41 @@ rc=$?
 "$MIXGEO" analyze -q "$RUN" --layer 1 --only maps >/dev/null 2>"$T/err"
 rc=$?
 [ "$rc" -eq 2 ] || fail "--only maps on a convolutional layer: exit $rc, expected 2"
+
+# ---------------------------------------------------------------- a plain cnn: net
+# json_in FILE SECTION KEY: the value of KEY at or after the line of "SECTION":
+json_in() {
+    awk -v sec="\"$2\":" -v key="\"$3\":" '
+        index($0, sec) { f = 1 }
+        f && index($0, key) { sub(/^[^:]*:[ \t]*/, ""); sub(/,[ \t]*$/, ""); print; exit }
+    ' "$1"
+}
+CR=$T/plain
+"$MIXGEO" train -q --data "idx:$D" --arch cnn:c8k3-m2-c16-m2-f32 --epochs 3 --batch 20 \
+    --lr 0.05 --mix manifold --out "$CR" || fail "training cnn:c8k3-m2-c16-m2-f32 failed"
+if [ -f "$CR/summary.json" ]; then
+    acc=$(json_in "$CR/summary.json" final test_acc)
+    awk -v a="$acc" 'BEGIN { exit !(a + 0 >= 0.9) }' ||
+        fail "cnn:c8k3-m2-c16-m2-f32: final test accuracy '$acc' < 0.9"
+    grep -q '^mix-layers = 0,1,2,3$' "$CR/config.ini" ||
+        fail "cnn: run: config.ini lacks mix-layers = 0,1,2,3 (L = 4)"
+    "$MIXGEO" eval "$CR" --split test >/dev/null 2>"$T/err" || fail "eval of the cnn: run: $(cat "$T/err")"
+    e=$(json_num accuracy "$CR/eval-test.json")
+    awk -v a="$acc" -v b="$e" 'BEGIN { d = a - b; exit !(b != "" && d <= 1e-9 && d >= -1e-9) }' ||
+        fail "cnn: run: eval accuracy '$e' differs from the final test_acc '$acc'"
+else
+    fail "no $CR/summary.json"
+fi
+"$MIXGEO" analyze -q "$CR" --layer 2 --only spectra,corollary || fail "analyze of the cnn: run failed"
+[ -f "$CR/analysis/train-L2/summary.json" ] && json_has dim 256 "$CR/analysis/train-L2/summary.json"
+"$MIXGEO" train -q --data "idx:$D" --arch cnn:c8-x2 --epochs 1 --out "$T/bad" >/dev/null 2>"$T/err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "--arch cnn:c8-x2: exit $rc, expected 2"
+grep -q "unknown token 'x2'" "$T/err" || fail "--arch cnn:c8-x2: $(cat "$T/err")"
+"$MIXGEO" train -q --data spiral --arch cnn:c8-m2 --epochs 1 --out "$T/bad" >/dev/null 2>"$T/err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "--arch cnn:c8-m2 on spiral: exit $rc, expected 2"
+grep -q "image data" "$T/err" || fail "--arch cnn:c8-m2 on spiral: $(cat "$T/err")"
 
 echo "e2e_analyze_cnn: $fails failure(s)"
 [ "$fails" -eq 0 ]

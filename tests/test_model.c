@@ -106,7 +106,7 @@ static void check_case(const gc_case *c)
     assert_true(xnorm > 1e-3);
 
     /* smaller steps for nets with many ReLU kinks (BN puts pre-activations near 0) */
-    const double h = c->arch[0] == 'p' ? 2e-3 : 1e-2;
+    const double h = c->arch[0] == 'p' || (c->arch[0] == 'c' && c->opts.batchnorm) ? 2e-3 : 1e-2;
     float *p = mg_model_params(m);
     int checked = 0, bad = 0, skipped = 0;
     double f0 = objective(m, c, x, perm, w);
@@ -328,6 +328,224 @@ static void test_grad_preact_mix(void **s)
     }
     gc_case c = {"preact:3-4x1", opts_image(1, 6, 6, 3), 3, 0, 1, 0.7f, 1};
     check_case(&c);
+}
+
+/* ---------------------------------------------------------------- cnn: */
+
+/* Plain conv nets: conv (bias), max and average pooling, dense, through
+ * tanh (smooth) and LeakyReLU, train mode, without and with a mix at every
+ * block boundary. */
+static void test_grad_cnn(void **s)
+{
+    (void)s;
+    gc_case c = {"cnn:c3k3-m2-c4-a2-f5", opts_image(1, 8, 8, 3), 3, 1, -1, 1.0f, 0};
+    c.opts.act = MG_ACT_TANH;
+    check_case(&c);
+    mg_arch_opts o = opts_image(2, 8, 8, 3);
+    o.act = MG_ACT_LRELU;
+    o.slope = 0.2f;
+    gc_case c2 = {"cnn:c3k3-m2-c4-a2-f5", o, 3, 1, -1, 1.0f, 0};
+    check_case(&c2);
+    /* blocks: [conv3-act-maxpool] [conv4-act-avgpool] [dense5-act] [dense3] */
+    o.act = MG_ACT_TANH;
+    for (int k = 0; k <= 3; k++) {
+        gc_case cm = {"cnn:c3k3-m2-c4-a2-f5", o, 3, 1, k, 0.35f, 0};
+        check_case(&cm);
+    }
+    /* starting from layer 1 with a mix there (analyses), eval mode */
+    gc_case cf = {"cnn:c3k3-m2-c4-a2-f5", o, 3, 0, 1, 0.6f, 1};
+    check_case(&cf);
+}
+
+/* Global average pooling, a strided even kernel, batch norm 2-d (+ a fused
+ * ReLU), batch norm 1-d, dropout and input noise. */
+static void test_grad_cnn_g_bn(void **s)
+{
+    (void)s;
+    mg_arch_opts o = opts_image(2, 7, 7, 3);
+    o.act = MG_ACT_TANH;
+    gc_case c = {"cnn:c4k4s2-c5-g-f6", o, 3, 1, -1, 1.0f, 0};
+    check_case(&c);
+    gc_case cm = {"cnn:c4k4s2-c5-g-f6", o, 3, 1, 1, 0.4f, 0};
+    check_case(&cm);
+    o.batchnorm = 1;
+    gc_case cb = {"cnn:c4k3-m2-c5-g-f6", o, 4, 1, 2, 0.3f, 0};
+    check_case(&cb);
+    gc_case ce = {"cnn:c4k3-m2-c5-g-f6", o, 4, 0, -1, 1.0f, 0};
+    check_case(&ce);
+    o.act = MG_ACT_RELU; /* BN2d with the ReLU fused */
+    gc_case cr = {"cnn:c4k3-g-f6", o, 4, 1, -1, 1.0f, 0};
+    check_case(&cr);
+    o = opts_image(1, 6, 6, 3);
+    o.act = MG_ACT_TANH;
+    o.dropout = 0.3f;
+    o.input_noise = 0.5f;
+    gc_case cd = {"cnn:c3-m2-f6", o, 4, 1, 1, 0.5f, 0};
+    check_case(&cd);
+}
+
+/* Dims per block, parameter counts by hand, layer kinds, He gain, flops,
+ * worker team eligibility. */
+static void test_cnn_shapes(void **s)
+{
+    (void)s;
+    mg_rng r;
+    mg_rng_seed(&r, 1);
+    mg_model *m;
+    mg_arch_opts o = opts_image(1, 28, 28, 10);
+    assert_int_equal(mg_model_create("cnn:c32k5-m2-c64k5-m2-f1024", &o, &r, &m), MG_OK);
+    assert_int_equal(mg_model_n_blocks(m), 4);
+    assert_int_equal(mg_model_dim(m, 0), 784);
+    assert_int_equal(mg_model_dim(m, 1), 32 * 14 * 14);
+    assert_int_equal(mg_model_dim(m, 2), 64 * 7 * 7);
+    assert_int_equal(mg_model_dim(m, 3), 1024);
+    assert_int_equal(mg_model_classes(m), 10);
+    size_t conv1 = 32 * 25 + 32, conv2 = 64 * 32 * 25 + 64, d1 = 3136 * 1024 + 1024,
+           d2 = 1024 * 10 + 10;
+    assert_int_equal(mg_model_n_params(m), conv1 + conv2 + d1 + d2);
+    assert_int_equal(mg_model_n_buffers(m), 0);
+    const mg_layer_kind kinds[] = {MG_LAYER_CONV2D, MG_LAYER_RELU, MG_LAYER_MAXPOOL,
+                                   MG_LAYER_CONV2D, MG_LAYER_RELU, MG_LAYER_MAXPOOL,
+                                   MG_LAYER_DENSE,  MG_LAYER_RELU, MG_LAYER_DENSE};
+    const int blocks[] = {1, 1, 1, 2, 2, 2, 3, 3, 4};
+    assert_int_equal(mg_model_n_layers(m), 9);
+    for (int i = 0; i < 9; i++) {
+        assert_int_equal(mg_model_layer(m, i).kind, kinds[i]);
+        assert_int_equal(mg_model_layer(m, i).block, blocks[i]);
+    }
+    assert_int_equal(mg_model_block_first_layer(m, 3), 6);
+    assert_int_equal(mg_model_layer(m, 2).out, 32 * 14 * 14);
+    assert_int_equal(mg_model_layer(m, 6).in, 3136);
+    /* He init of conv1 (ReLU follows): std sqrt(2/25), bias 0 */
+    const float *p = mg_model_params(m);
+    double ss = 0.0;
+    for (int i = 0; i < 800; i++) ss += (double)p[i] * p[i];
+    assert_true(fabs(sqrt(ss / 800) - sqrt(2.0 / 25)) < 0.1 * sqrt(2.0 / 25));
+    for (int i = 800; i < 832; i++) assert_true(p[i] == 0.0f);
+    /* flops: convs and dense layers (pools: none); backward skips conv1's dx */
+    double fc1 = 2.0 * 32 * 25 * 28 * 28, fc2 = 2.0 * 64 * 32 * 25 * 14 * 14;
+    double fd = 2.0 * 3136 * 1024 + 2.0 * 1024 * 10;
+    assert_true(mg_model_flops(m, 0) == fc1 + fc2 + fd);
+    assert_true(mg_model_flops(m, 1) == fc1 + 2 * (fc2 + fd));
+    /* a worker team for the convolutions */
+    assert_int_equal(mg_model_set_threads(m, 2), MG_OK);
+    assert_int_equal(mg_model_threads(m), 2);
+    mg_model_free(m);
+
+    /* tiny, with batch norm: conv 2x1x3x3 (no bias) 18 + bn2d 4, [2x3x3 ->
+     * avgpool -> 2x1x1 -> gap -> 2]; dense 2->3: 9 + bn1d 6; dense 3->2: 8 */
+    o = opts_image(1, 6, 6, 2);
+    o.batchnorm = 1;
+    assert_int_equal(mg_model_create("cnn:c2k3s2-a2-g-f3", &o, &r, &m), MG_OK);
+    assert_int_equal(mg_model_n_blocks(m), 3);
+    assert_int_equal(mg_model_dim(m, 0), 36);
+    assert_int_equal(mg_model_dim(m, 1), 2);
+    assert_int_equal(mg_model_dim(m, 2), 3);
+    assert_int_equal(mg_model_dim(m, 3), 2);
+    assert_int_equal(mg_model_n_params(m), 18 + 4 + 9 + 6 + 8);
+    assert_int_equal(mg_model_n_buffers(m), 4 + 6);
+    const mg_layer_kind k2[] = {MG_LAYER_CONV2D, MG_LAYER_BN2D, MG_LAYER_AVGPOOL, MG_LAYER_GAP,
+                                MG_LAYER_DENSE,  MG_LAYER_BN1D, MG_LAYER_RELU,    MG_LAYER_DENSE};
+    assert_int_equal(mg_model_n_layers(m), 8);
+    for (int i = 0; i < 8; i++) assert_int_equal(mg_model_layer(m, i).kind, k2[i]);
+    mg_model_free(m);
+
+    /* even kernel (padding K/2 grows the output by one), stride, input noise,
+     * tanh; an all-dense cnn: keeps one worker */
+    o = opts_image(3, 5, 5, 4);
+    o.act = MG_ACT_TANH;
+    o.input_noise = 0.1f;
+    assert_int_equal(mg_model_create("cnn:c2k4-c3s2", &o, &r, &m), MG_OK);
+    assert_int_equal(mg_model_dim(m, 1), 2 * 6 * 6);
+    assert_int_equal(mg_model_dim(m, 2), 3 * 3 * 3);
+    assert_int_equal(mg_model_layer(m, 0).kind, MG_LAYER_NOISE);
+    assert_int_equal(mg_model_n_params(m), (2 * 3 * 16 + 2) + (3 * 2 * 9 + 3) + (27 * 4 + 4));
+    mg_model_free(m);
+    assert_int_equal(mg_model_create("cnn:f8", &o, &r, &m), MG_OK);
+    assert_int_equal(mg_model_n_blocks(m), 2);
+    assert_int_equal(mg_model_dim(m, 1), 8);
+    assert_int_equal(mg_model_set_threads(m, 2), MG_OK);
+    assert_int_equal(mg_model_threads(m), 1);
+    mg_model_free(m);
+}
+
+/* Every bad cnn: string: MG_ERR_CONFIG, no model, a message naming the
+ * token (or the problem). */
+static void test_cnn_errors(void **s)
+{
+    (void)s;
+    mg_rng r;
+    mg_rng_seed(&r, 1);
+    static char many[300];
+    strcpy(many, "cnn:");
+    for (int i = 0; i < 64; i++) strcat(many, "c1-");
+    strcat(many, "c1");
+    const struct {
+        const char *arch, *want;
+        int h; /* input 1 x h x h */
+    } bad[] = {
+        {"cnn:c32-x2", "unknown token 'x2'", 8},
+        {"cnn:c32-x2", "expected cC[kK][sS], mP, aP, g or fN", 8},
+        {"cnn:C8", "'C8'", 8},
+        {"cnn:", "no layers", 8},
+        {"cnn:c8--f10", "empty token", 8},
+        {"cnn:c8-", "empty token", 8},
+        {"cnn:-c8", "empty token", 8},
+        {"cnn:m2-c8", "'m2'", 8},
+        {"cnn:g", "'g'", 8},
+        {"cnn:f10-c8", "'c8'", 8},
+        {"cnn:f10-m2", "'m2'", 8},
+        {"cnn:f10-g", "'g'", 8},
+        {"cnn:c0", "'c0'", 8},
+        {"cnn:c5000", "'c5000'", 8},
+        {"cnn:c8k0", "'c8k0'", 8},
+        {"cnn:c8k33", "'c8k33'", 8},
+        {"cnn:c8k3s0", "'c8k3s0'", 8},
+        {"cnn:c8k", "'c8k'", 8},
+        {"cnn:c", "'c'", 8},
+        {"cnn:c8s2k3", "'c8s2k3'", 8},
+        {"cnn:c+8", "'c+8'", 8},
+        {"cnn:c99999999999999999999", "'c99999999999999999999'", 8},
+        {"cnn:c8-m0", "'m0'", 8},
+        {"cnn:c8-m", "'m'", 8},
+        {"cnn:c8-m2x", "'m2x'", 8},
+        {"cnn:c8-a-2", "'a'", 8},
+        {"cnn:c8-g2", "'g2'", 8},
+        {"cnn:c8-f0", "'f0'", 8},
+        {"cnn:c8-f4194305", "'f4194305'", 8},
+        {"cnn:c8-m9", "'m9'", 8},              /* pool larger than its 8x8 input */
+        {"cnn:c8s4-m3", "'m3'", 8},            /* the conv leaves 2x2 */
+        {"cnn:c8-m2-m2-m2-a2", "'a2'", 8},     /* 8 -> 4 -> 2 -> 1 */
+        {"cnn:c8-g-m2", "'m2'", 8},
+        {"cnn:c4096", "'c4096'", 100},         /* 4096 x 100 x 100 features */
+        {many, "blocks", 8},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        mg_model *m = NULL;
+        mg_arch_opts o = opts_image(1, bad[i].h, bad[i].h, 3);
+        mg_status st = mg_model_create(bad[i].arch, &o, &r, &m);
+        if (st != MG_ERR_CONFIG || !strstr(mg_errmsg(), bad[i].want) ||
+            !strstr(mg_errmsg(), "--arch"))
+            printf("  '%s': status %d, message: %s\n", bad[i].arch, (int)st, mg_errmsg());
+        assert_int_equal(st, MG_ERR_CONFIG);
+        assert_null(m);
+        assert_non_null(strstr(mg_errmsg(), bad[i].want));
+        assert_non_null(strstr(mg_errmsg(), "--arch"));
+    }
+    /* no image shape (flat data) or no classes, as preact: */
+    mg_model *m = NULL;
+    mg_arch_opts o = mg_arch_opts_default();
+    assert_int_equal(mg_model_create("cnn:c8-m2", &o, &r, &m), MG_ERR_CONFIG);
+    assert_null(m);
+    assert_non_null(strstr(mg_errmsg(), "image data"));
+    o = opts_image(1, 8, 8, 0);
+    assert_int_equal(mg_model_create("cnn:c8-m2", &o, &r, &m), MG_ERR_CONFIG);
+    assert_non_null(strstr(mg_errmsg(), "classes"));
+    /* the same strings are fine where they fit */
+    o = opts_image(1, 8, 8, 3);
+    assert_int_equal(mg_model_create("cnn:c8-m2-m2-m2", &o, &r, &m), MG_OK);
+    assert_int_equal(mg_model_dim(m, 1), 8);
+    mg_model_free(m);
 }
 
 /* ---------------------------------------------------------------- input-only backward */
@@ -553,7 +771,8 @@ int main(void)
         cmocka_unit_test(test_grad_preact),       cmocka_unit_test(test_grad_preact_mix),
         cmocka_unit_test(test_preact_shapes),     cmocka_unit_test(test_grad_accumulate),
         cmocka_unit_test(test_backward_input_mlp), cmocka_unit_test(test_backward_input_preact),
-        
+        cmocka_unit_test(test_grad_cnn),          cmocka_unit_test(test_grad_cnn_g_bn),
+        cmocka_unit_test(test_cnn_shapes),        cmocka_unit_test(test_cnn_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -256,7 +256,8 @@ typedef struct {
     char arch[256];            /* "auto" until cli_run_config_finish_arch */
     int widths[MG_MAX_BLOCKS + 1], n_widths; /* parsed --arch (0 while auto) */
     int n_blocks;              /* L = n_widths - 1 (3 for an auto --arch)  */
-    int preact;                /* --arch preact:... (widths unused)          */
+    int preact;                /* --arch preact:... or cnn:... (a conv net:
+                                  widths unused, needs image data)          */
     mg_arch_opts arch_opts;
     /* training */
     mg_train_config train;

@@ -59,9 +59,17 @@ const cli_opt cli_train_opts[] = {
      "budgets); all: every example",
      NULL},
 
-    {"arch", 0, CLI_VALUE, "WIDTHS", "auto", S,
-     "layer widths input-hidden...-classes, e.g. 784-512-512-10 (blobs: the input width is "
-     "the data dimension); auto: DIM-64-64-CLASSES, or DIM-512-512-CLASSES for IDX images",
+    {"arch", 0, CLI_VALUE, "WIDTHS|preact:...|cnn:...", "auto", S,
+     "the network.  MLP: layer widths input-hidden...-classes, e.g. 784-512-512-10 (blobs: "
+     "the input width is the data dimension).  preact:16-32-64x2: a PreActResNet for images "
+     "(stage widths x residual blocks per stage).  cnn:TOKENS: a plain conv net for images, "
+     "tokens joined by '-': cC[kK][sS] conv with C channels, kernel K (default 3), stride S "
+     "(default 1), padding K/2, then --batchnorm and --act; mP / aP max / average pooling "
+     "P x P, stride P; g global average pooling; fN flatten + dense N + --act (+ --batchnorm, "
+     "--dropout).  A c or f token starts a block, pools join the block before them, a dense "
+     "layer to the classes is the last block: cnn:c32k5-m2-c64k5-m2-f1024 has layers k = 1 "
+     "conv32-relu-maxpool, 2 conv64-relu-maxpool, 3 dense1024-relu, 4 logits.  auto: "
+     "DIM-64-64-CLASSES, or DIM-512-512-CLASSES for IDX images",
      "Model"},
     {"act", 0, CLI_VALUE, "relu|lrelu|tanh", "auto", S,
      "activation of the hidden layers; auto: lrelu for synthetic data (a 2-unit ReLU "
@@ -69,12 +77,13 @@ const cli_opt cli_train_opts[] = {
      NULL},
     {"slope", 0, CLI_VALUE, "X", "0.01", S, "negative slope of --act lrelu", NULL},
     {"batchnorm", 0, CLI_FLAG, NULL, "false", S,
-     "batch normalisation after every hidden dense layer", NULL},
-    {"dropout", 0, CLI_VALUE, "P", "0", S, "dropout probability after every hidden layer",
-     NULL},
+     "batch normalisation after every hidden dense layer (cnn: and every conv)", NULL},
+    {"dropout", 0, CLI_VALUE, "P", "0", S,
+     "dropout probability after every hidden layer (cnn: every fN dense layer)", NULL},
     {"input-noise", 0, CLI_VALUE, "SIGMA", "0", S,
      "standard deviation of Gaussian noise added to the input while training", NULL},
-    {"init", 0, CLI_VALUE, "he|xavier", "he", S, "initialisation of the dense layers", NULL},
+    {"init", 0, CLI_VALUE, "he|xavier", "he", S,
+     "initialisation of the dense layers (convolutions: always He)", NULL},
     {"augment", 0, CLI_VALUE, "LIST", "none", S,
      "image augmentation of training batches: none, or a list of cropP (random crop of the "
      "image zero-padded by P pixels) and flip (horizontal, p = 1/2), e.g. crop4,flip",
@@ -940,6 +949,15 @@ static int resolve_model(cli_values *v, cli_run_config *c)
         c->n_widths = 0;
         c->n_blocks = 2;
         for (const char *q = arch + 7; *q && *q != 'x'; q++) c->n_blocks += *q == '-';
+        bad += copy_text(v, "arch", c->arch, sizeof c->arch, arch);
+    } else if (strncmp(arch, "cnn:", 4) == 0) {
+        /* tokens: L = conv (c) and dense (f) tokens + 1; the library checks
+         * the rest (it needs the image shape) */
+        c->preact = 1;
+        c->n_widths = 0;
+        c->n_blocks = 1;
+        for (const char *q = arch + 4; *q; q++)
+            if ((q == arch + 4 || q[-1] == '-') && (*q == 'c' || *q == 'f')) c->n_blocks++;
         bad += copy_text(v, "arch", c->arch, sizeof c->arch, arch);
     } else if (!parse_widths(arch, c->widths, MG_MAX_BLOCKS + 1, &c->n_widths)) {
         bad += cli_bad(v, "arch",
