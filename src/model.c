@@ -851,12 +851,30 @@ mg_status mg_model_reserve(mg_model *m, int max_batch)
     return team_buffers(m);
 }
 
+/* While a worker team runs a pass OpenBLAS is at one thread; a dense layer
+ * is one GEMM wide enough for OpenBLAS's own threads (cnn:...-f1024: 3136 x
+ * 1024), so it gets the team's thread count back for its duration. */
+static int dense_threads_begin(const mg_model *m)
+{
+    return m->par.n > 1 ? mg_blas_threads_swap(m->par.n) : 0;
+}
+
+static void dense_threads_end(int old)
+{
+    if (old) mg_blas_threads_swap(old);
+}
+
 static void layer_forward(mg_model *m, mg_layer *l, const float *x, int n, int train, mg_rng *rng)
 {
     size_t cnt = (size_t)n * l->out;
     l->x = x;
     switch (l->kind) {
-    case MG_LAYER_DENSE: mg_dense_forward(l, m->params, x, l->y, n); break;
+    case MG_LAYER_DENSE: {
+        int old = dense_threads_begin(m);
+        mg_dense_forward(l, m->params, x, l->y, n);
+        dense_threads_end(old);
+        break;
+    }
     case MG_LAYER_BN1D: mg_bn1d_forward(l, m->params, m->buffers, x, l->y, n, train); break;
     case MG_LAYER_RELU:
     case MG_LAYER_LRELU:
@@ -887,9 +905,12 @@ static void layer_backward(mg_model *m, mg_layer *l, const float *dy, float *dx,
     if (grads && m->grads_stale && l->kind != MG_LAYER_DENSE && l->n_p)
         memset(lg, 0, sizeof(float) * l->n_p);
     switch (l->kind) {
-    case MG_LAYER_DENSE:
+    case MG_LAYER_DENSE: {
+        int old = dense_threads_begin(m);
         mg_dense_backward(l, m->params, grads, l->x, dy, dx, n, !m->grads_stale);
+        dense_threads_end(old);
         break;
+    }
     case MG_LAYER_BN1D:
         mg_bn1d_backward(l, m->params, grads, m->buffers, dy, dx, n, train);
         break;
