@@ -384,22 +384,31 @@ static void test_grad_cnn_g_bn(void **s)
     check_case(&cd);
 }
 
+/* A model for 1x28x28 inputs and 10 classes (seed 1) whose L blocks have
+ * the features dims[0..L]. */
+static mg_model *fmnist_model(const char *arch, const int *dims, int L)
+{
+    mg_rng r;
+    mg_rng_seed(&r, 1);
+    mg_model *m;
+    mg_arch_opts o = opts_image(1, 28, 28, 10);
+    assert_int_equal(mg_model_create(arch, &o, &r, &m), MG_OK);
+    assert_int_equal(mg_model_n_blocks(m), L);
+    for (int k = 0; k <= L; k++) assert_int_equal(mg_model_dim(m, k), dims[k]);
+    assert_int_equal(mg_model_classes(m), 10);
+    return m;
+}
+
 /* Dims per block, parameter counts by hand, layer kinds, He gain, flops,
  * worker team eligibility. */
 static void test_cnn_shapes(void **s)
 {
     (void)s;
+    const int dims[] = {784, 32 * 14 * 14, 64 * 7 * 7, 1024, 10};
+    mg_model *m = fmnist_model("cnn:c32k5-m2-c64k5-m2-f1024", dims, 4);
     mg_rng r;
     mg_rng_seed(&r, 1);
-    mg_model *m;
     mg_arch_opts o = opts_image(1, 28, 28, 10);
-    assert_int_equal(mg_model_create("cnn:c32k5-m2-c64k5-m2-f1024", &o, &r, &m), MG_OK);
-    assert_int_equal(mg_model_n_blocks(m), 4);
-    assert_int_equal(mg_model_dim(m, 0), 784);
-    assert_int_equal(mg_model_dim(m, 1), 32 * 14 * 14);
-    assert_int_equal(mg_model_dim(m, 2), 64 * 7 * 7);
-    assert_int_equal(mg_model_dim(m, 3), 1024);
-    assert_int_equal(mg_model_classes(m), 10);
     size_t conv1 = 32 * 25 + 32, conv2 = 64 * 32 * 25 + 64, d1 = 3136 * 1024 + 1024,
            d2 = 1024 * 10 + 10;
     assert_int_equal(mg_model_n_params(m), conv1 + conv2 + d1 + d2);
@@ -664,17 +673,11 @@ static void test_backward_input_preact(void **s)
 static void test_preact_shapes(void **s)
 {
     (void)s;
+    const int dims[] = {784, 16 * 28 * 28, 32 * 14 * 14, 64 * 7 * 7, 10};
+    mg_model *m = fmnist_model("preact:16-32-64x2", dims, 4);
     mg_rng r;
     mg_rng_seed(&r, 1);
-    mg_model *m;
     mg_arch_opts o = opts_image(1, 28, 28, 10);
-    assert_int_equal(mg_model_create("preact:16-32-64x2", &o, &r, &m), MG_OK);
-    assert_int_equal(mg_model_n_blocks(m), 4);
-    assert_int_equal(mg_model_dim(m, 0), 784);
-    assert_int_equal(mg_model_dim(m, 1), 16 * 28 * 28);
-    assert_int_equal(mg_model_dim(m, 2), 32 * 14 * 14);
-    assert_int_equal(mg_model_dim(m, 3), 64 * 7 * 7);
-    assert_int_equal(mg_model_classes(m), 10);
     /* stem 144 + stage1 2x(2*16*2 + 2*2304) + stage2 (bn 32 + 4608 + 64 + 9216 + proj 512) +
      * (64 + 9216 + 64 + 9216) + stage3 similarly + head bn 128 + dense 650 */
     size_t stem = 9 * 16, s1 = 2 * (32 + 2304 + 32 + 2304);
