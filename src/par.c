@@ -75,8 +75,8 @@ void mg_par_conv_backward(const mg_par *par, const mg_conv2d_shape *s, const flo
     if (!grads && !dx) return;
     size_t np = mg_conv2d_n_params(s);
     MG_ASSERT(!grads || np <= par->gbuf_n);
-    conv_job j = {.par = par, .s = s, .params = params, .x = x, .dy = dy, .grads = grads,
-                  .dx = dx, .n = n};
+    conv_job j = {
+        .par = par, .s = s, .params = params, .x = x, .dy = dy, .grads = grads, .dx = dx, .n = n};
     mg_pool_run(par->pool, conv_bwd_part, &j);
     if (!grads) return; /* input gradient only: no private buffers to add */
     /* fixed order: worker 0's share is already in grads */
@@ -121,8 +121,16 @@ void mg_par_bn2d_forward(const mg_par *par, int c, int hw, int n, const float *p
         mg_bn2d_forward(c, hw, n, params, buffers, x, y, stats, train, relu);
         return;
     }
-    bn_job j = {.c = c, .hw = hw, .n = n, .train = train, .relu = relu, .params = params,
-                .x = x, .buffers = buffers, .yw = y, .statsw = stats};
+    bn_job j = {.c = c,
+                .hw = hw,
+                .n = n,
+                .train = train,
+                .relu = relu,
+                .params = params,
+                .x = x,
+                .buffers = buffers,
+                .yw = y,
+                .statsw = stats};
     mg_pool_run(par->pool, bn_fwd_part, &j);
 }
 
@@ -134,8 +142,18 @@ void mg_par_bn2d_backward(const mg_par *par, int c, int hw, int n, const float *
         mg_bn2d_backward(c, hw, n, params, grads, x, y, stats, dy, dx, train, relu);
         return;
     }
-    bn_job j = {.c = c, .hw = hw, .n = n, .train = train, .relu = relu, .params = params,
-                .x = x, .y = y, .stats = stats, .dy = dy, .grads = grads, .dx = dx};
+    bn_job j = {.c = c,
+                .hw = hw,
+                .n = n,
+                .train = train,
+                .relu = relu,
+                .params = params,
+                .x = x,
+                .y = y,
+                .stats = stats,
+                .dy = dy,
+                .grads = grads,
+                .dx = dx};
     mg_pool_run(par->pool, bn_bwd_part, &j);
 }
 

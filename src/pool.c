@@ -12,11 +12,11 @@
 struct mg_pool {
     int n;
     pthread_t th[MG_MAX_WORKERS];
-    int started;             /* threads created (n - 1 when all went well)   */
+    int started; /* threads created (n - 1 when all went well)   */
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    unsigned long gen;       /* bumped for every run                          */
-    int pending;             /* workers 1..n-1 still running the current run  */
+    unsigned long gen; /* bumped for every run                          */
+    int pending;       /* workers 1..n-1 still running the current run  */
     int quit;
     mg_pool_fn fn;
     void *ctx;

@@ -504,6 +504,30 @@ text = t
 metric = final.test_acc
 expect = manifld > baseline
 END
+bad_suite claim-path-bracket "$T/claim-path-bracket.suite:5: metric: 'a.json:x[': unbalanced [ ]" <<'END'
+[grid]
+seed = 1
+[claim c]
+text = t
+metric = a.json:x[
+expect = * < 1
+END
+bad_suite claim-path-quote "$T/claim-path-quote.suite:5: metric: 'a.json:\"x.y': a quoted name is \"NAME\"" <<'END'
+[grid]
+seed = 1
+[claim c]
+text = t
+metric = a.json:"x.y
+expect = * < 1
+END
+bad_suite claim-path-filter "$T/claim-path-filter.suite:5: metric: 'a.json:x[k~1]': filter [k~1]: expected [FIELD OP VALUE]" <<'END'
+[grid]
+seed = 1
+[claim c]
+text = t
+metric = a.json:x[k~1]
+expect = * < 1
+END
 bad_suite claim-metric "$T/claim-metric.suite:3: [claim c]: metric missing" <<'END'
 [grid]
 seed = 1

@@ -1042,53 +1042,64 @@ static int json_path_check(const char *path, int *multi, int *reduced, char *why
         *reduced = 1;
     }
     if (!*buf) return snprintf(why, len, "empty path"), 1;
+    int open = 0;
+    for (char *seg = buf, *p;; seg = p + 1) {
+        if (sx_path_segment(seg, &p, &open)) return snprintf(why, len, "unbalanced [ ]"), 1;
+        char end = *p;
+        *p = '\0';
+        if (seg[0] == '"') {
+            char *q = strchr(seg + 1, '"');
+            if (!q || q == seg + 1 || (q[1] && q[1] != '['))
+                return snprintf(why, len, "a quoted name is \"NAME\" (for keys with dots)"), 1;
+            seg = q; /* what follows the quotes: filters or nothing */
+            *seg = 'x';
+        }
+        char *br = strchr(seg, '[');
+        size_t hl = br ? (size_t)(br - seg) : strlen(seg);
+        if (hl == 0) return snprintf(why, len, "empty name in the path"), 1;
+        if (hl == 1 && seg[0] == '*') *multi = 1;
+        while (br) {
+            char *close = strchr(br, ']');
+            if (!close) return snprintf(why, len, "unbalanced [ ]"), 1;
+            *close = '\0';
+            char *f = br + 1, *q = f;
+            int ol = 0;
+            while (*q && sx_filter_op(q, &ol) < 0) q++;
+            if (!*q || q == f || !q[ol])
+                return snprintf(why, len,
+                                "filter [%s]: expected [FIELD OP VALUE] with OP one of = != < > "
+                                "<= >=",
+                                f),
+                       1;
+            *multi = 1;
+            if (close[1] && close[1] != '[')
+                return snprintf(why, len, "text after ']' (expected '.', '[' or the end)"), 1;
+            br = close[1] == '[' ? close + 1 : NULL;
+        }
+        if (!end) break;
+    }
+    if (open & 1) return snprintf(why, len, "unbalanced [ ]"), 1;
+    if (open & 2) return snprintf(why, len, "unbalanced \""), 1;
+    return 0;
+}
+
+int sx_path_segment(char *seg, char **end, int *open)
+{
     int depth = 0, inq = 0;
-    char *seg = buf;
-    for (char *p = buf;; p++) {
+    char *p = seg;
+    for (;; p++) {
         if (*p == '"' && depth == 0) inq = !inq;
         if (inq && *p) continue;
         if (*p == '[') depth++;
         if (*p == ']') depth--;
-        if (depth < 0 || depth > 1) return snprintf(why, len, "unbalanced [ ]"), 1;
-        if ((*p == '.' && depth == 0) || !*p) {
-            char end = *p;
-            *p = '\0';
-            if (seg[0] == '"') {
-                char *q = strchr(seg + 1, '"');
-                if (!q || q == seg + 1 || (q[1] && q[1] != '['))
-                    return snprintf(why, len, "a quoted name is \"NAME\" (for keys with dots)"), 1;
-                seg = q; /* what follows the quotes: filters or nothing */
-                *seg = 'x';
-            }
-            char *br = strchr(seg, '[');
-            size_t hl = br ? (size_t)(br - seg) : strlen(seg);
-            if (hl == 0) return snprintf(why, len, "empty name in the path"), 1;
-            if (hl == 1 && seg[0] == '*') *multi = 1;
-            while (br) {
-                char *close = strchr(br, ']');
-                if (!close) return snprintf(why, len, "unbalanced [ ]"), 1;
-                *close = '\0';
-                char *f = br + 1, *q = f;
-                int ol = 0;
-                while (*q && sx_filter_op(q, &ol) < 0) q++;
-                if (!*q || q == f || !q[ol])
-                    return snprintf(
-                               why, len,
-                               "filter [%s]: expected [FIELD OP VALUE] with OP one of = != < > "
-                               "<= >=",
-                               f),
-                           1;
-                *multi = 1;
-                if (close[1] && close[1] != '[')
-                    return snprintf(why, len, "text after ']' (expected '.', '[' or the end)"), 1;
-                br = close[1] == '[' ? close + 1 : NULL;
-            }
-            if (!end) break;
-            seg = p + 1;
+        if (depth < 0 || depth > 1) {
+            *end = p;
+            return 1;
         }
+        if ((*p == '.' && depth == 0) || !*p) break;
     }
-    if (depth) return snprintf(why, len, "unbalanced [ ]"), 1;
-    if (inq) return snprintf(why, len, "unbalanced \""), 1;
+    *end = p;
+    *open = (depth ? 1 : 0) | (inq ? 2 : 0);
     return 0;
 }
 

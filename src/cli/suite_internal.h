@@ -138,6 +138,11 @@ const char *sx_reducer_bar(const char *path);
 /* The filter operator at p (0 = 1 != 2 < 3 > 4 <= 5 >=, its length into
  * *len), -1 if none. */
 int sx_filter_op(const char *p, int *len);
+/* The end of the JSON-path segment at seg: the first '.' outside quotes and
+ * [filters], or the terminating NUL (*end).  Returns 1 when the brackets go
+ * out of balance inside the segment ("unbalanced [ ]"); *open says what is
+ * still open when the path ends there: 1 a '[', 2 a quote. */
+int sx_path_segment(char *seg, char **end, int *open);
 
 /* ---------------------------------------------------------------- tables, figures, claims */
 

@@ -174,14 +174,9 @@ static double json_path_value(const cJSON *root, const char *path)
     }
     nodelist cur = {0}, next = {0};
     if (root) nodes_push(&cur, root);
-    int depth = 0, inq = 0;
-    char *seg = buf;
-    for (char *p = buf;; p++) {
-        if (*p == '"' && depth == 0) inq = !inq;
-        if (inq && *p) continue;
-        if (*p == '[') depth++;
-        if (*p == ']') depth--;
-        if (!((*p == '.' && depth == 0) || !*p)) continue;
+    int open;
+    for (char *seg = buf, *p;; seg = p + 1) {
+        sx_path_segment(seg, &p, &open); /* checked when the suite was read */
         char end = *p;
         *p = '\0';
         char *br;
@@ -234,7 +229,6 @@ static double json_path_value(const cJSON *root, const char *path)
         cur = next;
         next = t;
         if (!end) break;
-        seg = p + 1;
     }
     double result = NAN;
     if (reducer < 0) {
