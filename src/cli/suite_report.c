@@ -1576,7 +1576,8 @@ static void claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, claim_ev
                 fprintf(ck.f, " → **%s**", verdict_text(v));
                 if (*why) {
                     fprintf(ck.f, " (%s", why);
-                    if ((a.n > 0 && a.n < cl->min_n) || (b.n > 0 && b.n < cl->min_n))
+                    if (v != V_NODATA &&
+                        ((a.n > 0 && a.n < cl->min_n) || (b.n > 0 && b.n < cl->min_n)))
                         fprintf(ck.f, "n = %d and %d, fewer than min-n = %d runs",
                                 a.n < 0 ? 0 : a.n, b.n < 0 ? 0 : b.n, cl->min_n);
                     fputc(')', ck.f);
