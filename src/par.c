@@ -87,74 +87,53 @@ void mg_par_conv_backward(const mg_par *par, const mg_conv2d_shape *s, const flo
     }
 }
 
+/* A batch norm pass over channel ranges; forward reads x and writes y and
+ * stats (the mutable views), backward reads x, y, stats, dy. */
 typedef struct {
-    int c, hw, n, train, relu;
+    int bwd, c, hw, n, train, relu;
     const float *params, *x, *y, *stats, *dy;
     float *buffers, *grads, *yw, *statsw, *dx;
 } bn_job;
 
-static void bn_fwd_part(void *ctx, int w, int nw)
+static void bn_part(void *ctx, int w, int nw)
 {
     const bn_job *j = ctx;
     int lo, hi;
     mg_pool_share(j->c, w, nw, &lo, &hi);
-    if (hi > lo)
+    if (hi == lo) return;
+    if (j->bwd)
+        mg_bn2d_backward_channels(j->c, lo, hi, j->hw, j->n, j->params, j->grads, j->x, j->y,
+                                  j->stats, j->dy, j->dx, j->train, j->relu);
+    else
         mg_bn2d_forward_channels(j->c, lo, hi, j->hw, j->n, j->params, j->buffers, j->x, j->yw,
                                  j->statsw, j->train, j->relu);
 }
 
-static void bn_bwd_part(void *ctx, int w, int nw)
+/* Serially (all channels in one share) or on the team. */
+static void bn_run(const mg_par *par, bn_job *j)
 {
-    const bn_job *j = ctx;
-    int lo, hi;
-    mg_pool_share(j->c, w, nw, &lo, &hi);
-    if (hi > lo)
-        mg_bn2d_backward_channels(j->c, lo, hi, j->hw, j->n, j->params, j->grads, j->x, j->y,
-                                  j->stats, j->dy, j->dx, j->train, j->relu);
+    if (serial(par, j->c))
+        bn_part(j, 0, 1);
+    else
+        mg_pool_run(par->pool, bn_part, j);
 }
 
 void mg_par_bn2d_forward(const mg_par *par, int c, int hw, int n, const float *params,
                          float *buffers, const float *x, float *y, float *stats, int train,
                          int relu)
 {
-    if (serial(par, c)) {
-        mg_bn2d_forward(c, hw, n, params, buffers, x, y, stats, train, relu);
-        return;
-    }
-    bn_job j = {.c = c,
-                .hw = hw,
-                .n = n,
-                .train = train,
-                .relu = relu,
-                .params = params,
-                .x = x,
-                .buffers = buffers,
-                .yw = y,
-                .statsw = stats};
-    mg_pool_run(par->pool, bn_fwd_part, &j);
+    bn_job j = {.c = c, .hw = hw, .n = n, .train = train, .relu = relu, .params = params};
+    j.x = x, j.buffers = buffers, j.yw = y, j.statsw = stats;
+    bn_run(par, &j);
 }
 
 void mg_par_bn2d_backward(const mg_par *par, int c, int hw, int n, const float *params,
                           float *grads, const float *x, const float *y, const float *stats,
                           const float *dy, float *dx, int train, int relu)
 {
-    if (serial(par, c)) {
-        mg_bn2d_backward(c, hw, n, params, grads, x, y, stats, dy, dx, train, relu);
-        return;
-    }
-    bn_job j = {.c = c,
-                .hw = hw,
-                .n = n,
-                .train = train,
-                .relu = relu,
-                .params = params,
-                .x = x,
-                .y = y,
-                .stats = stats,
-                .dy = dy,
-                .grads = grads,
-                .dx = dx};
-    mg_pool_run(par->pool, bn_bwd_part, &j);
+    bn_job j = {.bwd = 1, .c = c, .hw = hw, .n = n, .train = train, .relu = relu};
+    j.params = params, j.grads = grads, j.x = x, j.y = y, j.stats = stats, j.dy = dy, j.dx = dx;
+    bn_run(par, &j);
 }
 
 typedef struct {
