@@ -504,30 +504,13 @@ text = t
 metric = final.test_acc
 expect = manifld > baseline
 END
-bad_suite claim-path-bracket "$T/claim-path-bracket.suite:5: metric: 'a.json:x[': unbalanced [ ]" <<'END'
-[grid]
-seed = 1
-[claim c]
-text = t
-metric = a.json:x[
-expect = * < 1
-END
-bad_suite claim-path-quote "$T/claim-path-quote.suite:5: metric: 'a.json:\"x.y': a quoted name is \"NAME\"" <<'END'
-[grid]
-seed = 1
-[claim c]
-text = t
-metric = a.json:"x.y
-expect = * < 1
-END
-bad_suite claim-path-filter "$T/claim-path-filter.suite:5: metric: 'a.json:x[k~1]': filter [k~1]: expected [FIELD OP VALUE]" <<'END'
-[grid]
-seed = 1
-[claim c]
-text = t
-metric = a.json:x[k~1]
-expect = * < 1
-END
+bad_metric() { # name, metric, expected text after "FILE:5: metric: 'METRIC': "
+    printf '[grid]\nseed = 1\n[claim c]\ntext = t\nmetric = %s\nexpect = * < 1\n' "$2" |
+        bad_suite "$1" "$T/$1.suite:5: metric: '$2': $3"
+}
+bad_metric claim-path-bracket 'a.json:x[' 'unbalanced [ ]'
+bad_metric claim-path-quote 'a.json:"x.y' 'a quoted name is "NAME"'
+bad_metric claim-path-filter 'a.json:x[k~1]' 'filter [k~1]: expected [FIELD OP VALUE]'
 bad_suite claim-metric "$T/claim-metric.suite:3: [claim c]: metric missing" <<'END'
 [grid]
 seed = 1
