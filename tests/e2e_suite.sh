@@ -505,8 +505,9 @@ metric = final.test_acc
 expect = manifld > baseline
 END
 bad_metric() { # name, metric, expected text after "FILE:5: metric: 'METRIC': "
-    printf '[grid]\nseed = 1\n[claim c]\ntext = t\nmetric = %s\nexpect = * < 1\n' "$2" |
-        bad_suite "$1" "$T/$1.suite:5: metric: '$2': $3"
+    # from a file, not a pipe: bad_suite must run in this shell to count its failures
+    printf '[grid]\nseed = 1\n[claim c]\ntext = t\nmetric = %s\nexpect = * < 1\n' "$2" > "$T/$1.in"
+    bad_suite "$1" "$T/$1.suite:5: metric: '$2': $3" < "$T/$1.in"
 }
 bad_metric claim-path-bracket 'a.json:x[' 'unbalanced [ ]'
 bad_metric claim-path-quote 'a.json:"x.y' 'a quoted name is "NAME"'
