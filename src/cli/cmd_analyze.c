@@ -2434,7 +2434,7 @@ int cli_cmd_analyze(int argc, char **argv)
     }
 
     /* summary skeleton */
-    x->root = cJSON_CreateObject();
+    x->root = cli_json_stamped();
     x->files = cJSON_CreateArray();
     if (!x->root || !x->files) {
         cJSON_Delete(x->files);
@@ -2442,8 +2442,6 @@ int cli_cmd_analyze(int argc, char **argv)
         goto done;
     }
     cJSON *root = x->root;
-    cJSON_AddStringToObject(root, "mixgeo", MG_VERSION_STRING);
-    cJSON_AddStringToObject(root, "git", cli_git_revision());
     cJSON_AddStringToObject(root, "run", ar->run);
     cJSON_AddStringToObject(root, "checkpoint", ar->ckpt);
     cJSON_AddStringToObject(root, "out", x->out);

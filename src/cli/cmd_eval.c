@@ -104,13 +104,11 @@ int cli_cmd_eval(int argc, char **argv)
         goto done;
     }
 
-    root = cJSON_CreateObject();
+    root = cli_json_stamped();
     if (!root) {
         rc = cli_fail_status(mg_fail(MG_ERR_NOMEM, "out of memory"));
         goto done;
     }
-    cJSON_AddStringToObject(root, "mixgeo", MG_VERSION_STRING);
-    cJSON_AddStringToObject(root, "git", cli_git_revision());
     cJSON_AddStringToObject(root, "run", run);
     cJSON_AddStringToObject(root, "checkpoint", ckpt);
     cJSON_AddStringToObject(root, "split", splits[split]);

@@ -254,13 +254,11 @@ int cli_cmd_theory(int argc, char **argv)
         goto done;
     }
 
-    root = cJSON_CreateObject();
+    root = cli_json_stamped();
     if (!root) {
         rc = cli_fail_status(mg_fail(MG_ERR_NOMEM, "out of memory"));
         goto done;
     }
-    cJSON_AddStringToObject(root, "mixgeo", MG_VERSION_STRING);
-    cJSON_AddStringToObject(root, "git", cli_git_revision());
     cJSON *cfg = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "config", cfg);
     cJSON_AddNumberToObject(cfg, "classes", c.d);

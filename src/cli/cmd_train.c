@@ -143,10 +143,8 @@ static int best_column(const train_run *r)
 static mg_status write_summary(train_run *r, const char *status)
 {
     const cli_run_config *c = r->c;
-    cJSON *root = cJSON_CreateObject();
+    cJSON *root = cli_json_stamped();
     if (!root) return mg_fail(MG_ERR_NOMEM, "out of memory writing %s", r->summary);
-    cJSON_AddStringToObject(root, "mixgeo", MG_VERSION_STRING);
-    cJSON_AddStringToObject(root, "git", cli_git_revision());
     cJSON_AddStringToObject(root, "status", status);
     cJSON_AddStringToObject(root, "run", r->run);
     add_u64(root, "seed", c->train.seed);

@@ -284,6 +284,15 @@ void cli_provenance(char *buf, size_t len, uint64_t seed, const char *config)
              (unsigned long long)seed, cli_git_revision(), config);
 }
 
+cJSON *cli_json_stamped(void)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "mixgeo", MG_VERSION_STRING);
+    cJSON_AddStringToObject(o, "git", cli_git_revision());
+    return o;
+}
+
 double cli_round9(double x)
 {
     if (!isfinite(x)) return x;
