@@ -84,7 +84,9 @@ void cli_analysis_add_opts(cli_opt *opts, int *n, const char *default_split)
                              "than 2048 features (the stages of a convolutional net), else all",
                              NULL};
     opts[(*n)++] = (cli_opt){"threads", 0, CLI_VALUE, "N", "1", 0,
-                             "OpenBLAS threads (0 = all cores)", NULL};
+                             "threads of OpenBLAS and of the image layers' worker team "
+                             "(0 = all cores)",
+                             NULL};
     cli_add_data_overrides(opts, n, CLI_MAX_OPTS - 24);
 }
 

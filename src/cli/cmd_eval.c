@@ -26,7 +26,9 @@ static void build_table(void)
     k_eval_opts[k_eval_n++] = (cli_opt){"split", 0, CLI_VALUE, "train|val|test", "test", 0,
                                         "the split to evaluate", "Evaluation"};
     k_eval_opts[k_eval_n++] = (cli_opt){"threads", 0, CLI_VALUE, "N", "1", 0,
-                                        "OpenBLAS threads (0 = all cores)", NULL};
+                                        "threads of OpenBLAS and of the image layers' worker team "
+                                        "(0 = all cores)",
+                                        NULL};
     cli_add_data_overrides(k_eval_opts, &k_eval_n, CLI_MAX_OPTS - 2);
     k_eval_opts[k_eval_n++] = (cli_opt){"quiet", 'q', CLI_FLAG, NULL, "false", CLI_NO_NEG,
                                         "print nothing but errors", "Other"};

@@ -132,7 +132,9 @@ const cli_opt cli_train_opts[] = {
     {"seed", 0, CLI_VALUE, "N", "0", S,
      "seed of the initialisation, the shuffles and the mixup draws", NULL},
     {"threads", 0, CLI_VALUE, "N", "1", S | R,
-     "OpenBLAS threads (0 = all cores); 1 makes results independent of the machine", NULL},
+     "threads of OpenBLAS and of the image layers' worker team (0 = all cores); a run is "
+     "bit-identical for the same N, and 1 makes results independent of the machine",
+     NULL},
     {"out", 0, CLI_VALUE, "RUN", "auto", S | R,
      "run directory; auto: runs/NAME-seedSEED, NAME = the --config file's name without .ini, "
      "else DATA-MIX",
