@@ -364,6 +364,11 @@ fake baseline spiral 1 1.0 1.0 5; fake baseline spiral 2 1.2 1.2 5
 fake manifold spiral 1 2.0 1.1 5; fake manifold spiral 2 2.2 1.3 5
 fake baseline moons 1 2.0 1.0 5; fake baseline moons 2 2.2 1.2 5
 fake manifold moons 1 1.0 1.1 5; fake manifold moons 2 1.2 1.3 5
+# only.json: in the Manifold Mixup runs on spiral only (the baseline has no data)
+for sd in 1 2; do
+    id=$(grep "	method=manifold data=spiral seed=$sd\$" "$T/list1.txt" | cut -f1)
+    echo '{"w": 1}' > "$O/runs/$id/only.json"
+done
 cp "$SUITE" "$T/claims.suite"
 cat >> "$T/claims.suite" <<'END'
 
@@ -441,6 +446,12 @@ text = the best test accuracy is the largest of metrics.tsv; blocks.tsv has 2 ch
 metric = best.test_acc - metrics.tsv:test_acc|max + blocks.tsv:b|changes - 2 + blocks.tsv:a|last - 3
 expect = * == 0
 by = none
+[claim nodata]
+text = one side has no data, the other fewer runs than min-n
+metric = only.json:w
+expect = manifold > baseline
+min-n = 3
+where = data=spiral
 [claim glob]
 text = a where glob selects both data sets
 metric = fake.json:z
@@ -469,6 +480,8 @@ expect_verdict each-fails "does not hold"
 expect_verdict paths holds
 expect_verdict tsv holds
 expect_verdict glob holds
+grep -q '^- Manifold Mixup 1 ± 0 > No mixup – → \*\*no data\*\* (no finished run with this value)$' "$O/REPORT.md" ||
+    fail "claim nodata: the check line is not 'no data' with its reason alone"
 awk -F'\t' '$1 == "cells" && ($3 != 1 || $4 != 1) { exit 1 }' "$O/claims.tsv" ||
     fail "claim cells: expected 1 cell holding and 1 failing"
 grep -q '^### Claim up-spiral: holds' "$O/REPORT.md" || fail "REPORT.md lacks the claim section"

@@ -1583,7 +1583,6 @@ static void claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, claim_ev
                     fputc(')', ck.f);
                 }
                 fputc('\n', ck.f);
-                /* brief: the first cell's comparisons */
                 /* brief: the comparisons of the first 4 cells */
                 if (k < 4 && (first_sub || !has_each || j < 4)) {
                     int chain_start = q == 0 || has_each || cl->cmps[q - 1] == CLI_CMP_BREAK;
