@@ -1,0 +1,69 @@
+# map-input-conf.gp - confidence over the input box with the data: mlp, test, layer 1 (manifold)
+# mixgeo 0.1.0 seed=0 git=dfac2b3 config=tests/regress/mlp/config.ini run=tests/regress/mlp split=test layer=1 n=300 max_per_class=all
+# Render: gnuplot map-input-conf.gp  (in this directory: the data files are read by relative
+# path; `mixgeo plot DIR` does this for every script below DIR).  Writes
+# map-input-conf.png (pngcairo) and map-input-conf.pdf (pdfcairo).
+
+# style.gp - the mixgeo house style for gnuplot figures.
+# Use: load 'style.gp' (before the plot commands; any terminal).
+# The scripts that `mixgeo analyze` and `mixgeo theory` write carry a copy.
+set encoding utf8
+set termoption enhanced
+set border 3 lw 1 lc rgb "#404040"
+set tics nomirror out scale 0.6
+set xtics textcolor rgb "#202020"
+set ytics textcolor rgb "#202020"
+set style line 9 lc rgb "#dcdcdc" lw 0.6 dt 1
+set grid back ls 9
+set key top right nobox noopaque samplen 2.5 spacing 1.15
+set style fill solid 0.6 noborder
+# methods: 1 baseline (no mixup) grey-black, 2 input mixup blue, 3 Manifold Mixup red-orange
+set style line 1 lc rgb "#303030" lw 2 pt 7 ps 0.6
+set style line 2 lc rgb "#1f5fbf" lw 2 pt 5 ps 0.6
+set style line 3 lc rgb "#e0501b" lw 2 pt 9 ps 0.6
+# the same colours dashed (a second curve of one method)
+set style line 4 lc rgb "#303030" lw 2 dt 2 pt 6 ps 0.6
+set style line 5 lc rgb "#1f5fbf" lw 2 dt 2 pt 4 ps 0.6
+set style line 6 lc rgb "#e0501b" lw 2 dt 2 pt 8 ps 0.6
+# reference lines (thresholds, diagonals)
+set style line 8 lc rgb "#808080" lw 1.2 dt 3
+# classes: class c uses ls 11 + c % 10
+set style line 11 lc rgb "#4e79a7" lw 1.5 pt 7 ps 0.4
+set style line 12 lc rgb "#f28e2b" lw 1.5 pt 7 ps 0.4
+set style line 13 lc rgb "#e15759" lw 1.5 pt 7 ps 0.4
+set style line 14 lc rgb "#76b7b2" lw 1.5 pt 7 ps 0.4
+set style line 15 lc rgb "#59a14f" lw 1.5 pt 7 ps 0.4
+set style line 16 lc rgb "#edc948" lw 1.5 pt 7 ps 0.4
+set style line 17 lc rgb "#b07aa1" lw 1.5 pt 7 ps 0.4
+set style line 18 lc rgb "#ff9da7" lw 1.5 pt 7 ps 0.4
+set style line 19 lc rgb "#9c755f" lw 1.5 pt 7 ps 0.4
+set style line 20 lc rgb "#bab0ac" lw 1.5 pt 7 ps 0.4
+# confidence heat maps: white (low) to dark grey (high), neutral beside the class colours
+set palette defined (0 "#ffffff", 0.5 "#bdbdbd", 1 "#4a4a4a")
+array cls_name[3] = ['class 0', 'class 1', 'class 2']
+
+do for [gp_fmt in "png pdf"] {
+if (gp_fmt eq "png") {
+    set terminal pngcairo size 960,720 enhanced font "Sans,11"
+} else {
+    set terminal pdfcairo size 6in,4.5in enhanced font "Sans,10"
+}
+set output 'map-input-conf.' . gp_fmt
+set title 'input space: confidence (max softmax) - mlp, test, layer 1 (manifold)'
+set xrange [-1.9851638:2.41743253]
+set yrange [-2.41365443:2.1576321]
+set size ratio -1
+set cbrange [0.333333333:1]
+set cblabel 'max softmax'
+set xlabel 'x_1'
+set ylabel 'x_2'
+set key outside right top
+unset grid
+set style fill solid 1 noborder
+plot 'map-input.tsv' using 1:2:4 with image notitle, \
+     for [c=0:2] 'points-input.tsv' using 1:($3 == c ? $2 : NaN) with points ls (11 + c % 10) pt 7 ps 0.45 title cls_name[c+1] noenhanced
+set size noratio
+set grid
+unset multiplot
+set output
+}
