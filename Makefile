@@ -6,9 +6,9 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
-PKGS    := openblas lapacke cmocka libcjson inih zlib
+PKGS    := openblas lapacke cmocka libcjson inih zlib nettle
 DEBPKGS := libopenblas-dev liblapacke-dev libcmocka-dev libcjson-dev libinih-dev \
-           zlib1g-dev pkg-config gnuplot-nox dataset-fashion-mnist
+           zlib1g-dev nettle-dev pkg-config gnuplot-nox dataset-fashion-mnist
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -308,6 +308,12 @@ const float *mg_model_forward(mg_model *m, int from, const float *x, int n, int 
 /* The state at layer k (after any mixing there) of the last forward; k must
  * lie in from..L of that forward.  n x dim(k). */
 const float *mg_model_state(const mg_model *m, int k);
+/* The output of layer i (0..mg_model_n_layers-1; see mg_model_layer) in
+ * the last forward, also inside a block (e.g. the global-average-pooled
+ * features that enter the final dense layer of a PreActResNet): n x out
+ * floats, valid until the next forward.  Layer i must have run in that
+ * forward (it belongs to a block after `from`). */
+const float *mg_model_layer_output(const mg_model *m, int i);
 /* Backward pass of the last forward: dlogits (n x classes) in; parameter
  * gradients ACCUMULATE into the gradient arena; if dx is non-NULL it receives
  * (overwritten) the gradient with respect to the forward's starting state x

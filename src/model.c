@@ -985,6 +985,13 @@ const float *mg_model_state(const mg_model *m, int k)
     return m->state[k];
 }
 
+const float *mg_model_layer_output(const mg_model *m, int i)
+{
+    MG_ASSERT(i >= 0 && i < m->nl && m->state[m->L]);
+    MG_ASSERT(i >= m->first[m->f_from + 1]);
+    return m->layers[i].y;
+}
+
 /* The backward pass; want_grads = 0: input gradient only, the gradient arena
  * and grads_stale untouched. */
 static void backward_pass(mg_model *m, const float *dlogits, float *dx, int want_grads)

@@ -1,4 +1,4 @@
-/* test_gp.c - the gnuplot script helpers of the program (src/cli/gp.c).
+/* test_gp.c - the gnuplot script helpers of the program (analysis/gp.c).
  *
  * gp.c depends only on libmixgeo, so it is compiled into this test directly.
  * Checks: the embedded house style equals plots/style.gp (run from the
@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "cli/gp.c"
+#include "gp.c"
 
 #include <stdio.h>
 #include <stdlib.h>

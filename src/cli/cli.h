@@ -300,11 +300,9 @@ cJSON *cli_values_to_json(const cli_values *v);
 
 /* ---------------------------------------------------------------- analysed runs */
 
-/* A trained run opened by `analyze` and `dump` (cmd_analyze.c): the run's
- * data rebuilt as `eval` does, its model, the split and layer asked for, and
- * the examples analysed (the first --max-per-class of each class in dataset
- * order, like mg_states_foreach).  Everything is owned; cli_analysis_close
- * frees it. */
+/* A trained run opened by `analyze` and `dump` (run.c): the run's data
+ * rebuilt as `eval` does, its model, the split and layer asked for.
+ * Everything is owned; cli_analysis_close frees it. */
 typedef struct {
     char run[1024], ckpt[4096];
     cli_values rv;          /* RUN/config.ini with the data overrides          */
@@ -314,20 +312,27 @@ typedef struct {
     int split;              /* 0 train, 1 val, 2 test                          */
     const char *split_name;
     int layer;              /* k in 0..L                                       */
-    int max_per_class;      /* 0 = all                                         */
-    mg_dataset *subset;     /* owned copy when max_per_class > 0, else NULL    */
-    const mg_dataset *set;  /* the analysed examples (subset or the split)     */
-    int *class_counts;      /* classes entries, counts in set                  */
+    int features;           /* --layer features: the input of the final dense
+                               layer (layer = L, feat_dim features)            */
+    int feat_dim;
+    int max_per_class;      /* resolved: 0 = all (mg_an_resolve_max_per_class)  */
+    int max_per_class_auto; /* --max-per-class auto                           */
+    const mg_dataset *set;  /* the split (after cli_analysis_select: the kept
+                               examples)                                       */
+    mg_dataset *subset;     /* owned copy of the kept examples, or NULL        */
+    int *class_counts;      /* after cli_analysis_select: classes entries      */
 } cli_analysis_run;
 
-/* Options shared by analyze and dump: --layer, --split, --max-per-class,
- * --threads and the data overrides of train; appended to opts (n updated). */
+/* Options shared by analyze and dump: --layer, --split, --max-per-class
+ * (default auto: the same rule in both), --threads and the data overrides of
+ * train; appended to opts (n updated). */
 void cli_analysis_add_opts(cli_opt *opts, int *n, const char *default_split);
-/* Open RUN with the values of those options (ev); need_all_classes: an
- * empty class in the analysed examples is a usage error.  Prints every
- * problem; returns 0 or the exit code (2 usage, 1 runtime). */
-int cli_analysis_open(cli_analysis_run *r, const char *run, const cli_values *ev,
-                      int need_all_classes);
+/* Open RUN with the values of those options (ev).  Prints every problem;
+ * returns 0 or the exit code (2 usage, 1 runtime). */
+int cli_analysis_open(cli_analysis_run *r, const char *run, const cli_values *ev);
+/* Keep the first max_per_class examples of each class (mg_an_select), as the
+ * analyses do: r->set becomes them.  Returns 0 or the exit code. */
+int cli_analysis_select(cli_analysis_run *r);
 void cli_analysis_close(cli_analysis_run *r);
 
 #endif /* MIXGEO_CLI_H */

@@ -4,9 +4,15 @@
  *                       never sit in memory all at once)
  *   LABELS              int32, n (default: OUT without .npy + "-labels.npy")
  *   LOGITS (--logits)   float32, n x classes
- * The rows are the examples of the split in dataset order (the first
- * --max-per-class of each class when given), the run's data rebuilt as
- * `eval` rebuilds it.  Every file is written atomically. */
+ *   --readout           the final dense layer z = W h + b: OUT-W.npy (float32,
+ *                       classes x features) and OUT-b.npy (classes), for
+ *                       states that enter it (layer L-1 of an MLP, or
+ *                       --layer features: its input inside the last block)
+ * The rows are the examples of the split in dataset order, the first
+ * --max-per-class of each class (default auto: the rule of `analyze`, so both
+ * see the same examples), the run's data rebuilt as `eval` rebuilds it.
+ * Every file is written atomically. */
+#include "analyze.h"
 #include "cli.h"
 #include "npy.h"
 #include "probe.h"
@@ -39,6 +45,10 @@ static void build_table(void)
                             "the labels file; auto: OUT without .npy + -labels.npy", NULL};
     k_opts[n++] = (cli_opt){"logits", 0, CLI_VALUE, "FILE", "", 0,
                             "also write the logits (float32, n x classes) to FILE", NULL};
+    k_opts[n++] = (cli_opt){"readout", 0, CLI_FLAG, NULL, "false", CLI_NO_NEG,
+                            "also write the final dense layer z = W h + b of these states: "
+                            "OUT-W.npy (classes x features) and OUT-b.npy",
+                            NULL};
     k_opts[n++] = (cli_opt){"quiet", 'q', CLI_FLAG, NULL, "false", CLI_NO_NEG,
                             "print nothing but errors", "Other"};
     k_opts[n++] = (cli_opt){"help", 'h', CLI_FLAG, NULL, "false", CLI_NO_NEG,
@@ -51,6 +61,8 @@ typedef struct {
     size_t dim;
     int classes, done, n;
     float *logits; /* NULL or n x classes */
+    mg_model *m;
+    int feat_layer; /* >= 0: write the output of this layer, not the states */
 } dump_job;
 
 static mg_status dump_cb(void *user, const float *states, const int32_t *y, const float *logits,
@@ -59,6 +71,7 @@ static mg_status dump_cb(void *user, const float *states, const int32_t *y, cons
     (void)y; /* the labels are the dataset's, written separately */
     dump_job *j = user;
     if (cli_stop_requested()) return mg_fail(MG_ERR_INTERRUPTED, "interrupted");
+    if (j->feat_layer >= 0) states = mg_model_layer_output(j->m, j->feat_layer);
     if (n > 0 && fwrite(states, sizeof(float) * j->dim, (size_t)n, j->f) != (size_t)n)
         return mg_fail(MG_ERR_IO, "write error");
     if (j->logits)
@@ -79,10 +92,11 @@ static mg_status dump_states(FILE *f, void *user)
 {
     dump_ctx *c = user;
     cli_analysis_run *r = c->r;
-    int64_t shape[2] = {r->set->n, mg_model_dim(r->m, r->layer)};
+    int64_t shape[2] = {r->set->n, r->features ? r->feat_dim : mg_model_dim(r->m, r->layer)};
     mg_status st = mg_npy_write_header(f, MG_NPY_F32, 2, shape);
     if (st != MG_OK) return st;
-    dump_job j = {f, (size_t)shape[1], mg_model_classes(r->m), 0, r->set->n, c->logits};
+    dump_job j = {f,         (size_t)shape[1], mg_model_classes(r->m), 0, r->set->n, c->logits,
+                  r->m,      r->features ? mg_model_n_layers(r->m) - 2 : -1};
     st = mg_states_foreach(r->m, r->set, r->layer, 0, 0, dump_cb, &j);
     cli_progress_clear();
     if (st == MG_OK && ferror(f)) st = mg_fail(MG_ERR_IO, "write error");
@@ -121,14 +135,31 @@ int cli_cmd_dump(int argc, char **argv)
         goto done;
     }
     opened = 1;
-    if ((rc = cli_analysis_open(ar, pos[0], &ev, 0)) != CLI_EXIT_OK) goto done;
+    if ((rc = cli_analysis_open(ar, pos[0], &ev)) != CLI_EXIT_OK) goto done;
+    if ((rc = cli_analysis_select(ar)) != CLI_EXIT_OK) goto done;
     rc = CLI_EXIT_USAGE;
+    int readout = 0;
+    if (cli_get_bool(&ev, "readout", &readout)) goto done;
+    mg_layer_info li = mg_model_layer(ar->m, mg_model_n_layers(ar->m) - 1);
+    if (readout) {
+        int L = mg_model_n_blocks(ar->m);
+        int feeds = ar->features ||
+                    (ar->layer == L - 1 && li.kind == MG_LAYER_DENSE &&
+                     mg_model_block_first_layer(ar->m, L) == mg_model_n_layers(ar->m) - 1);
+        if (!feeds) {
+            cli_error("--readout: layer %d of %s does not enter the final dense layer directly "
+                      "(use --layer %d of an MLP, or --layer features)",
+                      ar->layer, mg_model_arch(ar->m), L - 1);
+            goto done;
+        }
+    }
 
     char out[4096], lab[4096], lg[4096] = "";
     const char *o = cli_get(&ev, "out");
     if (strcmp(o, "auto") == 0) {
         char name[64];
-        snprintf(name, sizeof name, "dump-%s-L%d.npy", ar->split_name, ar->layer);
+        if (ar->features) snprintf(name, sizeof name, "dump-%s-features.npy", ar->split_name);
+        else snprintf(name, sizeof name, "dump-%s-L%d.npy", ar->split_name, ar->layer);
         if ((st = cli_path(out, sizeof out, ar->run, name))) {
             rc = cli_fail_status(st);
             goto done;
@@ -155,7 +186,14 @@ int cli_cmd_dump(int argc, char **argv)
         cli_error("dump: --out, --labels and --logits must name different files");
         goto done;
     }
-    const int n = ar->set->n, C = mg_model_classes(ar->m), dk = mg_model_dim(ar->m, ar->layer);
+    const int n = ar->set->n, C = mg_model_classes(ar->m);
+    const int dk = ar->features ? ar->feat_dim : mg_model_dim(ar->m, ar->layer);
+    char wpath[4096], bpath[4096];
+    if (readout && (derive_path(wpath, sizeof wpath, out, "-W.npy") ||
+                    derive_path(bpath, sizeof bpath, out, "-b.npy"))) {
+        cli_bad(&ev, "out", "path too long");
+        goto done;
+    }
     if (lg[0]) {
         logits = malloc(sizeof(float) * (size_t)n * C);
         if (!logits) {
@@ -170,15 +208,23 @@ int cli_cmd_dump(int argc, char **argv)
         goto done;
     }
     int64_t shape[2] = {n, C};
+    int64_t wshape[2] = {C, dk};
     if ((st = mg_npy_save(lab, MG_NPY_I32, ar->set->y, 1, shape)) != MG_OK ||
-        (lg[0] && (st = mg_npy_save(lg, MG_NPY_F32, logits, 2, shape)) != MG_OK)) {
+        (lg[0] && (st = mg_npy_save(lg, MG_NPY_F32, logits, 2, shape)) != MG_OK) ||
+        (readout && (st = mg_npy_save(wpath, MG_NPY_F32, li.W, 2, wshape)) != MG_OK) ||
+        (readout && (st = mg_npy_save(bpath, MG_NPY_F32, li.b, 1, wshape)) != MG_OK)) {
         rc = cli_fail_status(st);
         goto done;
     }
     if (!cli_quiet()) {
-        printf("%s: %s, layer %d: wrote %s (float32 %d x %d), %s (int32 %d)%s%s%s\n", ar->run,
-               ar->split_name, ar->layer, out, n, dk, lab, n, lg[0] ? ", " : "", lg,
+        char lname[32];
+        if (ar->features) snprintf(lname, sizeof lname, "features");
+        else snprintf(lname, sizeof lname, "layer %d", ar->layer);
+        printf("%s: %s, %s: wrote %s (float32 %d x %d), %s (int32 %d)%s%s%s\n", ar->run,
+               ar->split_name, lname, out, n, dk, lab, n, lg[0] ? ", " : "", lg,
                lg[0] ? " (float32 logits)" : "");
+        if (readout)
+            printf("readout: %s (float32 %d x %d), %s (float32 %d)\n", wpath, C, dk, bpath, C);
         fflush(stdout);
     }
     rc = CLI_EXIT_OK;

@@ -2,6 +2,7 @@
  * signals, the progress line, run-directory and provenance helpers, TSV and
  * JSON writers (see cli.h). */
 #include "cli.h"
+#include "report.h"
 
 #include <errno.h>
 #include <math.h>
@@ -301,39 +302,12 @@ double cli_round9(double x)
     return strtod(buf, NULL);
 }
 
-typedef struct {
-    const char *provenance;
-    const char *const *columns;
-    int ncols, nrows, block;
-    const double *rows;
-} tsv_job;
-
-static mg_status tsv_emit(FILE *f, void *user)
-{
-    const tsv_job *j = user;
-    if (j->provenance && *j->provenance) fprintf(f, "%s\n", j->provenance);
-    fputs("# columns:", f);
-    for (int c = 0; c < j->ncols; c++) fprintf(f, " %s", j->columns[c]);
-    fputc('\n', f);
-    for (int r = 0; r < j->nrows; r++) {
-        if (j->block > 0 && r > 0 && r % j->block == 0) fputc('\n', f);
-        for (int c = 0; c < j->ncols; c++) {
-            double x = j->rows[(size_t)r * (size_t)j->ncols + (size_t)c];
-            if (c) fputc('\t', f);
-            if (isnan(x)) fputs("nan", f);
-            else fprintf(f, "%.9g", x);
-        }
-        fputc('\n', f);
-    }
-    return MG_OK;
-}
 
 mg_status cli_tsv_write_blocks(const char *path, const char *provenance,
                                const char *const *columns, int ncols, const double *rows,
                                int nrows, int block)
 {
-    tsv_job j = {provenance, columns, ncols, nrows, block, rows};
-    return mg_write_atomic(path, tsv_emit, &j);
+    return mg_tsv_write(path, provenance, columns, ncols, rows, nrows, block);
 }
 
 mg_status cli_tsv_write(const char *path, const char *provenance, const char *const *columns,
@@ -400,19 +374,10 @@ mg_status cli_tsv_read(const char *path, int ncols, double **rows, int *nrows)
     return MG_OK;
 }
 
-static mg_status json_emit(FILE *f, void *user)
-{
-    char *s = cJSON_Print((const cJSON *)user);
-    if (!s) return mg_fail(MG_ERR_NOMEM, "out of memory printing JSON");
-    fputs(s, f);
-    fputc('\n', f);
-    cJSON_free(s);
-    return MG_OK;
-}
 
 mg_status cli_json_write(const char *path, const cJSON *root)
 {
-    return mg_write_atomic(path, json_emit, (void *)root);
+    return mg_json_write(path, root);
 }
 
 /* ---------------------------------------------------------------- main */

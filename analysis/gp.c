@@ -1,4 +1,4 @@
-/* gp.c - gnuplot scripts for the figures of the `mixgeo` program (gp.h).
+/* gp.c - gnuplot scripts for the figures of mixgeo (gp.h).
  * Depends only on mixgeo.h (mg_write_atomic, mg_fail), so that the tests can
  * compile it on its own. */
 #include "gp.h"

@@ -1,5 +1,6 @@
 /*
- * gp.h - gnuplot scripts for the figures of the `mixgeo` program (src/cli/).
+ * gp.h - gnuplot scripts for the figures of mixgeo (part of libmganalysis;
+ * used by the analyses, the suite report and the theory command).
  *
  * A figure is a data file (TSV) plus a script NAME.gp next to it that reads
  * the data by relative path and, run as `gnuplot NAME.gp` in its directory
