@@ -327,10 +327,14 @@ write:
         double fm = f ? cJSON_GetNumberValue(cJSON_GetObjectItem(f, "median")) : NAN;
         double sim = si ? cJSON_GetNumberValue(cJSON_GetObjectItem(si, "median")) : NAN;
         double slm = sl ? cJSON_GetNumberValue(cJSON_GetObjectItem(sl, "median")) : NAN;
-        snprintf(x->line[MG_AN_MARGINS], sizeof x->line[0],
-                 "median: penultimate %.4g (%.1f%% negative), DeepFool %.4g, segment input %.4g, "
-                 "layer %d %.4g",
-                 pm, 100 * pn, fm, sim, x->k, slm);
+        if (x->external)
+            snprintf(x->line[MG_AN_MARGINS], sizeof x->line[0],
+                     "median exact margin at the readout %.4g (%.1f%% negative)", pm, 100 * pn);
+        else
+            snprintf(x->line[MG_AN_MARGINS], sizeof x->line[0],
+                     "median: penultimate %.4g (%.1f%% negative), DeepFool %.4g, segment input "
+                     "%.4g, layer %d %.4g",
+                     pm, 100 * pn, fm, sim, x->k, slm);
     }
 done:
     gp_buf_free(&fig);

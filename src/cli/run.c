@@ -178,6 +178,13 @@ int cli_analysis_select(cli_analysis_run *r)
     }
     free(idx);
     free(ii);
+    /* the batches of the analyses (mg_analyze), so that dumped states are
+     * bit for bit those that `analyze` sees */
+    if (st == MG_OK) {
+        int bmax = mg_an_model_wide(r->m, r->layer) ? MG_AN_WIDE_BATCH : 1024;
+        st = mg_model_reserve(r->m, r->set->n < bmax ? r->set->n : bmax);
+    }
+    if (st == MG_OK) st = mg_model_set_threads(r->m, r->c.train.threads);
     return st == MG_OK ? CLI_EXIT_OK : cli_fail_status(st);
 }
 
