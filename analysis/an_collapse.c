@@ -37,10 +37,16 @@ mg_status mg_an_collapse(mg_an_ctx *x, cJSON *sec)
     cJSON_AddNumberToObject(sec, "ncc_accuracy", nc.ncc_accuracy);
     cJSON_AddStringToObject(sec, "note",
                             "Papyan, Han & Donoho (2020) on the features entering the last dense "
-                            "layer W (layer L-1 for an MLP; see features): "
-                            "NC1 = Tr(S_W S_B^+)/C; NC2 equinorm (std/mean of norms) and "
-                            "equiangularity (|cos + 1/(C-1)|); NC3 = ||W/||W|| - M/||M||||_F^2; "
-                            "NC4 = nearest-class-centre agreement with the argmax");
+                            "layer W (layer L-1 for an MLP; see features).  Conventions: "
+                            "mu_G = the mean of the samples (not of the class means); S_W = "
+                            "(1/n) sum_i (h_i - mu_y_i)(h_i - mu_y_i)^T (divided by n); S_B = "
+                            "(1/C) sum_c (mu_c - mu_G)(mu_c - mu_G)^T (divided by C); NC1 = "
+                            "Tr(S_W S_B^+)/C (S_B^+ drops eigenvalues <= 1e-10 of the largest); "
+                            "NC2 equinorm = population std (ddof 0) / mean of ||mu_c - mu_G|| "
+                            "and of ||w_c||, equiangularity = mean over pairs c != c' of |cos + "
+                            "1/(C-1)| (max: the largest term); NC3 = ||W/||W||_F - M/||M||_F||_F^2 "
+                            "with M the rows mu_c - mu_G; NC4 = nearest-class-centre agreement "
+                            "with the argmax of the logits");
     snprintf(x->line[MG_AN_COLLAPSE], sizeof x->line[0],
              "NC1 %.4g, equinorm %.4g / %.4g, equiangle %.4g / %.4g, NC3 %.4g, NC4 %.4g (%s)",
              nc.nc1, nc.equinorm_means, nc.equinorm_w, nc.equiangle_means, nc.equiangle_w, nc.nc3,
