@@ -91,14 +91,17 @@ static const char k_description[] =
     "and the claims of a paper checked against the runs:\n"
     "\n"
     "  [suite]    name = NAME  description = ...  out = DIR  aggregate = seed\n"
-    "             command = train|theory   (a run: mixgeo train + analyze, or mixgeo theory)\n"
+    "             command = train|theory|states   (a run: mixgeo train + analyze, mixgeo\n"
+    "                                  theory, or mixgeo analyze --states of saved activations)\n"
     "             quick.KEY = VALUE     (--quick: new values of an axis or a run key)\n"
-    "  [base]     any key of the command (mixgeo train --help, mixgeo theory --help)\n"
+    "  [base]     any key of the command (mixgeo train --help, mixgeo theory --help;\n"
+    "             states suites: see below)\n"
     "  [method N] label = Text for legends   + keys of the preset N\n"
     "  [grid]     AXIS = v1 | v2 | v3   (AXIS: method, or a key: seed, alpha, ...)\n"
     "  [analyze]  layers = 1,2|auto  split = test  only = spectra,collapse|all|none\n"
     "             only.K = spectra,margins   (layer K's analyses instead of only)\n"
-    "             max-per-class = N|all   (passed to `mixgeo analyze`; no section: none)\n"
+    "             max-per-class = N|all   (passed to `mixgeo analyze`; no section: none;\n"
+    "             train suites only)\n"
     "  [table N]  metrics = test_acc, test_nll  values = final, best  labels = A | B ...\n"
     "             rows = method  cols = AXIS  where = AXIS=VALUE ...  digits = 4  title\n"
     "  [figure N] kind = curve | bar | sweep | montage   y = test_acc  x = epoch | AXIS\n"
@@ -120,13 +123,26 @@ static const char k_description[] =
     "they can give several values), FILE.tsv:COLUMN[|REDUCER] (|last by default,\n"
     "|changes: value changes within blocks), or an expression of those and numbers\n"
     "with blanks around + - * / (100 - 100 * final.test_acc).\n"
+    "States suites (command = states): a run analyses activations saved elsewhere\n"
+    "(any framework, or mixgeo dump): its keys are the options of mixgeo analyze\n"
+    "--states: states = H.npy, labels = Y.npy (both required), logits = Z.npy,\n"
+    "readout = W.npy[,B.npy], only, max-per-class, seed, bins, hist-bins, lambdas, pairs;\n"
+    "in [base], [method N] presets ([method mm] states = acts/mm.npy) or [grid] axes\n"
+    "(states = a.npy | b.npy).  Relative paths are relative to the current directory,\n"
+    "as train's data = idx:DIR.  Keys of train, run-only options (layer, split, data\n"
+    "overrides) and [analyze] are refused.  The analysis goes to RUN/analysis/states;\n"
+    "a metric is analysis/states/summary.json:PATH or just PATH\n"
+    "(spectra.mean_centred.rest).  The id hashes the keys (paths as written);\n"
+    "RUN/inputs.tsv records each input's size and modification time when the analysis\n"
+    "starts, and a finished run whose input changed since (a touch counts) is stale\n"
+    "and analysed again; a missing input file fails its run only.\n"
     "A claim is checked in each cell (values of the free axes other than `by`) on the\n"
     "seed means: with d = mean A - mean B, m = noise x the standard error of d (0 for a\n"
     "number) and t = tol + rtol x max |mean|: A < B holds if d + m < -t, does not hold if\n"
     "d - m >= -t; A <= B holds if d + m <= t, does not hold if d - m > t; A == B holds\n"
     "if |d| + m <= t, does not hold if |d| - m > t (> >= mirrored); otherwise, or with\n"
     "fewer than min-n runs in a group, inconclusive.  `*` stands for each group.\n"
-    "Each run gets the id SLUG-HASH (its axis values, and a hash of its resolved train\n"
+    "Each run gets the id SLUG-HASH (its axis values, and a hash of its resolved\n"
     "configuration) and the directory OUT/runs/ID.  `suite run` skips the runs that are\n"
     "done, resumes interrupted ones, retrains runs whose configuration changed, records\n"
     "failures (RUN/FAILED, RUN/log.txt) without stopping the others, and shares the work\n"
@@ -267,16 +283,25 @@ static int start_step(runner *R, slot *sl, int force_fresh)
     char *argv[64];
     int n = 0;
     argv[n++] = R->exe;
-    if (sl->step == 0 && s->command == CLI_SUITE_THEORY) {
-        /* mixgeo theory has no resume: always from the start */
-        static char buf[8192];
+    if (sl->step == 0 && s->command != CLI_SUITE_TRAIN) {
+        /* mixgeo theory and analyze --states have no resume: always from the
+         * start.  A states run records its input files first (inputs.tsv: a
+         * file changed from here on makes the finished run stale) and starts
+         * from an empty analysis directory. */
+        static char buf[32768];
         sl->resumed = 0;
         cli_suite_clear_markers(sl->dir);
         mg_status e = cli_suite_write_config(s, r, sl->dir, R->threads);
-        if (e != MG_OK || cli_suite_theory_argv(s, r, R->exe, sl->dir, R->threads, argv, 64, buf,
-                                                sizeof buf) < 0) {
+        if (e == MG_OK && s->command == CLI_SUITE_STATES) {
+            cli_suite_clear_states_out(sl->dir);
+            e = cli_suite_record_inputs(s, r, sl->dir);
+        }
+        if (e != MG_OK || cli_suite_command_argv(s, r, R->exe, sl->dir, R->threads, argv, 64, buf,
+                                                 sizeof buf) < 0) {
             cli_error("%s: %s", r->id, e != MG_OK ? mg_errmsg() : "command line too long");
-            cli_suite_mark_failed(sl->dir, "theory", "cannot write config.ini");
+            cli_suite_mark_failed(sl->dir, st->name,
+                                  e != MG_OK ? "cannot write config.ini or inputs.tsv"
+                                             : "command line too long");
             return -1;
         }
     } else if (sl->step == 0) {
@@ -327,7 +352,7 @@ static int start_step(runner *R, slot *sl, int force_fresh)
         argv[n++] = "--threads";
         argv[n++] = th;
     }
-    if (!(sl->step == 0 && s->command == CLI_SUITE_THEORY)) argv[n] = NULL;
+    if (!(sl->step == 0 && s->command != CLI_SUITE_TRAIN)) argv[n] = NULL;
     sl->pid = spawn(R, sl, argv);
     if (sl->pid < 0) {
         cli_error("%s: cannot start a process: %s", r->id, strerror(errno));
@@ -411,17 +436,41 @@ static int job_start(runner *R, slot *sl, int j)
     return 1;
 }
 
-static void done_line(const slot *sl, const cli_suite_run *r, double seconds)
+/* The parsed JSON file (caller cJSON_Deletes), NULL if missing, bad or
+ * larger than 64 MiB. */
+static cJSON *json_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    char *buf = size >= 0 && size < (64L << 20) ? malloc((size_t)size + 1) : NULL;
+    size_t n = 0;
+    if (buf) {
+        rewind(f);
+        n = fread(buf, 1, (size_t)size, f);
+        buf[n] = '\0';
+    }
+    fclose(f);
+    cJSON *j = buf ? cJSON_Parse(buf) : NULL;
+    free(buf);
+    return j;
+}
+
+static void done_line(const cli_suite *s, const slot *sl, const cli_suite_run *r, double seconds)
 {
     char path[4200], what[128] = "";
-    snprintf(path, sizeof path, "%s/summary.json", sl->dir);
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        char buf[65536];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        cJSON *j = cJSON_Parse(buf);
+    if (s->command == CLI_SUITE_STATES) {
+        snprintf(path, sizeof path, "%s/%s/summary.json", sl->dir, CLI_SUITE_STATES_OUT);
+        cJSON *j = json_file(path);
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n");
+        const cJSON *dim = cJSON_GetObjectItemCaseSensitive(j, "dim");
+        if (cJSON_IsNumber(n) && cJSON_IsNumber(dim))
+            snprintf(what, sizeof what, "  %.0f states of %.0f features", n->valuedouble,
+                     dim->valuedouble);
+        cJSON_Delete(j);
+    } else {
+        snprintf(path, sizeof path, "%s/summary.json", sl->dir);
+        cJSON *j = json_file(path);
         const cJSON *fin = cJSON_GetObjectItemCaseSensitive(j, "final");
         const cJSON *acc = cJSON_GetObjectItemCaseSensitive(fin, "test_acc");
         if (cJSON_IsNumber(acc)) snprintf(what, sizeof what, "  test_acc %.4f", acc->valuedouble);
@@ -466,7 +515,7 @@ static void on_exit_status(runner *R, slot *sl, int status)
             R->failed++;
         } else {
             R->finished_now++;
-            done_line(sl, r, cli_now() - sl->t0);
+            done_line(s, sl, r, cli_now() - sl->t0);
         }
         release(sl);
         return;

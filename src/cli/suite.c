@@ -18,6 +18,8 @@
  */
 #include "suite_internal.h"
 
+#include "analyze.h" /* the registry of analyses: what external states allow */
+
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -410,9 +412,58 @@ static const cli_opt k_theory_opts[] = {
 };
 #define N_THEORY_OPTS ((int)(sizeof k_theory_opts / sizeof k_theory_opts[0]))
 
+/* The options of `mixgeo analyze --states` a states suite may set: the
+ * External states and Analyses options of cmd_analyze.c's table that apply
+ * to external states (keep in sync; out and threads are set by the runner).
+ * Values are checked by states_check; the options refused in a states suite
+ * are in k_states_refused. */
+static const cli_opt k_states_opts[] = {
+    {"states", 0, CLI_VALUE, "FILE", "", CLI_SAVE, "the states (.npy, n x ...)", NULL},
+    {"labels", 0, CLI_VALUE, "FILE", "", CLI_SAVE, "their labels (.npy, n integers)", NULL},
+    {"logits", 0, CLI_VALUE, "FILE", "", CLI_SAVE, "their logits (.npy, n x classes)", NULL},
+    {"readout", 0, CLI_VALUE, "W[,B]", "", CLI_SAVE, "the affine readout W (and bias B)", NULL},
+    {"only", 0, CLI_VALUE, "LIST", "all", CLI_SAVE, "analyses to run", NULL},
+    {"max-per-class", 0, CLI_VALUE, "N|all|auto", "auto", CLI_SAVE, "examples per class", NULL},
+    {"seed", 0, CLI_VALUE, "N", "0", CLI_SAVE, "seed of the sampled pairs and subsets", NULL},
+    {"bins", 0, CLI_VALUE, "N", "15", CLI_SAVE, "confidence bins (ECE/MCE)", NULL},
+    {"hist-bins", 0, CLI_VALUE, "N", "40", CLI_SAVE, "histogram bins", NULL},
+    {"lambdas", 0, CLI_VALUE, "N", "21", CLI_SAVE, "lambda grid points", NULL},
+    {"pairs", 0, CLI_VALUE, "N|auto", "auto", CLI_SAVE, "pairs per kind", NULL},
+    {"out", 0, CLI_VALUE, "DIR", "auto", CLI_SAVE, "output directory", NULL},
+    {"threads", 0, CLI_VALUE, "N", "1", CLI_SAVE, "OpenBLAS threads", NULL},
+};
+#define N_STATES_OPTS ((int)(sizeof k_states_opts / sizeof k_states_opts[0]))
+
+/* Options of `mixgeo analyze` that a states suite refuses, with the reason. */
+static const sx_name_label k_states_refused[] = {
+    {"layer", "selects a layer of a mixgeo run"},
+    {"split", "selects a split of a mixgeo run's data"},
+    {"data", "a data override of a mixgeo run"},
+    {"data-dir", "a data override of a mixgeo run"},
+    {"n-per-class", "a data override of a mixgeo run"},
+    {"n-test-per-class", "a data override of a mixgeo run"},
+    {"noise", "a data override of a mixgeo run"},
+    {"data-seed", "a data override of a mixgeo run"},
+    {"standardize", "a data override of a mixgeo run"},
+    {"val", "a data override of a mixgeo run"},
+    {"n-train", "a data override of a mixgeo run"},
+    {"max-examples", "sets DeepFool in input space, which needs the network"},
+    {"eps", "sets fgsm, which needs the network"},
+    {"fgsm-no-clip", "sets fgsm, which needs the network"},
+    {"grid", "sets maps, which need the network"},
+    {"n-uniform", "sets the off-manifold inputs, which need the network"},
+    {"n-noise", "sets the off-manifold inputs, which need the network"},
+    {"quiet", "a command-line option, not a configuration key"},
+    {"help", "a command-line option, not a configuration key"},
+    {NULL, NULL},
+};
+
+/* The step name of a run (steps/NAME.done) and the word of messages. */
 static const char *command_name(const cli_suite *s)
 {
-    return s->command == CLI_SUITE_THEORY ? "theory" : "train";
+    return s->command == CLI_SUITE_THEORY   ? "theory"
+           : s->command == CLI_SUITE_STATES ? "states"
+                                            : "train";
 }
 
 int sx_suite_opt(const cli_suite *s, const char *key)
@@ -429,10 +480,34 @@ int sx_key_excluded(const char *key)
     return !strcmp(key, "out") || !strcmp(key, "threads") || !strcmp(key, "checkpoint-every");
 }
 
+/* A key a states suite does not know (key_check): the reason in one line. */
+static int states_key_bad(const cli_suite *s, int line, const char *key, const char *where)
+{
+    static const char keys[] = "states, labels, logits, readout, only, max-per-class, seed, "
+                               "bins, hist-bins, lambdas, pairs";
+    const char *why = sx_lookup_label(k_states_refused, key);
+    if (why)
+        return bad(s, line, key,
+                   "not for a states suite: %s (command = states analyses saved activations; "
+                   "its keys: %s)",
+                   why, keys);
+    for (int i = 0; i < cli_train_n_opts; i++)
+        if (!strcmp(cli_train_opts[i].name, key))
+            return bad(s, line, key,
+                       "a key of mixgeo train, not of a states suite (command = states runs "
+                       "mixgeo analyze --states on saved activations; its keys: %s)",
+                       keys);
+    return bad(s, line, key,
+               "unknown key in %s (expected a key of mixgeo analyze --states: %s; see mixgeo "
+               "suite --help)",
+               where, keys);
+}
+
 /* A run key usable in [base], [method], [grid] and quick. */
 static int train_key_check(const cli_suite *s, int line, const char *key, const char *where)
 {
     int i = sx_suite_opt(s, key);
+    if (i < 0 && s->command == CLI_SUITE_STATES) return states_key_bad(s, line, key, where);
     if (i < 0)
         return bad(s, line, key,
                    "unknown key in %s (expected a key of mixgeo %s: see "
@@ -500,6 +575,10 @@ static const sx_name_label k_axis_labels[] = {
     {"classes", "classes d"},
     {"dims", "dimensions"},
     {"iters", "optimiser steps"},
+    {"states", "states file"},
+    {"max-per-class", "examples per class"},
+    {"pairs", "pairs per kind"},
+    {"bins", "confidence bins"},
     {NULL, NULL},
 };
 
@@ -937,6 +1016,12 @@ static int parse_analyze(cli_suite *s)
         problems += bad(s, sec->line, NULL,
                         "[analyze]: a theory suite has no models to analyse (remove the section)");
         an->n_layers = 0;
+    } else if (sec && s->command == CLI_SUITE_STATES) {
+        problems += bad(s, sec->line, NULL,
+                        "[analyze]: a states suite has no layers or splits: each run is one "
+                        "mixgeo analyze --states, set up by run keys (only, max-per-class, ... "
+                        "in [base], [method N] or [grid]); remove the section");
+        an->n_layers = 0;
     } else if (!sec || none) {
         an->n_layers = 0;
     } else if (!layers) {
@@ -1160,6 +1245,28 @@ static int parse_term(cli_suite *s, int line, const char *key, const char *text,
         }
         return 0;
     }
+    if (s->command == CLI_SUITE_STATES) {
+        /* a states run has one summary.json: its analysis; a bare path reads it */
+        char why[256];
+        int multi, reduced;
+        if (sx_lookup_label(sx_train_columns, text))
+            return bad(s, line, key,
+                       "'%s': a states run has no metrics.tsv (a metric of a states suite is a "
+                       "path into %s/summary.json, e.g. spectra.mean_centred.rest)",
+                       text, CLI_SUITE_STATES_OUT);
+        if (strlen(text) >= sizeof t->path) return bad(s, line, key, "'%s': path too long", text);
+        if (json_path_check(text, &multi, &reduced, why, sizeof why))
+            return bad(s, line, key, "'%s': %s", text, why);
+        if (multi && !reduced)
+            return bad(s, line, key,
+                       "'%s': the path can give several values (a * or a filter): end it with a "
+                       "reducer such as |mean or |max",
+                       text);
+        snprintf(t->file, sizeof t->file, "%s/summary.json", CLI_SUITE_STATES_OUT);
+        snprintf(t->path, sizeof t->path, "%s", text);
+        snprintf(label, llen, "%s", text);
+        return 0;
+    }
     const char *l = NULL;
     if (!strncmp(text, "final.", 6) || !strncmp(text, "best.", 5)) {
         int best = text[0] == 'b';
@@ -1200,6 +1307,11 @@ static int parse_metric(cli_suite *s, int line, const char *key, const char *ite
                         cli_suite_metric *out, int max, int *n)
 {
     const char *col_label = sx_lookup_label(sx_train_columns, item);
+    if (col_label && s->command == CLI_SUITE_STATES)
+        return bad(s, line, key,
+                   "'%s': a states run has no metrics.tsv (a metric of a states suite is a path "
+                   "into %s/summary.json, e.g. spectra.mean_centred.rest, or FILE:PATH)",
+                   item, CLI_SUITE_STATES_OUT);
     if (col_label) {
         for (int k = 0; k < 2; k++) {
             if (!(mask & (1 << k))) continue;
@@ -1631,6 +1743,11 @@ static int check_curve(cli_suite *s, cli_suite_output *o)
     int problems = parse_where(s, o) + parse_digits_bools(s, o), line;
     o->col = -1;
     o->file = out_value(o, "file", &line);
+    if (!o->file && s->command == CLI_SUITE_STATES)
+        return problems + bad(s, o->line, NULL,
+                              "[figure %s]: file missing (a states run has no metrics.tsv; e.g. "
+                              "file = %s/spectra-rel.tsv)",
+                              o->name, CLI_SUITE_STATES_OUT);
     if (!o->file)
         o->file = "metrics.tsv";
     else if (!*o->file || o->file[0] == '/' || strstr(o->file, ".."))
@@ -2145,6 +2262,67 @@ static int theory_check(const cli_values *v)
     return bad_n;
 }
 
+/* The checks of `mixgeo analyze --states` (cmd_analyze.c) that need no file:
+ * states and labels given, the numbers in range, and the analyses named in
+ * only possible on the inputs (mg_analysis_infos[].needs_ext).  The files
+ * themselves are opened by the run (a missing one fails that run only). */
+static int states_check(const cli_suite *s, const cli_values *v)
+{
+    int bad_n = 0, x;
+    uint64_t u;
+    const cli_suite_entry *ce = sx_find_entry(find_section(s, "suite", ""), "command");
+    static const char *const needed[] = {"states", "labels", NULL};
+    for (int i = 0; needed[i]; i++)
+        if (!*cli_get(v, needed[i])) {
+            cli_error("%s:%d: %s: missing: every run of a states suite needs states = H.npy and "
+                      "labels = Y.npy (in [base], a [method N] preset or a [grid] axis)",
+                      s->path, ce ? ce->line : 1, needed[i]);
+            bad_n++;
+        }
+    const char *readout = cli_get(v, "readout"), *logits = cli_get(v, "logits");
+    if (*readout) {
+        const char *comma = strchr(readout, ',');
+        if (comma == readout || (comma && (!comma[1] || strchr(comma + 1, ','))))
+            bad_n += cli_bad(v, "readout", "expected W.npy or W.npy,B.npy");
+    }
+    int want[MG_AN_COUNT], named = 0;
+    if (mg_analysis_parse_list(cli_get(v, "only"), want, &named) != MG_OK) {
+        bad_n += cli_bad(v, "only", "%s", mg_errmsg());
+    } else if (named) {
+        for (int a = 0; a < MG_AN_COUNT; a++) {
+            if (!want[a]) continue;
+            unsigned need = mg_analysis_infos[a].needs_ext;
+            const char *name = mg_analysis_infos[a].name;
+            if (need & MG_NEED_MODEL)
+                bad_n += cli_bad(v, "only",
+                                 "%s needs the network (a mixgeo run), not external "
+                                 "states",
+                                 name);
+            else if ((need & MG_NEED_READOUT) && !*readout)
+                bad_n += cli_bad(v, "only",
+                                 "%s needs the readout of the states (readout = "
+                                 "W.npy[,B.npy])",
+                                 name);
+            else if ((need & MG_NEED_LOGITS) && !*logits && !*readout)
+                bad_n += cli_bad(v, "only",
+                                 "%s needs logits = Z.npy or readout = "
+                                 "W.npy[,B.npy]",
+                                 name);
+        }
+    }
+    const char *mpc = cli_get(v, "max-per-class");
+    if (strcmp(mpc, "all") != 0 && strcmp(mpc, "auto") != 0 &&
+        cli_get_int(v, "max-per-class", 1, INT_MAX, &x))
+        bad_n++;
+    bad_n += cli_get_u64(v, "seed", &u);
+    bad_n += cli_get_int(v, "bins", 1, 100000, &x);
+    bad_n += cli_get_int(v, "hist-bins", 1, 1000000, &x);
+    bad_n += cli_get_int(v, "lambdas", 2, 1000000, &x);
+    if (strcmp(cli_get(v, "pairs"), "auto") != 0)
+        bad_n += cli_get_int(v, "pairs", 1, 100000000, &x);
+    return bad_n;
+}
+
 /* Resolve the configuration of run r into r->config.  Problems are
  * printed to stderr (the caller captures them). */
 static int resolve_run(cli_suite *s, cli_suite_run *r)
@@ -2174,6 +2352,8 @@ static int resolve_run(cli_suite *s, cli_suite_run *r)
     int problems;
     if (s->command == CLI_SUITE_THEORY) {
         problems = theory_check(&v);
+    } else if (s->command == CLI_SUITE_STATES) {
+        problems = states_check(s, &v);
     } else {
         cli_run_config c;
         problems = cli_run_config_resolve(&v, &c);
@@ -2194,7 +2374,8 @@ static int cmp_opt_names(const void *a, const void *b)
 }
 
 /* FNV-1a 64 of the sorted "key=value\n" lines of the keys that change results
- * and differ from their default text (theory: after "command=theory\n"). */
+ * and differ from their default text (theory: after "command=theory\n";
+ * states: after "command=states\n"). */
 static uint64_t config_hash(const cli_suite *s, const cli_suite_run *r)
 {
     int idx[CLI_MAX_OPTS], n = 0;
@@ -2203,6 +2384,7 @@ static uint64_t config_hash(const cli_suite *s, const cli_suite_run *r)
     qsort(idx, (size_t)n, sizeof idx[0], cmp_opt_names);
     uint64_t h = FNV_INIT;
     if (s->command == CLI_SUITE_THEORY) h = fnv1a(h, "command=theory\n");
+    if (s->command == CLI_SUITE_STATES) h = fnv1a(h, "command=states\n");
     for (int k = 0; k < n; k++) {
         const cli_opt *o = &s->opts[idx[k]];
         if (!(o->flags & CLI_SAVE) || sx_key_excluded(o->name)) continue;
@@ -2341,9 +2523,13 @@ int cli_suite_load(const char *path, const cli_suite_opts *o, cli_suite **out)
         s->command = CLI_SUITE_THEORY;
         s->opts = k_theory_opts;
         s->n_opts = N_THEORY_OPTS;
+    } else if (ce && !strcmp(ce->value, "states")) {
+        s->command = CLI_SUITE_STATES;
+        s->opts = k_states_opts;
+        s->n_opts = N_STATES_OPTS;
     } else if (ce && strcmp(ce->value, "train") != 0) {
-        problems +=
-            bad(s, ce->line, ce->key, "unknown command '%s' (expected train or theory)", ce->value);
+        problems += bad(s, ce->line, ce->key,
+                        "unknown command '%s' (expected train, theory or states)", ce->value);
     }
     problems += check_sections(s);
     problems += parse_suite_section(s, o);

@@ -14,8 +14,11 @@
  *
  *   [suite]    name = fig1-spiral          (default: the file name without .suite)
  *              description = one line for the report
- *              command = train | theory    (what one run is: `mixgeo train` +
- *                                           analyses, or `mixgeo theory`; default train)
+ *              command = train | theory | states
+ *                                          (what one run is: `mixgeo train` +
+ *                                           analyses, `mixgeo theory`, or one
+ *                                           `mixgeo analyze --states` of activations
+ *                                           saved elsewhere; default train)
  *              order = 3                   (place in a combined report; default 0,
  *                                           ties keep the command-line order)
  *              out = results/fig1-spiral   (default: results/NAME; --quick
@@ -23,7 +26,8 @@
  *              aggregate = seed            (axes averaged over in the report)
  *              quick.KEY = VALUE           (--quick: KEY is a grid axis -> its new
  *                                           values "v1 | v2"; else a run key)
- *   [base]     any key of the command (`mixgeo train --help` / `theory --help`)
+ *   [base]     any key of the command (`mixgeo train --help` / `theory --help`;
+ *              states: see "States suites" below)
  *   [method N] label = Manifold Mixup      (legend and table text)
  *              keys of the preset named N
  *   [grid]     AXIS = v1 | v2 | v3          (AXIS: method (values = [method N]
@@ -33,7 +37,8 @@
  *                                           layers, auto if layers has auto)
  *              max-per-class = 500|all     (`only = none` or no section: no analyses;
  *                                           one `mixgeo analyze` per split and layer;
- *                                           train suites only)
+ *                                           train suites only: refused with
+ *                                           command = theory or states)
  *   [table N]  kind = summary  metrics = test_acc, test_nll  values = final, best
  *              labels = A | B ...  rows = method  cols = alpha  where = data=moons
  *              digits = 4  title = ...  caption = ...
@@ -95,6 +100,40 @@
  * holds in every cell, does not hold if it fails in any cell, and is
  * inconclusive otherwise (or without data).
  *
+ * States suites (command = states): one run = one `mixgeo analyze --states`
+ * of activations saved by any framework (or by `mixgeo dump`).  Run keys:
+ *   states = H.npy  labels = Y.npy          (required for every run)
+ *   logits = Z.npy  readout = W.npy[,B.npy] (optional)
+ *   only = LIST  max-per-class = N|all|auto  seed  bins  hist-bins  lambdas  pairs
+ * (the options of `mixgeo analyze --states`; the run-only ones -- layer,
+ * split, the data overrides, and max-examples, eps, fgsm-no-clip, grid,
+ * n-uniform, n-noise, which only the network's analyses use -- and every
+ * key of train (arch, epochs, ...) are refused with FILE:LINE: KEY, as is an
+ * [analyze] section; an analysis named in only that cannot run on the
+ * inputs (fgsm, maps; margins, confidence, collapse without readout;
+ * calibration without logits or readout) is refused too.  They come from
+ * [base], [method N] presets, [grid] axes (states = a.npy | b.npy) and
+ * quick.KEY like any run key.  Relative paths are relative to the current
+ * directory of `mixgeo suite`, as train's data = idx:DIR and data-dir (run
+ * the suite from the directory its paths are written for; experiments/ runs
+ * from the repository root).  A missing input file is not a suite-file
+ * problem: that run fails (FAILED, log.txt) and the others go on.
+ * The analysis goes to RUN/analysis/states/ (summary.json and the TSV and
+ * gnuplot files of `mixgeo analyze`); a metric addresses it as
+ * analysis/states/summary.json:spectra.mean_centred.rest, or, in a states
+ * suite, by the JSON path alone: spectra.mean_centred.rest (a metric with no
+ * FILE: is a path into analysis/states/summary.json; metrics.tsv columns
+ * such as test_acc do not exist there and are refused).
+ * Input identity: the id hashes the keys as written (the paths, not the
+ * contents; "command=states" first).  When the analysis starts the runner
+ * writes RUN/inputs.tsv (size and modification time, to the nanosecond, of
+ * every input file); `suite status` compares them with the files (one
+ * stat() each, no reading) and a difference makes a finished run stale, so
+ * a rewritten or touched input is analysed again by the next `suite run`
+ * (like make, a touch counts as a change).  An input file that is gone
+ * leaves a finished run done (its results stay; status says so).  sha256
+ * sums of the inputs are in analysis/states/summary.json "source".
+ *
  * Precedence of the run keys of one run: defaults < [base] < the [method]
  * preset of its method value < its other axis values < quick.KEY (--quick).
  *
@@ -104,17 +143,21 @@
  * out/threads/checkpoint-every (they do not change results) and every key
  * whose resolved value is the option's default text (so that adding an
  * option keeps the ids; a changed default is caught by comparing RUN/config.ini,
- * see CLI_RUN_STALE).  Theory runs hash "command=theory" too.
+ * see CLI_RUN_STALE).  Theory runs hash "command=theory" too, states runs
+ * "command=states".
  *
  * Run directory OUT/runs/ID/ (OUT = [suite] out, --out, or --root/NAME):
  *   config.ini, metrics.tsv, summary.json, model.ckpt   (mixgeo train)
  *   config.ini, theory.tsv, summary.json, theory-*.gp   (mixgeo theory; config.ini
  *                                                       written by the runner)
+ *   config.ini, inputs.tsv, analysis/states/...        (mixgeo analyze --states;
+ *                                                       both written by the runner)
  *   analysis/...                                       (mixgeo analyze)
  *   log.txt          stdout+stderr of every step, appended, one header per step
  *   lock             flock()ed while a runner or a step of it works on the run
  *                    (a second runner waits for it, then skips or takes the run)
- *   steps/train.done (theory.done), steps/analyze-SPLIT-LK.done   one per finished step
+ *   steps/train.done (theory.done, states.done), steps/analyze-SPLIT-LK.done
+ *                    one per finished step
  *   DONE             written atomically after the last step (its steps line
  *                    names the analyses; a changed [analyze] makes it partial)
  *   FAILED           step, exit status and log of the last failure
@@ -283,15 +326,18 @@ typedef struct {
 
 /* ---------------------------------------------------------------- the suite */
 
-enum { CLI_SUITE_TRAIN = 0, CLI_SUITE_THEORY = 1 };
+enum { CLI_SUITE_TRAIN = 0, CLI_SUITE_THEORY = 1, CLI_SUITE_STATES = 2 };
+
+/* The analysis directory of a states run, relative to the run directory. */
+#define CLI_SUITE_STATES_OUT "analysis/states"
 
 struct cli_suite {
     char *path;          /* the suite file */
     char *name;          /* [suite] name */
     char *description;   /* "" if none */
-    int command;         /* CLI_SUITE_TRAIN or CLI_SUITE_THEORY */
+    int command;         /* CLI_SUITE_TRAIN, CLI_SUITE_THEORY or CLI_SUITE_STATES */
     int order;           /* [suite] order: place in a combined report (default 0) */
-    const cli_opt *opts; /* the options of the command (cli_train_opts or theory's) */
+    const cli_opt *opts; /* the options of the command (cli_train_opts, theory's, states') */
     int n_opts;
     char *out; /* output directory (after --out / --root) */
     int quick; /* --quick in effect */
@@ -364,18 +410,27 @@ cli_run_state cli_suite_run_state_locked(const cli_suite *s, const cli_suite_run
 int cli_suite_config_matches(const cli_suite *s, const cli_suite_run *r, const char *dir, char *why,
                              size_t len);
 
-/* Write DIR/config.ini of run r (train: for `mixgeo train --config`; theory:
- * the record of the options given to `mixgeo theory`), out = DIR, threads =
- * threads. */
+/* Write DIR/config.ini of run r (train: for `mixgeo train --config`; theory,
+ * states: the record of the options given to `mixgeo theory` / `mixgeo
+ * analyze`), out = DIR (states: DIR/analysis/states), threads = threads. */
 mg_status cli_suite_write_config(const cli_suite *s, const cli_suite_run *r, const char *dir,
                                  int threads);
 
-/* The command line of a theory run (argv[0] = exe, then "theory" and
- * --KEY VALUE for every key, --out DIR --threads N; NULL-terminated) into
- * argv (max entries, strings in buf).  Returns the count or -1 if it does not fit. */
-int cli_suite_theory_argv(const cli_suite *s, const cli_suite_run *r, const char *exe,
-                          const char *dir, int threads, char **argv, int max, char *buf,
-                          size_t len);
+/* The command line of a theory or states run (argv[0] = exe, then "theory"
+ * or "analyze" and --KEY VALUE for every key with a non-empty value, --out
+ * DIR (states: DIR/analysis/states) --threads N; NULL-terminated) into argv
+ * (max entries, strings in buf).  Returns the count or -1 if it does not fit. */
+int cli_suite_command_argv(const cli_suite *s, const cli_suite_run *r, const char *exe,
+                           const char *dir, int threads, char **argv, int max, char *buf,
+                           size_t len);
+
+/* States runs: write DIR/inputs.tsv, the size and modification time of each
+ * input file of r as it is now (-1 for a file that cannot be stat()ed; the
+ * analysis then fails on it), read back by cli_suite_run_state. */
+mg_status cli_suite_record_inputs(const cli_suite *s, const cli_suite_run *r, const char *dir);
+/* States runs: remove the files (not directories) of DIR/analysis/states, so
+ * that a fresh analysis leaves nothing of an earlier one behind. */
+void cli_suite_clear_states_out(const char *dir);
 
 /* Markers (atomic writes).  cli_suite_step_done: 1 if steps/NAME.done holds
  * the step's args. */

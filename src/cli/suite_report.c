@@ -1721,6 +1721,9 @@ static const char *const k_run_metrics[] = {"final.train_loss", "final.train_acc
                                             "best.epoch",       "best.val_acc",    "best.test_acc",
                                             "best.test_nll",    "train_seconds",   NULL};
 
+/* The columns of runs.tsv of a states suite (analysis/states/summary.json). */
+static const char *const k_states_run_metrics[] = {"n", "dim", "classes", NULL};
+
 static mg_status write_runs_tsv(sx_report_ctx *c, const cli_run_state *states)
 {
     const cli_suite *s = c->s;
@@ -1728,7 +1731,11 @@ static mg_status write_runs_tsv(sx_report_ctx *c, const cli_run_state *states)
     sx_mb_open(&t);
     fprintf(t.f, "%s\n# columns: id state", c->prov);
     for (int a = 0; a < s->n_axes; a++) fprintf(t.f, " %s", s->axes[a].key);
-    for (int i = 0; k_run_metrics[i]; i++) fprintf(t.f, " %s", k_run_metrics[i]);
+    /* a states run has no training summary: the size of its inputs instead */
+    const char *const *cols = s->command == CLI_SUITE_STATES ? k_states_run_metrics : k_run_metrics;
+    const char *file =
+        s->command == CLI_SUITE_STATES ? CLI_SUITE_STATES_OUT "/summary.json" : "summary.json";
+    for (int i = 0; cols[i]; i++) fprintf(t.f, " %s", cols[i]);
     fputc('\n', t.f);
     for (int r = 0; r < s->n_runs; r++) {
         fprintf(t.f, "%s\t%s", s->runs[r].id, cli_run_state_name(states[r]));
@@ -1736,12 +1743,12 @@ static mg_status write_runs_tsv(sx_report_ctx *c, const cli_run_state *states)
             fputc('\t', t.f);
             tsv_cell(t.f, s->axes[a].values[s->runs[r].vi[a]]);
         }
-        for (int i = 0; k_run_metrics[i]; i++) {
+        for (int i = 0; cols[i]; i++) {
             cli_suite_metric m;
             memset(&m, 0, sizeof m);
             m.n_terms = 1;
-            snprintf(m.terms[0].file, sizeof m.terms[0].file, "summary.json");
-            snprintf(m.terms[0].path, sizeof m.terms[0].path, "%s", k_run_metrics[i]);
+            snprintf(m.terms[0].file, sizeof m.terms[0].file, "%s", file);
+            snprintf(m.terms[0].path, sizeof m.terms[0].path, "%s", cols[i]);
             fputc('\t', t.f);
             tsv_num(t.f, c->rc[r].done ? metric_value(c, r, &m) : NAN);
         }

@@ -1,8 +1,9 @@
 /* suite_run.c - experiment suites, part 2 of 3: the runs on disk.  The run
  * directory OUT/runs/ID, the state of a run (lock, DONE, FAILED, config.ini
- * compared with the suite, summary.json progress), the configuration a
- * runner writes (config.ini, the argv of a theory run), and the markers
- * (steps/NAME.done, DONE, FAILED).  suite.c reads the suite file;
+ * compared with the suite, summary.json progress, the input files of a
+ * states run compared with inputs.tsv), the configuration a runner writes
+ * (config.ini, the argv of a theory or states run, inputs.tsv), and the
+ * markers (steps/NAME.done, DONE, FAILED).  suite.c reads the suite file;
  * suite_report.c writes the report; cmd_suite.c runs the processes.  See
  * suite.h for the run-directory layout.
  */
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- runs */
@@ -128,6 +130,151 @@ int cli_suite_config_matches(const cli_suite *s, const cli_suite_run *r, const c
     return ok;
 }
 
+/* ---------------------------------------------------------------- inputs of states runs */
+
+#define MAX_INPUTS 5
+
+/* The input files of a states run: role and path (states, labels, logits,
+ * readout_W, readout_b; the empty ones left out).  Returns their number. */
+static int run_inputs(const cli_suite *s, const cli_suite_run *r, const char *role[MAX_INPUTS],
+                      char path[MAX_INPUTS][4096])
+{
+    static const char *const keys[] = {"states", "labels", "logits", NULL};
+    int n = 0;
+    for (int k = 0; keys[k]; k++) {
+        int i = sx_suite_opt(s, keys[k]);
+        if (i < 0 || !r->config[i] || !*r->config[i]) continue;
+        role[n] = keys[k];
+        snprintf(path[n++], 4096, "%s", r->config[i]);
+    }
+    int i = sx_suite_opt(s, "readout");
+    const char *ro = i >= 0 && r->config[i] ? r->config[i] : "";
+    if (*ro) {
+        const char *comma = strchr(ro, ',');
+        role[n] = "readout_W";
+        snprintf(path[n++], 4096, "%.*s", comma ? (int)(comma - ro) : (int)strlen(ro), ro);
+        if (comma && comma[1]) {
+            role[n] = "readout_b";
+            snprintf(path[n++], 4096, "%s", comma + 1);
+        }
+    }
+    return n;
+}
+
+/* "SIZE\tMTIME" of path now (mtime as seconds.nanoseconds); "-1\t-1" if it
+ * cannot be stat()ed.  Returns 1 if it could. */
+static int file_identity(const char *path, char *buf, size_t len)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(buf, len, "-1\t-1");
+        return 0;
+    }
+    snprintf(buf, len, "%lld\t%lld.%09ld", (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+             (long)st.st_mtim.tv_nsec);
+    return 1;
+}
+
+mg_status cli_suite_record_inputs(const cli_suite *s, const cli_suite_run *r, const char *dir)
+{
+    char path[4096], when[64];
+    mg_status e = cli_path(path, sizeof path, dir, "inputs.tsv");
+    if (e != MG_OK) return e;
+    const char *role[MAX_INPUTS];
+    char files[MAX_INPUTS][4096];
+    int n = run_inputs(s, r, role, files);
+    sx_iso_time(when, sizeof when);
+    sx_membuf m;
+    sx_mb_open(&m);
+    fprintf(m.f,
+            "# mixgeo suite %s: the input files of this run when its analysis started (%s);\n"
+            "# a size or modification time (seconds.nanoseconds) that differs now makes the\n"
+            "# finished run stale (-1: the file could not be read then).\n"
+            "# columns: role size mtime path\n",
+            s->name, when);
+    for (int k = 0; k < n; k++) {
+        char id[96];
+        file_identity(files[k], id, sizeof id);
+        fprintf(m.f, "%s\t%s\t%s\n", role[k], id, files[k]);
+    }
+    return sx_mb_write(&m, path);
+}
+
+/* Compare the input files of states run r with DIR/inputs.tsv: 0 the same,
+ * 1 changed (stale; why says which), 2 the same but one is gone now (why
+ * says which: the results are kept). */
+static int inputs_changed(const cli_suite *s, const cli_suite_run *r, const char *dir, char *why,
+                          size_t len)
+{
+    char path[4096];
+    why[0] = '\0';
+    if (cli_path(path, sizeof path, dir, "inputs.tsv") != MG_OK) return 1;
+    char *text = sx_read_text(path, 1 << 20);
+    if (!text) {
+        snprintf(why, len, "no inputs.tsv (the record of its input files)");
+        return 1;
+    }
+    const char *role[MAX_INPUTS];
+    char files[MAX_INPUTS][4096];
+    int n = run_inputs(s, r, role, files), result = 0;
+    for (int k = 0; k < n && result != 1; k++) {
+        /* the line "ROLE\tSIZE\tMTIME\tPATH" of this role */
+        char want[96], rec[96] = "";
+        size_t rl = strlen(role[k]);
+        for (const char *p = text; *p;) {
+            const char *e = strchr(p, '\n');
+            size_t ll = e ? (size_t)(e - p) : strlen(p);
+            if (ll > rl && !strncmp(p, role[k], rl) && p[rl] == '\t') {
+                const char *f = p + rl + 1, *t2 = memchr(f, '\t', ll - rl - 1);
+                const char *t3 = t2 ? memchr(t2 + 1, '\t', (size_t)(p + ll - t2 - 1)) : NULL;
+                if (t3 && (size_t)(t3 - f) < sizeof rec)
+                    snprintf(rec, sizeof rec, "%.*s", (int)(t3 - f), f);
+                break;
+            }
+            p = e ? e + 1 : p + ll;
+        }
+        int exists = file_identity(files[k], want, sizeof want);
+        if (!*rec) {
+            snprintf(why, len, "input %s %.300s is not in inputs.tsv", role[k], files[k]);
+            result = 1;
+        } else if (!exists && strcmp(rec, "-1\t-1") != 0) {
+            snprintf(why, len, "input gone: %s %.300s (the results are kept)", role[k], files[k]);
+            result = 2;
+        } else if (strcmp(rec, want) != 0) {
+            char *tab1 = strchr(rec, '\t'), *tab2 = strchr(want, '\t');
+            if (tab1) *tab1 = '\0';
+            if (tab2) *tab2 = '\0';
+            if (strcmp(rec, want) != 0)
+                snprintf(why, len, "input changed: %s %.300s (size %.32s -> %.32s)", role[k],
+                         files[k], rec, want);
+            else
+                snprintf(why, len, "input changed: %s %.300s (modified after the analysis started)",
+                         role[k], files[k]);
+            result = 1;
+        }
+    }
+    free(text);
+    return result;
+}
+
+void cli_suite_clear_states_out(const char *dir)
+{
+    char path[4096];
+    if (cli_path(path, sizeof path, dir, CLI_SUITE_STATES_OUT) != MG_OK) return;
+    DIR *d = opendir(path);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char p[4096 + 256];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", path, de->d_name);
+        if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode)) remove(p);
+    }
+    closedir(d);
+}
+
+/* ---------------------------------------------------------------- state */
+
 static cli_run_state run_state(const cli_suite *s, const cli_suite_run *r, int check_lock,
                                char *detail, size_t len)
 {
@@ -147,6 +294,14 @@ static cli_run_state run_state(const cli_suite *s, const cli_suite_run *r, int c
         if (!cli_suite_config_matches(s, r, dir, why, sizeof why)) {
             snprintf(detail, len, "configuration changed (%s)", why);
             return CLI_RUN_STALE;
+        }
+        if (s->command == CLI_SUITE_STATES && strcmp(steps, s->steps_sig) == 0) {
+            int c = inputs_changed(s, r, dir, why, sizeof why);
+            if (c == 1) {
+                snprintf(detail, len, "%s", why);
+                return CLI_RUN_STALE;
+            }
+            snprintf(detail, len, "%s", why); /* "" or an input that is gone */
         }
         if (!strcmp(steps, s->steps_sig)) return CLI_RUN_DONE;
         snprintf(detail, len, "trained; [analyze] changed");
@@ -203,10 +358,21 @@ mg_status cli_suite_write_config(const cli_suite *s, const cli_suite_run *r, con
         if (r->config[i]) cli_set(&v, i, r->config[i], NULL);
     char t[32];
     snprintf(t, sizeof t, "%d", threads);
-    cli_set_by_name(&v, "out", dir, NULL);
+    char out[4200];
+    snprintf(out, sizeof out, "%s%s%s", dir, s->command == CLI_SUITE_STATES ? "/" : "",
+             s->command == CLI_SUITE_STATES ? CLI_SUITE_STATES_OUT : "");
+    cli_set_by_name(&v, "out", out, NULL);
     cli_set_by_name(&v, "threads", t, NULL);
     mg_status st;
-    if (s->command == CLI_SUITE_THEORY) {
+    if (s->command == CLI_SUITE_STATES) {
+        char path[4096];
+        st = cli_path(path, sizeof path, dir, "config.ini");
+        if (st == MG_OK)
+            st = cli_ini_write(path, &v, "analyze",
+                               "mixgeo suite: the options this run gave to `mixgeo analyze "
+                               "--states`\n(compared with the suite file to find changed runs; "
+                               "the input files: inputs.tsv)");
+    } else if (s->command == CLI_SUITE_THEORY) {
         char path[4096];
         st = cli_path(path, sizeof path, dir, "config.ini");
         if (st == MG_OK)
@@ -220,9 +386,12 @@ mg_status cli_suite_write_config(const cli_suite *s, const cli_suite_run *r, con
     return st;
 }
 
-int cli_suite_theory_argv(const cli_suite *s, const cli_suite_run *r, const char *exe,
-                          const char *dir, int threads, char **argv, int max, char *buf, size_t len)
+int cli_suite_command_argv(const cli_suite *s, const cli_suite_run *r, const char *exe,
+                           const char *dir, int threads, char **argv, int max, char *buf,
+                           size_t len)
 {
+    MG_ASSERT(s->command == CLI_SUITE_THEORY || s->command == CLI_SUITE_STATES);
+    int states = s->command == CLI_SUITE_STATES;
     int n = 0;
     size_t used = 0;
 #define ARG(text)                                                                                  \
@@ -233,19 +402,21 @@ int cli_suite_theory_argv(const cli_suite *s, const cli_suite_run *r, const char
         argv[n++] = buf + used;                                                                    \
         used += l_;                                                                                \
     } while (0)
-    char opt[300], th[32];
+    char opt[300], th[32], out[4200];
     ARG(exe);
-    ARG("theory");
+    ARG(states ? "analyze" : "theory");
     for (int i = 0; i < s->n_opts; i++) {
         if (!r->config[i] || !strcmp(s->opts[i].name, "out") || !strcmp(s->opts[i].name, "threads"))
             continue;
+        if (states && !*r->config[i]) continue; /* logits, readout: none */
         snprintf(opt, sizeof opt, "--%s", s->opts[i].name);
         ARG(opt);
         ARG(r->config[i]);
     }
     snprintf(th, sizeof th, "%d", threads);
+    snprintf(out, sizeof out, "%s%s%s", dir, states ? "/" : "", states ? CLI_SUITE_STATES_OUT : "");
     ARG("--out");
-    ARG(dir);
+    ARG(out);
     ARG("--threads");
     ARG(th);
 #undef ARG
@@ -291,7 +462,7 @@ mg_status cli_suite_mark_done(const cli_suite *s, const cli_suite_run *r, const 
     sx_membuf m;
     sx_mb_open(&m);
     fprintf(m.f,
-            "# mixgeo suite %s: this run finished every step (train and the analyses below).\n"
+            "# mixgeo suite %s: this run finished every step (listed below).\n"
             "# Removing this file makes `mixgeo suite run` check the run again.\n"
             "id = %s\n"
             "config = %016llx\n"
