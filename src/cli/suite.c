@@ -597,18 +597,20 @@ const char *sx_axis_label(const cli_suite_axis *a)
 
 /* ---------------------------------------------------------------- analyses */
 
-/* The analyses `mixgeo analyze --only` knows (k_an_names of cmd_analyze.c;
- * keep in sync, or let cmd_analyze.c export its table) and "all". */
-static const char *const k_analyses[] = {"all",     "spectra",    "corollary",   "theory",
-                                         "margins", "confidence", "calibration", "collapse",
-                                         "fgsm",    "maps",       NULL};
+/* The analyses `mixgeo analyze --only` knows: "all" and the names of the
+ * analysis library's registry (mg_analysis_infos, analyze.h). */
+static int known_analysis(const char *name)
+{
+    return !strcmp(name, "all") || mg_analysis_find(name) >= 0;
+}
 
 static void analyses_text(char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';
-    for (int i = 0; k_analyses[i] && used < len; i++) {
-        int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", k_analyses[i]);
+    for (int i = -1; i < MG_AN_COUNT && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", i >= 0 ? ", " : "",
+                         i < 0 ? "all" : mg_analysis_infos[i].name);
         if (w > 0) used += (size_t)w;
     }
 }
@@ -876,7 +878,7 @@ static int entry_list(cli_suite *s, const cli_suite_entry *e, const char *expect
 }
 
 /* The analyses of e (`only = LIST` or `only.K = LIST`), each one of
- * k_analyses (an unknown one is reported with the names and then `also`),
+ * the registry (an unknown one is reported with the names and then `also`),
  * joined with commas into *list (replaced; freed with the suite).  Returns
  * the problems. */
 static int analyses_list(cli_suite *s, const cli_suite_entry *e, const char *also, char **list)
@@ -886,9 +888,7 @@ static int analyses_list(cli_suite *s, const cli_suite_entry *e, const char *als
     char text[1024] = "";
     size_t used = 0;
     for (int k = 0; k < l.n; k++) {
-        int known = 0;
-        for (int j = 0; k_analyses[j]; j++) known |= !strcmp(k_analyses[j], l.item[k]);
-        if (!known) {
+        if (!known_analysis(l.item[k])) {
             char names[512];
             analyses_text(names, sizeof names);
             problems += bad(s, e->line, e->key, "unknown analysis '%s' (expected %s%s)", l.item[k],
