@@ -471,6 +471,61 @@ mg_status mg_trainer_load(mg_trainer *t, const char *path);
 /* Load only the model from a checkpoint (for eval and analyses). */
 mg_status mg_checkpoint_load_model(const char *path, mg_model **out);
 
+/* ---------------------------------------------------------------- runs */
+
+/* What a run's data is, resolved (the data keys of RUN/config.ini): the
+ * training, validation and test sets are rebuilt from it exactly as the
+ * trainer built them. */
+typedef enum { MG_DATA_SYNTH, MG_DATA_IDX, MG_DATA_CSV } mg_data_source;
+typedef struct {
+    mg_data_source source;
+    const char *name;          /* the data spec as written, for messages       */
+    /* synthetic */
+    mg_synth_kind synth;
+    int classes;               /* synthetic: classes; idx/csv: 0 = max label + 1 */
+    int n_per_class, n_test_per_class; /* synthetic: points per class (0: no test set) */
+    double noise;
+    int synth_dim;             /* blobs: dimension (0: 2)                      */
+    char dir[1024];            /* idx: train-* and t10k-* files                */
+    char csv_train[1024], csv_test[1024]; /* csv ("" = no test set)          */
+    uint64_t seed;             /* synthetic data, validation split, subset     */
+    int val;                   /* held out of train for validation (0: none)   */
+    int n_train;               /* a random subset of the rest (0: all)         */
+    int standardize;           /* per-feature, with the training statistics    */
+} mg_data_spec;
+
+/* The sets of a run; owned, freed with mg_run_data_free. */
+typedef struct {
+    mg_dataset *train, *val, *test; /* val, test NULL when absent */
+} mg_run_data;
+
+/* Rebuild the data: the sources (synthetic from (seed, MG_STREAM_DATA, 0)
+ * and (.., 1) for the test set; IDX; CSV), the validation split
+ * (mg_dataset_split with (seed, MG_STREAM_DATA, 2)), the training subset
+ * ((.., 3)), standardisation fitted on the training set.  Errors name the
+ * path or option (MG_ERR_IO, MG_ERR_FORMAT, MG_ERR_CONFIG, MG_ERR_NOMEM). */
+mg_status mg_run_data_load(const mg_data_spec *spec, mg_run_data *out);
+void mg_run_data_free(mg_run_data *d);
+/* "train", "val", "test" for 0, 1, 2. */
+const char *mg_split_name(int split);
+
+/* A trained run opened for evaluation and analysis: DIR/model.ckpt, the
+ * data rebuilt from spec, the split asked for (0 train, 1 val, 2 test),
+ * checked against the model (features, labels).  Everything is owned;
+ * mg_run_close frees it. */
+typedef struct {
+    mg_model *model;
+    mg_run_data data;
+    const mg_dataset *set; /* the split (points into data) */
+    int split;
+    char checkpoint[4096];
+} mg_run;
+/* Errors: MG_ERR_CONFIG (no checkpoint: "has the run been trained?", the
+ * run has no such split, the data does not fit the model), the errors of
+ * mg_checkpoint_load_model and mg_run_data_load. */
+mg_status mg_run_open(const char *dir, const mg_data_spec *spec, int split, mg_run *out);
+void mg_run_close(mg_run *r);
+
 /* ---------------------------------------------------------------- files */
 
 /* Write a file atomically: fn writes to a temp file in the same directory,

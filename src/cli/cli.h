@@ -279,16 +279,15 @@ int cli_run_config_resolve(cli_values *v, cli_run_config *c);
  * Prints every problem naming --arch / --classes; returns their number. */
 int cli_run_config_finish_arch(cli_values *v, cli_run_config *c, const mg_dataset *train);
 
-/* The datasets of a run: train (after removing val), val (NULL unless
- * --val > 0), test (NULL when the source has none), all standardised with
- * the training statistics when --standardize. */
-typedef struct {
-    mg_dataset *train, *val, *test;
-} cli_data;
-/* Seeds: synthetic train (data_seed, MG_STREAM_DATA, 0), test (.., 1), the
- * validation split (.., 2).  Errors name the path or option. */
+/* The datasets of a run (mg_run_data): train (after removing val), val (NULL
+ * unless --val > 0), test (NULL when the source has none), all standardised
+ * with the training statistics when --standardize. */
+typedef mg_run_data cli_data;
+/* The library's description of the run's data (mg_data_spec) from c. */
+void cli_data_spec(const cli_run_config *c, mg_data_spec *s);
+/* mg_run_data_load of cli_data_spec(c); errors name the path or option. */
 mg_status cli_data_load(const cli_run_config *c, cli_data *d);
-void cli_data_free(cli_data *d);
+#define cli_data_free mg_run_data_free
 
 /* Read RUN/config.ini into v (origins "RUN/config.ini:LINE: key").  Returns 0,
  * the number of problems, or -1 when the file cannot be read (printed). */
@@ -307,8 +306,8 @@ typedef struct {
     char run[1024], ckpt[4096];
     cli_values rv;          /* RUN/config.ini with the data overrides          */
     cli_run_config c;
-    cli_data data;
-    mg_model *m;
+    mg_run opened;          /* model, data, split (mg_run_open)                 */
+    mg_model *m;            /* = opened.model                                   */
     int split;              /* 0 train, 1 val, 2 test                          */
     const char *split_name;
     int layer;              /* k in 0..L                                       */
@@ -325,10 +324,14 @@ typedef struct {
 
 /* Options shared by analyze and dump: --layer, --split, --max-per-class
  * (default auto: the same rule in both), --threads and the data overrides of
- * train; appended to opts (n updated). */
+ * train; appended to opts (n updated).  eval has --split, --threads and the
+ * data overrides only: cli_analysis_open reads --layer and --max-per-class
+ * when the command has them. */
 void cli_analysis_add_opts(cli_opt *opts, int *n, const char *default_split);
-/* Open RUN with the values of those options (ev).  Prints every problem;
- * returns 0 or the exit code (2 usage, 1 runtime). */
+/* Open RUN with the values of those options (ev): RUN/config.ini with the
+ * data overrides of the command line resolved to an mg_data_spec, then
+ * mg_run_open (the one way eval, analyze and dump open a run).  Prints every
+ * problem; returns 0 or the exit code (2 usage, 1 runtime). */
 int cli_analysis_open(cli_analysis_run *r, const char *run, const cli_values *ev);
 /* Keep the first max_per_class examples of each class (mg_an_select), as the
  * analyses do: r->set becomes them.  Returns 0 or the exit code. */

@@ -1233,100 +1233,33 @@ int cli_run_config_finish_arch(cli_values *v, cli_run_config *c, const mg_datase
 
 /* ---------------------------------------------------------------- data */
 
-void cli_data_free(cli_data *d)
+void cli_data_spec(const cli_run_config *c, mg_data_spec *s)
 {
-    mg_dataset_free(d->train);
-    mg_dataset_free(d->val);
-    mg_dataset_free(d->test);
-    memset(d, 0, sizeof *d);
-}
-
-static mg_status load_sources(const cli_run_config *c, mg_dataset **full, mg_dataset **test)
-{
-    mg_status st = MG_OK;
-    switch (c->data_kind) {
-    case CLI_DATA_SYNTH: {
-        mg_synth_config sc;
-        memset(&sc, 0, sizeof sc);
-        sc.kind = c->synth;
-        sc.classes = c->classes;
-        sc.per_class = c->n_per_class;
-        sc.noise = c->noise;
-        sc.dim = c->n_widths > 0 ? c->widths[0] : 2;
-        mg_rng r;
-        mg_rng_seed3(&r, c->data_seed, MG_STREAM_DATA, 0);
-        st = mg_synth_generate(&sc, &r, full);
-        if (st == MG_OK && c->n_test_per_class > 0) {
-            sc.per_class = c->n_test_per_class;
-            mg_rng_seed3(&r, c->data_seed, MG_STREAM_DATA, 1);
-            st = mg_synth_generate(&sc, &r, test);
-        }
-        break;
-    }
-    case CLI_DATA_FASHION:
-    case CLI_DATA_IDX:
-        st = mg_load_idx_dir(c->data_dir, "train", c->classes, full);
-        if (st == MG_OK) st = mg_load_idx_dir(c->data_dir, "test", (*full)->classes, test);
-        break;
-    case CLI_DATA_CSV:
-        st = mg_load_csv(c->csv_train, c->classes, full);
-        if (st == MG_OK && c->csv_test[0]) st = mg_load_csv(c->csv_test, (*full)->classes, test);
-        break;
-    }
-    return st;
+    memset(s, 0, sizeof *s);
+    s->source = c->data_kind == CLI_DATA_SYNTH ? MG_DATA_SYNTH
+                : c->data_kind == CLI_DATA_CSV ? MG_DATA_CSV
+                                               : MG_DATA_IDX;
+    s->name = c->data;
+    s->synth = c->synth;
+    s->classes = c->classes;
+    s->n_per_class = c->n_per_class;
+    s->n_test_per_class = c->n_test_per_class;
+    s->noise = c->noise;
+    s->synth_dim = c->n_widths > 0 ? c->widths[0] : 2;
+    snprintf(s->dir, sizeof s->dir, "%s", c->data_dir);
+    snprintf(s->csv_train, sizeof s->csv_train, "%s", c->csv_train);
+    snprintf(s->csv_test, sizeof s->csv_test, "%s", c->csv_test);
+    s->seed = c->data_seed;
+    s->val = c->val;
+    s->n_train = c->n_train;
+    s->standardize = c->standardize;
 }
 
 mg_status cli_data_load(const cli_run_config *c, cli_data *d)
 {
-    memset(d, 0, sizeof *d);
-    mg_dataset *full = NULL, *test = NULL;
-    mg_status st = load_sources(c, &full, &test);
-    if (st != MG_OK) goto fail;
-    if (c->val > 0) {
-        if (c->val >= full->n) {
-            st = mg_fail(MG_ERR_CONFIG,
-                         "--val %d: must be less than the %d training examples of '%s'", c->val,
-                         full->n, c->data);
-            goto fail;
-        }
-        mg_rng r;
-        mg_rng_seed3(&r, c->data_seed, MG_STREAM_DATA, 2);
-        st = mg_dataset_split(full, c->val, &r, &d->train, &d->val);
-        if (st != MG_OK) goto fail;
-        mg_dataset_free(full);
-        full = NULL;
-    } else {
-        d->train = full;
-        full = NULL;
-    }
-    if (c->n_train > 0 && c->n_train < d->train->n) {
-        /* a random subset, in dataset order, from a stream of its own */
-        mg_rng r;
-        mg_rng_seed3(&r, c->data_seed, MG_STREAM_DATA, 3);
-        mg_dataset *keep = NULL, *drop = NULL;
-        st = mg_dataset_split(d->train, d->train->n - c->n_train, &r, &keep, &drop);
-        if (st != MG_OK) goto fail;
-        mg_dataset_free(drop);
-        mg_dataset_free(d->train);
-        d->train = keep;
-    }
-    d->test = test;
-    test = NULL;
-    if (c->standardize) {
-        mg_standardizer s;
-        st = mg_standardizer_fit(d->train, &s);
-        if (st != MG_OK) goto fail;
-        mg_standardizer_apply(&s, d->train);
-        if (d->val) mg_standardizer_apply(&s, d->val);
-        if (d->test) mg_standardizer_apply(&s, d->test);
-        mg_standardizer_free(&s);
-    }
-    return MG_OK;
-fail:
-    mg_dataset_free(full);
-    mg_dataset_free(test);
-    cli_data_free(d);
-    return st;
+    mg_data_spec s;
+    cli_data_spec(c, &s);
+    return mg_run_data_load(&s, d);
 }
 
 /* ---------------------------------------------------------------- config.ini */

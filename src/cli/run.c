@@ -35,9 +35,8 @@ void cli_analysis_add_opts(cli_opt *opts, int *n, const char *default_split)
 
 void cli_analysis_close(cli_analysis_run *r)
 {
-    mg_model_free(r->m);
+    mg_run_close(&r->opened);
     mg_dataset_free(r->subset);
-    cli_data_free(&r->data);
     cli_values_free(&r->rv);
     free(r->class_counts);
     memset(r, 0, sizeof *r);
@@ -71,13 +70,17 @@ int cli_analysis_open(cli_analysis_run *r, const char *run, const cli_values *ev
 {
     memset(r, 0, sizeof *r);
     cli_values_init(&r->rv, cli_train_opts, cli_train_n_opts);
-    int bad = 0, threads = 1, layer = -1, layer_auto = 0;
+    int bad = 0, threads = 1, layer = -1, layer_auto = 1;
+    int has_layer = cli_opt_index(ev, "layer") >= 0;
     bad += cli_get_enum(ev, "split", k_splits, &r->split);
     bad += cli_get_int(ev, "threads", 0, 256, &threads);
-    bad += get_max_per_class(ev, &r->max_per_class);
-    if (strcmp(cli_get(ev, "layer"), "auto") == 0) layer_auto = 1;
-    else if (strcmp(cli_get(ev, "layer"), "features") == 0) r->features = 1;
-    else bad += cli_get_int(ev, "layer", INT_MIN, INT_MAX, &layer);
+    if (cli_opt_index(ev, "max-per-class") >= 0) bad += get_max_per_class(ev, &r->max_per_class);
+    if (has_layer) {
+        const char *l = cli_get(ev, "layer");
+        layer_auto = strcmp(l, "auto") == 0;
+        if (strcmp(l, "features") == 0) r->features = 1;
+        else if (!layer_auto) bad += cli_get_int(ev, "layer", INT_MIN, INT_MAX, &layer);
+    }
     if (bad) return CLI_EXIT_USAGE;
     r->split_name = k_splits[r->split];
     if (strlen(run) >= sizeof r->run) {
@@ -85,17 +88,7 @@ int cli_analysis_open(cli_analysis_run *r, const char *run, const cli_values *ev
         return CLI_EXIT_USAGE;
     }
     snprintf(r->run, sizeof r->run, "%s", run);
-    if (!cli_dir_exists(run)) {
-        cli_error("%s: no such run directory", run);
-        return CLI_EXIT_USAGE;
-    }
     if (cli_run_config_load(&r->rv, run) != 0) return CLI_EXIT_USAGE;
-    if (cli_path(r->ckpt, sizeof r->ckpt, run, "model.ckpt") != MG_OK)
-        return cli_fail_status(MG_ERR_CONFIG);
-    if (!cli_file_exists(r->ckpt)) {
-        cli_error("%s: no model checkpoint %s (has the run been trained?)", run, r->ckpt);
-        return CLI_EXIT_USAGE;
-    }
     for (int i = 0; i < ev->n; i++) {
         if (!(ev->opts[i].flags & CLI_DATA) || !ev->value[i]) continue;
         cli_set_by_name(&r->rv, ev->opts[i].name, ev->value[i], ev->origin[i]);
@@ -104,8 +97,14 @@ int cli_analysis_open(cli_analysis_run *r, const char *run, const cli_values *ev
     if (cli_run_config_resolve(&r->rv, &r->c)) return CLI_EXIT_USAGE;
     mg_set_threads(r->c.train.threads);
 
-    mg_status st = mg_checkpoint_load_model(r->ckpt, &r->m);
+    mg_data_spec spec;
+    cli_data_spec(&r->c, &spec);
+    mg_status st = mg_run_open(run, &spec, r->split, &r->opened);
     if (st != MG_OK) return cli_fail_status(st);
+    snprintf(r->ckpt, sizeof r->ckpt, "%s", r->opened.checkpoint);
+    r->m = r->opened.model;
+    r->set = r->opened.set;
+    if (cli_run_config_finish_arch(&r->rv, &r->c, r->opened.data.train)) return CLI_EXIT_USAGE;
     int L = mg_model_n_blocks(r->m);
     if (layer_auto) layer = L - 1;
     if (r->features) {
@@ -128,33 +127,6 @@ int cli_analysis_open(cli_analysis_run *r, const char *run, const cli_values *ev
     r->layer = layer;
     r->max_per_class_auto = r->max_per_class < 0;
     r->max_per_class = mg_an_resolve_max_per_class(r->max_per_class, mg_an_model_wide(r->m, layer));
-
-    st = cli_data_load(&r->c, &r->data);
-    if (st != MG_OK) return cli_fail_status(st);
-    if (cli_run_config_finish_arch(&r->rv, &r->c, r->data.train)) return CLI_EXIT_USAGE;
-    const mg_dataset *set = r->split == 0 ? r->data.train
-                            : r->split == 1 ? r->data.val
-                                            : r->data.test;
-    if (!set) {
-        cli_error("--split %s: the run has no %s set%s", r->split_name,
-                  r->split == 1 ? "validation" : "test",
-                  r->split == 1 ? " (it was trained with --val 0)" : "");
-        return CLI_EXIT_USAGE;
-    }
-    int C = mg_model_classes(r->m);
-    if (set->dim != mg_model_dim(r->m, 0)) {
-        cli_error("%s: the %s data has %d features, the model %s expects %d", run, r->split_name,
-                  set->dim, mg_model_arch(r->m), mg_model_dim(r->m, 0));
-        return CLI_EXIT_USAGE;
-    }
-    for (int i = 0; i < set->n; i++) {
-        if (set->y[i] < 0 || set->y[i] >= C) {
-            cli_error("%s: label %d of %s example %d is outside the model's classes 0..%d", run,
-                      (int)set->y[i], r->split_name, i, C - 1);
-            return CLI_EXIT_USAGE;
-        }
-    }
-    r->set = set;
     return CLI_EXIT_OK;
 }
 
