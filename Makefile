@@ -1,14 +1,36 @@
 # mixgeo - plain GNU Makefile.  `make help` lists the targets.
 #
 # Libraries: build/libmixgeo.a (src/), build/libmganalysis.a (analysis/),
-# program build/mixgeo (src/cli/), tests build/tests/test_* (tests/test_*.c),
-# benchmarks build/bench/* (bench/*.c).
+# each also shared: build/libmixgeo.so.0.1.0 with the links .so.0 (soname) and
+# .so; program build/mixgeo (src/cli/, linked statically against our own
+# libraries), tests build/tests/test_* (tests/test_*.c), benchmarks
+# build/bench/* (bench/*.c), examples build/examples/* (examples/*.c, linked
+# against the shared libraries and run by `make check`).
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include/mixgeo
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# Debian's /usr/bin/python3 searches $(PREFIX)/lib/python3/dist-packages.
+PYTHONDIR    ?= $(PREFIX)/lib/python3/dist-packages
+# The interpreter of the Python module and its tests: Debian's, which has
+# python3-numpy (`python3` on PATH may be another one, e.g. pyenv's).
+PYTHON  ?= /usr/bin/python3
+export PYTHON
+VERSION   := 0.1.0
+SOVERSION := 0
 PKGS    := openblas lapacke cmocka libcjson inih zlib nettle
 DEBPKGS := libopenblas-dev liblapacke-dev libcmocka-dev libcjson-dev libinih-dev \
-           zlib1g-dev nettle-dev pkg-config gnuplot-nox dataset-fashion-mnist
+           zlib1g-dev nettle-dev pkg-config gnuplot-nox dataset-fashion-mnist \
+           python3-numpy python3-pytest
+# What the shared libraries link (and their .pc files require): libmixgeo
+# MG_PKGS; libmganalysis libmixgeo plus every other package of PKGS but the
+# tests' and the program's own (so a package added to PKGS for analysis/ is
+# picked up; one added for src/ goes into MG_PKGS).
+MG_PKGS  := openblas zlib
+ANA_PKGS := $(filter-out $(MG_PKGS) cmocka inih,$(PKGS))
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -20,18 +42,30 @@ CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -Ianalysis -MMD -MP
 LDLIBS   := $(PKG_LIBS) -lm -lpthread
 
+# Shared libraries: every library object is compiled with -fPIC, so one set
+# of objects serves the .a and the .so (measured with bench_train's MLP
+# against a `make B=build-nopic PIC=` build: no training-speed cost).
+# --no-undefined: a missing library is a link error, not a surprise at load
+# time; --as-needed: DT_NEEDED lists only the libraries actually used.
+PIC        := -fPIC
+SO_LDFLAGS  = -shared -Wl,--no-undefined -Wl,--as-needed
+MG_SOLIBS  := $(shell pkg-config --libs $(MG_PKGS) 2>/dev/null) -lm -lpthread
+ANA_SOLIBS := $(shell pkg-config --libs $(ANA_PKGS) $(MG_PKGS) 2>/dev/null) -lm -lpthread
+
 B ?= build
 LIB_SRC  := $(sort $(wildcard src/*.c))
 ANA_SRC  := $(sort $(wildcard analysis/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
+EX_SRC   := $(sort $(wildcard examples/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 ANA_OBJ  := $(ANA_SRC:%.c=$(B)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+EXAMPLES := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
 # The git revision the program was built from, recorded in every output
 # (rewritten only when it changes, so it triggers no needless rebuilds).
@@ -40,18 +74,32 @@ GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)$(shel
 LIB   := $(B)/libmixgeo.a
 ALIB  := $(B)/libmganalysis.a
 PROG  := $(B)/mixgeo
+# Shared: the real file lib*.so.$(VERSION), the soname link lib*.so.$(SOVERSION)
+# (what the loader looks for) and the link lib*.so (what -l finds).
+SONAMES   := mixgeo mganalysis
+SO_REAL   := $(SONAMES:%=$(B)/lib%.so.$(VERSION))
+SO_SONAME := $(SONAMES:%=$(B)/lib%.so.$(SOVERSION))
+SHARED    := $(SONAMES:%=$(B)/lib%.so)
 
-.PHONY: FORCE all deps check test asan bench clean install help paper demo format
-all: $(PROG) $(TESTS) $(BENCHES)
+.PHONY: FORCE all deps check test asan bench clean install uninstall help paper demo \
+        format shared examples
+all: $(PROG) $(SHARED) $(TESTS) $(BENCHES) $(EXAMPLES)
 
 help:
-	@echo "make deps     install missing Debian packages (apt-get)"
-	@echo "make          build libraries, the mixgeo program, tests, benchmarks"
-	@echo "make demo     deps + build + the main job (train and evaluate)"
-	@echo "make check    deps + build + run every test"
-	@echo "make asan     the tests under AddressSanitizer + UBSan (build-asan/)"
-	@echo "make bench    benchmark programs (speed figures as ratios)"
-	@echo "make install  PREFIX=$(PREFIX) DESTDIR=: program, libraries, headers, .pc"
+	@echo "make deps      install missing Debian packages (apt-get)"
+	@echo "make           build the libraries (static and shared), the mixgeo program,"
+	@echo "               tests, benchmarks, examples"
+	@echo "make shared    only the shared libraries $(B)/libmixgeo.so, $(B)/libmganalysis.so"
+	@echo "make examples  the programs in examples/, linked against the shared libraries"
+	@echo "make demo      deps + build + the main job (train and evaluate)"
+	@echo "make check     deps + build + run every test and example (PYTHON=$(PYTHON))"
+	@echo "make asan      the tests under AddressSanitizer + UBSan (build-asan/)"
+	@echo "make bench     benchmark programs (speed figures as ratios)"
+	@echo "make install   PREFIX=$(PREFIX) DESTDIR=: program, static and shared libraries,"
+	@echo "               headers, mixgeo.pc + mganalysis.pc, Python module (python/mixgeo/)"
+	@echo "make uninstall (same PREFIX and DESTDIR) remove what install put there"
+	@echo "variables: B=build (build directory), CC, OPT, CFLAGS, LDFLAGS, PREFIX, DESTDIR,"
+	@echo "           BINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR, PYTHONDIR, PYTHON"
 
 # Install only what is missing; needs root (or sudo) the first time.
 deps:
@@ -75,6 +123,7 @@ $(B)/gitrev.h: FORCE
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 $(B)/src/cli/main.o: $(B)/gitrev.h
 $(B)/src/cli/main.o: ALL_CFLAGS += -I$(B) -DMIXGEO_HAVE_GITREV
+$(LIB_OBJ) $(ANA_OBJ): ALL_CFLAGS += $(PIC)
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -83,6 +132,21 @@ $(LIB): $(LIB_OBJ)
 $(ALIB): $(ANA_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+$(B)/libmixgeo.so.$(VERSION): $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(SO_LDFLAGS) -Wl,-soname,libmixgeo.so.$(SOVERSION) \
+	  -o $@ $(LIB_OBJ) $(MG_SOLIBS)
+
+$(B)/libmganalysis.so.$(VERSION): $(ANA_OBJ) $(B)/libmixgeo.so
+	$(CC) $(CFLAGS) $(LDFLAGS) $(SO_LDFLAGS) -Wl,-soname,libmganalysis.so.$(SOVERSION) \
+	  -o $@ $(ANA_OBJ) -L$(B) -lmixgeo $(ANA_SOLIBS)
+
+$(SO_SONAME): %.so.$(SOVERSION): %.so.$(VERSION)
+	ln -sfn $(notdir $<) $@
+$(SHARED): %.so: %.so.$(SOVERSION)
+	ln -sfn $(notdir $<) $@
+
+shared: $(SHARED)
 
 $(PROG): $(CLI_OBJ) $(ALIB) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(ALIB) $(LIB) $(LDLIBS)
@@ -93,12 +157,22 @@ $(B)/tests/%: $(B)/tests/%.o $(ALIB) $(LIB)
 $(B)/bench/%: $(B)/bench/%.o $(ALIB) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ALIB) $(LIB) $(LDLIBS)
 
-# Tests: every cmocka executable, then the shell end-to-end tests.  One BLAS
-# thread so that results are independent of the machine's core count.
+# Examples use only the public API and are linked as a user would link them
+# (cc x.c `pkg-config --cflags --libs mganalysis`), but against the shared
+# libraries just built here, found at run time through the rpath.
+$(B)/examples/%: $(B)/examples/%.o $(SHARED)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(B) -lmganalysis -lmixgeo -Wl,-rpath,$(abspath $(B))
+
+examples: $(EXAMPLES)
+
+# Tests: every cmocka executable and every example (each checks its own
+# answer), then the shell end-to-end tests.  One BLAS thread so that results
+# are independent of the machine's core count.
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 check: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all
-	@OPENBLAS_NUM_THREADS=1 MIXGEO=$(abspath $(PROG)) B=$(B) sh tests/run_all.sh $(TESTS)
+	@OPENBLAS_NUM_THREADS=1 MIXGEO=$(abspath $(PROG)) B=$(B) PYTHON=$(PYTHON) \
+	  sh tests/run_all.sh $(TESTS) $(EXAMPLES)
 
 test: check
 
@@ -111,12 +185,47 @@ asan:
 bench: all
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
-install: $(PROG) $(LIB) $(ALIB)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/mixgeo
-	install -m 755 $(PROG) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(LIB) $(ALIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 src/mixgeo.h $(wildcard analysis/*.h) $(DESTDIR)$(PREFIX)/include/mixgeo/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' mixgeo.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mixgeo.pc
+# Install: DESTDIR stages (packaging), PREFIX is where it will live.  Every
+# public header (all but *_internal.h) goes into $(INCLUDEDIR), the directory
+# the .pc files' Cflags name.
+# ldconfig only for a real (DESTDIR-less) install as root, never an error if
+# it is missing.  The Python module only when python/mixgeo/ has files.
+HEADERS := src/mixgeo.h $(filter-out %_internal.h,$(sort $(wildcard analysis/*.h)))
+PY_SRC  := $(sort $(wildcard python/mixgeo/*.py))
+LDCONFIG = if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \
+	  PATH="$$PATH:/sbin:/usr/sbin" ldconfig 2>/dev/null || true; fi
+install: $(PROG) $(LIB) $(ALIB) $(SHARED)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR)
+	install -m 755 $(PROG) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(LIB) $(ALIB) $(SO_REAL) $(DESTDIR)$(LIBDIR)/
+	for l in $(SONAMES:%=lib%); do \
+	  ln -sfn $$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION) && \
+	  ln -sfn $$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$$l.so || exit 1; \
+	done
+	install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES_PRIVATE@|$(MG_PKGS)|' \
+	    mixgeo.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/mixgeo.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES_PRIVATE@|$(ANA_PKGS)|' \
+	    mganalysis.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/mganalysis.pc
+ifneq ($(PY_SRC),)
+	install -d $(DESTDIR)$(PYTHONDIR)/mixgeo
+	install -m 644 $(PY_SRC) $(DESTDIR)$(PYTHONDIR)/mixgeo/
+endif
+	@$(LDCONFIG)
+
+# Removes the files install writes (and the Python package's bytecode), then
+# our own directories if that left them empty.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mixgeo
+	rm -f $(foreach l,$(SONAMES:%=lib%),$(addprefix $(DESTDIR)$(LIBDIR)/$(l),.a .so .so.$(SOVERSION) .so.$(VERSION)))
+	rm -f $(SONAMES:%=$(DESTDIR)$(PKGCONFIGDIR)/%.pc)
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(HEADERS)))
+	rm -f $(DESTDIR)$(PYTHONDIR)/mixgeo/*.py
+	rm -rf $(DESTDIR)$(PYTHONDIR)/mixgeo/__pycache__
+	@rmdir $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PYTHONDIR)/mixgeo 2>/dev/null || true
+	@$(LDCONFIG)
 
 # The main job on a fresh machine: packages, build, the paper's spiral model
 # and a Fashion-MNIST MLP with Manifold Mixup, evaluated.
@@ -144,9 +253,11 @@ paper: deps
 	  echo "make paper: report in $(PAPER_DIR)/REPORT.md"; exit $$st
 
 format:
-	clang-format -i src/*.c src/*.h src/cli/*.c analysis/*.c analysis/*.h tests/*.c bench/*.c
+	clang-format -i src/*.c src/*.h src/cli/*.c analysis/*.c analysis/*.h tests/*.c bench/*.c \
+	  examples/*.c
 
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(ANA_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d)
+-include $(LIB_OBJ:.o=.d) $(ANA_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d) \
+         $(EXAMPLES:=.d)
