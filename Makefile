@@ -184,6 +184,8 @@ asan:
 
 bench: all
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+	@echo "== bench/bench_python.py"; PYTHONPATH=python MIXGEO_LIB=$(abspath $(B))/libmganalysis.so \
+	  MIXGEO=$(abspath $(PROG)) $(PYTHON) bench/bench_python.py
 
 # Install: DESTDIR stages (packaging), PREFIX is where it will live.  Every
 # public header (all but *_internal.h) goes into $(INCLUDEDIR), the directory
