@@ -8,7 +8,11 @@
  *   metrics.h  calibration, margins, confidence, AUROC, neural collapse
  *   probe.h    analyses that drive a model: hidden states, DeepFool, segment
  *              crossings, interpolation paths, off-manifold samples, FGSM, maps
- *   npy.h      .npy reading and writing for numpy users
+ *   npy.h      .npy reading (streamed, validated) and writing
+ *   analyze.h  every analysis in one call: the registry, the driver
+ *   compare.h  CKA between representations, TwoNN intrinsic dimension,
+ *              adaptive ECE
+ *   report.h   TSV / JSON / gnuplot writers (gp.h)
  * Everything is in double precision through LAPACKE unless a name says f32.
  * Like libmixgeo, it never calls exit() and prints nothing.
  */
@@ -21,5 +25,8 @@
 #include "metrics.h"
 #include "probe.h"
 #include "npy.h"
+#include "analyze.h"
+#include "compare.h"
+#include "report.h"
 
 #endif
