@@ -1,5 +1,6 @@
 /* an_calibration.c - calibration: ECE, MCE, overconfidence, NLL, Brier, the reliability diagram (analyze.h). */
 #include "an_internal.h"
+#include "compare.h"
 
 #include <float.h>
 #include <math.h>
@@ -66,9 +67,72 @@ mg_status mg_an_calibration(mg_an_ctx *x, cJSON *sec)
         gp_buf_free(&b);
         if (st) goto done;
     }
+    /* adaptive (equal-mass) bins, the same count */
+    double ece_a = NAN, mce_a = NAN;
+    {
+        double *conf = mg_an_alloc_d(n);
+        unsigned char *ok = malloc((size_t)n + 1);
+        if (!conf || !ok) {
+            free(conf);
+            free(ok);
+            st = mg_fail(MG_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        for (int i = 0; i < n; i++) {
+            const double *pi = p + (size_t)i * C;
+            int a = 0;
+            for (int j = 1; j < C; j++)
+                if (pi[j] > pi[a]) a = j;
+            conf[i] = pi[a];
+            ok[i] = a == x->y[i];
+        }
+        st = mg_adaptive_ece(conf, ok, n, B, &ece_a, &mce_a, rel);
+        free(conf);
+        free(ok);
+        if (st) goto done;
+        for (int b = 0; b < B; b++) {
+            double *r = rows + (size_t)b * 6;
+            r[0] = rel[b].lo;
+            r[1] = rel[b].hi;
+            r[2] = (double)rel[b].count;
+            r[3] = rel[b].conf;
+            r[4] = rel[b].acc;
+        }
+        static const char *const ac[5] = {"lo", "hi", "count", "conf", "acc"};
+        if ((st = mg_report_tsv(&x->rep, "reliability-adaptive.tsv", ac, 5, rows, B, 0)))
+            goto done;
+        cJSON_AddNumberToObject(sec, "ece_adaptive", ece_a);
+        cJSON_AddNumberToObject(sec, "mce_adaptive", mce_a);
+        cJSON_AddStringToObject(sec, "adaptive_note",
+                                "adaptive (equal-mass) bins: the examples sorted by confidence "
+                                "(ties by index), bin b of B holding ranks floor(b n/B) .. "
+                                "floor((b+1) n/B) - 1; ece_adaptive = sum_b |B_b|/n |acc_b - "
+                                "conf_b|; reliability-adaptive.tsv: lo/hi = the smallest and "
+                                "largest confidence of a bin");
+        gp_buf b;
+        gp_buf_init(&b);
+        char t[200];
+        snprintf(t, sizeof t, "reliability, equal-mass bins (adaptive ECE %.3g, %d bins)", ece_a,
+                 B);
+        mg_report_title(&x->rep, &b, t);
+        gp_buf_printf(&b,
+                      "set size ratio 1\nset xrange [0:1]\nset yrange [0:1]\n"
+                      "set xlabel 'mean confidence of the bin'\nset ylabel 'accuracy'\n"
+                      "set key top left\n"
+                      "plot 'reliability-adaptive.tsv' using 4:5 with linespoints ls %d pt 7 "
+                      "title 'equal-mass bins', \\\n"
+                      "     x with lines ls 8 title 'perfect calibration'\n"
+                      "set size noratio\n",
+                      x->rep.method_ls);
+        st = mg_report_gp(&x->rep, "reliability-adaptive", "reliability diagram, equal-mass bins",
+                          640, 640, NULL, &b);
+        gp_buf_free(&b);
+        if (st) goto done;
+    }
     snprintf(x->line[MG_AN_CALIBRATION], sizeof x->line[0],
-             "ECE %.4g (%d bins), MCE %.4g, OE %.4g, NLL %.4g, Brier %.4g, accuracy %.4g",
-             cal.ece, B, cal.mce, cal.oe, cal.nll, cal.brier, cal.accuracy);
+             "ECE %.4g (%d bins; adaptive %.4g), MCE %.4g, OE %.4g, NLL %.4g, Brier %.4g, "
+             "accuracy %.4g",
+             cal.ece, B, ece_a, cal.mce, cal.oe, cal.nll, cal.brier, cal.accuracy);
 done:
     free(p);
     free(rows);

@@ -72,6 +72,7 @@ mg_status mg_an_calibration(mg_an_ctx *x, cJSON *sec);
 mg_status mg_an_collapse(mg_an_ctx *x, cJSON *sec);
 mg_status mg_an_fgsm(mg_an_ctx *x, cJSON *sec);
 mg_status mg_an_maps(mg_an_ctx *x, cJSON *sec);
+mg_status mg_an_dimension(mg_an_ctx *x, cJSON *sec);
 
 /* ---------------------------------------------------------------- helpers (analyze.c) */
 

@@ -37,6 +37,9 @@ const mg_analysis_info mg_analysis_infos[MG_AN_COUNT] = {
     {"fgsm", 0, MG_NEED_MODEL, "accuracy under one-step FGSM over an epsilon grid"},
     {"maps", MG_NEED_2D, MG_NEED_MODEL,
      "2-D input: decision/confidence map; 2-D layer K: hidden-space map"},
+    {"dimension", 0, 0,
+     "TwoNN intrinsic dimension (Facco et al. 2017) per class and pooled\n"
+     "(--twonn-discard, --twonn-max)"},
 };
 
 int mg_analysis_find(const char *name)
@@ -101,6 +104,8 @@ mg_analyze_config mg_analyze_config_default(void)
     c.n_uniform = 1000;
     c.n_noise = 1000;
     c.threads = 1;
+    c.twonn_discard = 0.1;
+    c.twonn_max = 5000;
     return c;
 }
 
@@ -298,7 +303,8 @@ static mg_status run_readout(mg_an_ctx *x, int need_feat, int *feat_layer)
 static mg_status run_pass(mg_an_ctx *x)
 {
     int need_spec = x->want[MG_AN_SPECTRA] || x->want[MG_AN_COROLLARY];
-    int need_hk = x->want[MG_AN_THEORY] || (x->want[MG_AN_MAPS] && x->dk == 2 && x->k > 0);
+    int need_hk = x->want[MG_AN_THEORY] || x->want[MG_AN_DIMENSION] ||
+                  (x->want[MG_AN_MAPS] && x->dk == 2 && x->k > 0);
     int need_hp = x->want[MG_AN_MARGINS] || x->want[MG_AN_COLLAPSE];
     size_t n = (size_t)x->n;
     mg_status st = MG_OK;
@@ -382,7 +388,7 @@ static mg_status ext_pass(mg_an_ctx *x)
      * readout analyses (margins, collapse, confidence use them as the
      * readout's input) */
     int need_h = x->want[MG_AN_THEORY] || x->want[MG_AN_MARGINS] || x->want[MG_AN_COLLAPSE] ||
-                 x->want[MG_AN_CONFIDENCE];
+                 x->want[MG_AN_CONFIDENCE] || x->want[MG_AN_DIMENSION];
     int bs = p > MG_AN_WIDE_DIM ? MG_AN_WIDE_BATCH : EXT_BLOCK;
     mg_status st = MG_OK;
     mg_spectra_acc *acc = NULL;
@@ -485,9 +491,10 @@ done:
 /* ================================================================ the driver */
 
 typedef mg_status (*an_fn)(mg_an_ctx *x, cJSON *sec);
-static const an_fn k_fns[MG_AN_COUNT] = {mg_an_spectra,     mg_an_corollary, mg_an_theory,
-                                         mg_an_margins,     mg_an_confidence, mg_an_calibration,
-                                         mg_an_collapse,    mg_an_fgsm,      mg_an_maps};
+static const an_fn k_fns[MG_AN_COUNT] = {mg_an_spectra,  mg_an_corollary,  mg_an_theory,
+                                         mg_an_margins,  mg_an_confidence, mg_an_calibration,
+                                         mg_an_collapse, mg_an_fgsm,       mg_an_maps,
+                                         mg_an_dimension};
 
 static double wall_now(void)
 {
@@ -753,6 +760,10 @@ static void choices_json(mg_an_ctx *x, cJSON *root)
     cJSON_AddNumberToObject(ch, "n_uniform", x->n_uniform);
     cJSON_AddNumberToObject(ch, "n_noise", x->n_noise);
     cJSON_AddNumberToObject(ch, "threads", cfg->threads);
+    if (x->want[MG_AN_DIMENSION]) {
+        cJSON_AddNumberToObject(ch, "twonn_discard", cfg->twonn_discard);
+        cJSON_AddNumberToObject(ch, "twonn_max", cfg->twonn_max);
+    }
     cJSON_AddStringToObject(ch, "rng", "mg_rng_seed3(seed, MG_STREAM_ANALYSIS, 100 + index "
                                        "of the analysis [+100 per further draw])");
 }
@@ -771,6 +782,9 @@ static mg_status check_config(const mg_analyze_config *c)
     if (c->n_uniform < 0 || c->n_noise < 0)
         return mg_fail(MG_ERR_CONFIG, "n_uniform and n_noise must be >= 0");
     if (c->max_per_class < -1) return mg_fail(MG_ERR_CONFIG, "max_per_class must be >= -1");
+    if (!(c->twonn_discard >= 0 && c->twonn_discard < 1))
+        return mg_fail(MG_ERR_CONFIG, "twonn_discard must lie in [0, 1)");
+    if (c->twonn_max < 3) return mg_fail(MG_ERR_CONFIG, "twonn_max must be >= 3");
     return MG_OK;
 }
 

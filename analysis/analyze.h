@@ -49,6 +49,7 @@ typedef enum {
     MG_AN_COLLAPSE,
     MG_AN_FGSM,
     MG_AN_MAPS,
+    MG_AN_DIMENSION,
     MG_AN_COUNT
 } mg_analysis_id;
 
@@ -173,6 +174,9 @@ typedef struct {
     int grid;              /* maps: grid x grid (200)                        */
     int n_uniform, n_noise;/* off-manifold samples (1000 each)               */
     int threads;           /* OpenBLAS and the model's worker team (1)       */
+    double twonn_discard;  /* dimension: fraction of the largest ratios dropped (0.1) */
+    int twonn_max;         /* dimension: at most this many points per estimate, a
+                              seeded random subset beyond (5000)              */
     const char *git;       /* revision recorded in every file; NULL "unknown" */
     const char *provenance;/* NULL: "# mixgeo VERSION seed=S git=REV"        */
     /* progress and interruption (either may be NULL): progress gets a short

@@ -44,7 +44,8 @@ for k in choices n_per_class centring tolerances seed bins layer split max_per_c
     predicted_per_class_dim leakage class_means_affine_dim theory resid_rel \
     mixup_sq_error_mean margins penultimate deepfool segment_input segment_layer \
     confidence interp offmanifold auroc_uniform_maxprob calibration ece mce nll brier \
-    collapse nc1 nc4 fgsm accuracy maps input hidden files; do
+    collapse nc1 nc4 fgsm accuracy maps input hidden dimension mean_per_class n_fit \
+    ece_adaptive mce_adaptive files; do
     grep -q "\"$k\":" "$S" || fail "summary.json lacks \"$k\""
 done
 json_range rank_eps 0 2 "$S"
@@ -55,6 +56,11 @@ json_range ece 0 1 "$S"
 json_range mce 0 1 "$S"
 json_range resid_rel 0 1 "$S"
 json_range nc4 0 1 "$S"
+json_range ece_adaptive 0 1 "$S"
+# TwoNN of 2-D bottleneck states: at most 2 (up to estimation noise), every class and pooled
+awk '!/^#/ { if (!($6 >= 0.3 && $6 <= 2.6)) { print "class " $1 ": d " $6; bad = 1 }; rows++ }
+     END { if (rows != 3) { print rows " rows"; bad = 1 }; exit bad }' "$A/dimension.tsv" \
+    >"$T/aw" || fail "dimension.tsv: $(cat "$T/aw")"
 grep -q '"layer":	2' "$S" || fail "summary.json: layer is not 2"
 for f in map-input.tsv map-input.gp map-input-conf.gp points-input.tsv map-hidden.tsv \
     map-hidden.gp points-hidden.tsv uniform-hidden.tsv spectra-centred.tsv spectra.gp \
@@ -146,7 +152,7 @@ if command -v gnuplot >/dev/null 2>&1; then
         [ -s "$A/$f.pdf" ] || fail "plot: no $A/$f.pdf"
     done
     [ -s "$T/th/theory-J.png" ] || fail "plot: no theory-J.png"
-    grep -q "rendered 14 of 14 figures" "$T/plot.out" || fail "plot: $(cat "$T/plot.out")"
+    grep -q "rendered 16 of 16 figures" "$T/plot.out" || fail "plot: $(cat "$T/plot.out")"
 fi
 PATH=/nonexistent-mixgeo-dir "$MIXGEO" plot "$T/th" >/dev/null 2>"$T/err"
 rc=$?

@@ -111,6 +111,12 @@ static void build_table(void)
                        NULL};
     o[n++] = (cli_opt){"n-noise", 0, CLI_VALUE, "N", "1000", 0,
                        "Gaussian noise inputs with the data's per-feature mean and std", NULL};
+    o[n++] = (cli_opt){"twonn-discard", 0, CLI_VALUE, "F", "0.1", 0,
+                       "dimension: the fraction of the largest TwoNN ratios left out of the fit",
+                       NULL};
+    o[n++] = (cli_opt){"twonn-max", 0, CLI_VALUE, "N", "5000", 0,
+                       "dimension: at most N states per estimate (a seeded random subset beyond)",
+                       NULL};
     o[n++] = (cli_opt){"quiet", 'q', CLI_FLAG, NULL, "false", CLI_NO_NEG,
                        "print nothing but errors", "Other"};
     o[n++] = (cli_opt){"help", 'h', CLI_FLAG, NULL, "false", CLI_NO_NEG,
@@ -180,6 +186,10 @@ static int parse_config(const cli_values *ev, mg_analyze_config *cfg)
     bad += cli_get_int(ev, "grid", 2, 4096, &cfg->grid);
     bad += cli_get_int(ev, "n-uniform", 0, 100000000, &cfg->n_uniform);
     bad += cli_get_int(ev, "n-noise", 0, 100000000, &cfg->n_noise);
+    bad += cli_get_double(ev, "twonn-discard", &cfg->twonn_discard);
+    if (!bad && !(cfg->twonn_discard >= 0 && cfg->twonn_discard < 1))
+        bad += cli_bad(ev, "twonn-discard", "must lie in [0, 1)");
+    bad += cli_get_int(ev, "twonn-max", 3, INT_MAX, &cfg->twonn_max);
     cfg->git = cli_git_revision();
     return bad;
 }
