@@ -1,5 +1,7 @@
 /* compare.c - CKA, TwoNN and the adaptive ECE (compare.h). */
 #include "compare.h"
+#include "probe.h"
+#include "report.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -427,4 +429,156 @@ mg_status mg_adaptive_ece(const double *conf, const unsigned char *correct, int 
     if (ece) *ece = e;
     if (mce) *mce = mx;
     return MG_OK;
+}
+
+/* ================================================================ layers of a run, files */
+
+typedef struct {
+    mg_model *m;
+    const int *layers;
+    int nl, done;
+    float **states;
+} layers_job;
+
+static mg_status layers_cb(void *user, const float *s, const int32_t *y, const float *z, int n)
+{
+    (void)s, (void)y, (void)z;
+    layers_job *j = user;
+    for (int i = 0; i < j->nl; i++) {
+        size_t dim = (size_t)mg_model_dim(j->m, j->layers[i]);
+        memcpy(j->states[i] + (size_t)j->done * dim, mg_model_state(j->m, j->layers[i]),
+               sizeof(float) * (size_t)n * dim);
+    }
+    j->done += n;
+    return MG_OK;
+}
+
+mg_status mg_layer_states(mg_model *m, const mg_dataset *d, const int *layers, int nl,
+                          float **states)
+{
+    int L = mg_model_n_blocks(m);
+    for (int i = 0; i < nl; i++) states[i] = NULL;
+    for (int i = 0; i < nl; i++) {
+        if (layers[i] < 0 || layers[i] > L)
+            return mg_fail(MG_ERR_CONFIG, "layer %d outside 0..%d", layers[i], L);
+        states[i] = malloc(sizeof(float) * (size_t)d->n * mg_model_dim(m, layers[i]) + 1);
+        if (!states[i]) {
+            for (int k = 0; k <= i; k++) {
+                free(states[k]);
+                states[k] = NULL;
+            }
+            return mg_fail(MG_ERR_NOMEM, "out of memory (%d states of layer %d)", d->n,
+                           layers[i]);
+        }
+    }
+    layers_job j = {m, layers, nl, 0, states};
+    mg_status st = mg_states_foreach(m, d, 0, 0, 0, layers_cb, &j);
+    if (st != MG_OK)
+        for (int i = 0; i < nl; i++) {
+            free(states[i]);
+            states[i] = NULL;
+        }
+    return st;
+}
+
+mg_status mg_cka_write(const char *dir, const char *provenance, const char *label,
+                       const int *la, int na, const int *lb, int nb, const mg_cka_result *r,
+                       void *head)
+{
+    mg_status st = mg_mkdir_p(dir);
+    if (st != MG_OK) return st;
+    mg_report rep;
+    memset(&rep, 0, sizeof rep);
+    snprintf(rep.dir, sizeof rep.dir, "%s", dir);
+    snprintf(rep.provenance, sizeof rep.provenance, "%s", provenance ? provenance : "");
+    snprintf(rep.label, sizeof rep.label, "%s", label ? label : "");
+    rep.method_ls = 3;
+    rep.files = cJSON_CreateArray();
+    cJSON *root = head ? (cJSON *)head : cJSON_CreateObject();
+    double *rows = malloc(sizeof(double) * ((size_t)na * nb * 7 + 1));
+    if (!rep.files || !root || !rows) {
+        st = mg_fail(MG_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    cJSON *sec = cJSON_CreateObject(), *pairs = cJSON_CreateArray();
+    cJSON_AddItemToObject(root, "cka", sec);
+    cJSON_AddItemToObject(sec, "pairs", pairs);
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++) {
+            const mg_cka_result *c = &r[(size_t)i * nb + j];
+            double *row = rows + ((size_t)i * nb + j) * 7;
+            row[0] = la[i];
+            row[1] = lb[j];
+            row[2] = (double)c->n;
+            row[3] = c->p;
+            row[4] = c->q;
+            row[5] = c->cka;
+            row[6] = c->cka_debiased;
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "layer_a", la[i]);
+            cJSON_AddNumberToObject(o, "layer_b", lb[j]);
+            cJSON_AddNumberToObject(o, "n", (double)c->n);
+            cJSON_AddNumberToObject(o, "p", c->p);
+            cJSON_AddNumberToObject(o, "q", c->q);
+            cJSON_AddNumberToObject(o, "linear", c->cka);
+            cJSON_AddNumberToObject(o, "debiased", c->cka_debiased);
+            cJSON_AddStringToObject(o, "form", c->gram ? "gram" : "features");
+            cJSON_AddItemToArray(pairs, o);
+        }
+    if (na == 1 && nb == 1) {
+        cJSON_AddNumberToObject(sec, "linear", r[0].cka);
+        cJSON_AddNumberToObject(sec, "debiased", r[0].cka_debiased);
+    }
+    cJSON_AddStringToObject(
+        sec, "note",
+        "linear CKA = ||Xc^T Yc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F) of the features centred "
+        "on their means; debiased: each ||A^T B||_F^2 replaced by the unbiased HSIC estimator "
+        "(Song et al. 2012) in feature form, ||A^T B||^2 - n/(n-2) sum_i ||a_i||^2 ||b_i||^2 + "
+        "||A||^2 ||B||^2 / ((n-1)(n-2)) (Kornblith's reference code); the same examples in the "
+        "same order on both sides; layer -1: external states");
+    static const char *const cols[7] = {"layer_a", "layer_b", "n",           "p",
+                                        "q",       "cka",     "cka_debiased"};
+    if ((st = mg_report_tsv(&rep, "cka.tsv", cols, 7, rows, na * nb, nb))) goto done;
+    {
+        gp_buf b;
+        gp_buf_init(&b);
+        if (na * nb > 1) {
+            gp_buf_printf(&b,
+                          "set multiplot layout 1,2\nset xlabel 'layer of A'\n"
+                          "set ylabel 'layer of B'\nset cbrange [0:1]\nunset grid\n"
+                          "set size ratio -1\nset xtics 1\nset ytics 1\n"
+                          "set xrange [%.1f:%.1f]\nset yrange [%.1f:%.1f]\n",
+                          la[0] - 0.5, la[na - 1] + 0.5, lb[0] - 0.5, lb[nb - 1] + 0.5);
+            mg_report_title(&rep, &b, "linear CKA");
+            gp_buf_printf(&b, "plot 'cka.tsv' using 1:2:6 with image notitle, \\\n"
+                              "     '' using 1:2:(sprintf('%%.2f', $6)) with labels tc rgb '#c04000' notitle\n");
+            mg_report_title(&rep, &b, "debiased CKA");
+            gp_buf_printf(&b, "plot 'cka.tsv' using 1:2:7 with image notitle, \\\n"
+                              "     '' using 1:2:(sprintf('%%.2f', $7)) with labels tc rgb '#c04000' notitle\n"
+                              "unset multiplot\nset size noratio\nset grid\n");
+            st = mg_report_gp(&rep, "cka", "CKA between the layers of A and B (heat maps)",
+                              1200, 560, NULL, &b);
+        } else {
+            mg_report_title(&rep, &b, "CKA");
+            gp_buf_printf(&b, "set yrange [0:1]\nset style fill solid 0.6 noborder\n"
+                              "set boxwidth 0.6\nset xtics ('linear' 0, 'debiased' 1)\n"
+                              "set xrange [-0.7:1.7]\nset ylabel 'CKA'\n"
+                              "plot 'cka.tsv' using (0):6 with boxes ls 3 notitle, \\\n"
+                              "     '' using (1):7 with boxes ls 2 notitle\n");
+            st = mg_report_gp(&rep, "cka", "CKA of A and B", 600, 500, NULL, &b);
+        }
+        gp_buf_free(&b);
+        if (st) goto done;
+    }
+    cJSON_AddItemToArray(rep.files, cJSON_CreateString("summary.json"));
+    cJSON_AddItemToObject(root, "files", rep.files);
+    rep.files = NULL;
+    char sp[4400];
+    snprintf(sp, sizeof sp, "%s/summary.json", dir);
+    st = mg_json_write(sp, root);
+done:
+    cJSON_Delete(rep.files);
+    cJSON_Delete(root);
+    free(rows);
+    return st;
 }

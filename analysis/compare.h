@@ -70,6 +70,22 @@ mg_status mg_cka_stream(mg_rows_fn read_x, void *ux, int p, mg_rows_fn read_y, v
 mg_status mg_cka_f32(const float *X, int p, const float *Y, int q, int64_t n, size_t budget,
                      mg_cka_result *out);
 
+/* States of several layers of one model for the n examples of d (eval mode,
+ * the model's batches): states[i] (malloc'ed, n x mg_model_dim(layers[i]),
+ * caller frees each) for layers[i] in 0..L.  One forward pass. */
+mg_status mg_layer_states(mg_model *m, const mg_dataset *d, const int *layers, int nl,
+                          float **states);
+
+/* The files of a comparison in dir: cka.tsv (one row per pair of layers:
+ * layer_a layer_b n p q cka cka_debiased), cka.gp (heat maps of both CKAs
+ * when there is more than one pair, else a bar of the two values) and
+ * summary.json ({"cka": {"pairs": [...], ...}} plus the object head, which is
+ * taken over: NULL for none).  r is na x nb row-major; la / lb name the
+ * layers (-1: external states).  Written atomically. */
+mg_status mg_cka_write(const char *dir, const char *provenance, const char *label,
+                       const int *la, int na, const int *lb, int nb, const mg_cka_result *r,
+                       void *head);
+
 typedef struct {
     int n;             /* points given                                          */
     int n_duplicate;   /* dropped: r1 = 0                                       */

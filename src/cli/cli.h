@@ -54,6 +54,7 @@ int cli_cmd_analyze(int argc, char **argv); /* cmd_analyze.c */
 int cli_cmd_theory(int argc, char **argv);  /* cmd_theory.c  */
 int cli_cmd_dump(int argc, char **argv);    /* cmd_dump.c    */
 int cli_cmd_plot(int argc, char **argv);    /* cmd_plot.c    */
+int cli_cmd_compare(int argc, char **argv); /* cmd_compare.c */
 int cli_cmd_suite(int argc, char **argv);   /* cmd_suite.c   */
 
 /* 1 if NAME is a subcommand (INI sections named after other subcommands are

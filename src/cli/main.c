@@ -22,6 +22,7 @@ static const cli_command k_commands[] = {
     {"analyze", cli_cmd_analyze, "representation geometry of a trained run at one layer"},
     {"theory", cli_cmd_theory, "check Theorem 1 / Corollary 1 on the idealised problem"},
     {"dump", cli_cmd_dump, "write the hidden states of a split as .npy for numpy"},
+    {"compare", cli_cmd_compare, "CKA between the representations of two runs or two .npy files"},
     {"plot", cli_cmd_plot, "render every figure script below a directory with gnuplot"},
     {"suite", cli_cmd_suite, "run a grid of experiments; status; tables and figures over seeds"},
 };
