@@ -306,6 +306,9 @@ int cli_cmd_compare(int argc, char **argv)
             cli_bad(&ev, "all-layers", "applies to runs, not to --states");
             goto done;
         }
+        int threads = 1;
+        if (cli_get_int(&ev, "threads", 0, 256, &threads)) goto done;
+        mg_set_threads(threads);
         rc = compare_states(&ev, (size_t)mib << 20, out);
         goto done;
     }
