@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "compare.h"
 #include "metrics.h"
 #include "theory.h"
 
@@ -25,6 +26,8 @@ size_t mg_bind_struct_size(const char *name)
         {"mg_reliability_bin", sizeof(mg_reliability_bin)},
         {"mg_collapse", sizeof(mg_collapse)},
         {"mg_spectra_config", sizeof(mg_spectra_config)},
+        {"mg_cka_result", sizeof(mg_cka_result)},
+        {"mg_twonn_result", sizeof(mg_twonn_result)},
     };
     if (!name) return 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)

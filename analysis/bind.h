@@ -3,7 +3,8 @@
  *
  * The rest of the API passes structs whose layout a binding would have to
  * mirror.  For the output structs that are plain numbers (mg_spectrum_summary,
- * mg_affine_fit_info, mg_calibration, mg_reliability_bin, mg_collapse) a
+ * mg_affine_fit_info, mg_calibration, mg_reliability_bin, mg_collapse,
+ * mg_cka_result, mg_twonn_result) a
  * binding mirrors them and checks its mirror against mg_bind_struct_size();
  * the spectra result, which holds pointers into one allocation, is read
  * through the accessors below instead, so that its layout may change freely.
@@ -28,7 +29,8 @@ const char *mg_version(void);
 
 /* sizeof of a public struct given its name ("mg_spectrum_summary",
  * "mg_affine_fit_info", "mg_calibration", "mg_reliability_bin",
- * "mg_collapse", "mg_spectra_config"); 0 for any other name. */
+ * "mg_collapse", "mg_spectra_config", "mg_cka_result", "mg_twonn_result");
+ * 0 for any other name. */
 size_t mg_bind_struct_size(const char *name);
 
 /* ---------------------------------------------------------------- spectra result */

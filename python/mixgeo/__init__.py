@@ -12,6 +12,8 @@ analysis/*.h), for hidden states saved from any framework (e.g. PyTorch hooks
     mixgeo.collapse(H, y, W)                 # neural collapse NC1-NC4
     mixgeo.calibration(Z, y, bins=15)        # ECE, MCE, NLL, Brier, reliability
     mixgeo.margins(H, y, W, b)               # exact margins at the readout
+    mixgeo.cka(H1, H2)                       # linear and debiased CKA of two layers
+    mixgeo.twonn(H)                          # TwoNN intrinsic dimension (y=...: per class)
     mixgeo.analyze(H, y, logits=Z, readout=(W, b), out="an/")  # the CLI's files
 
 Conventions shared by every function
@@ -54,8 +56,9 @@ from . import _lib
 from ._lib import lib as _L
 
 __all__ = ["Error", "InputError", "spectra", "spectra_full", "spectrum_summary", "corollary",
-           "theorem1_fit", "collapse", "calibration", "margins", "analyze", "set_threads",
-           "get_threads", "__version__", "library_path", "HAVE_ANALYZE"]
+           "theorem1_fit", "collapse", "calibration", "margins", "cka", "twonn", "twonn_fit",
+           "analyze", "set_threads", "get_threads", "__version__", "library_path",
+           "HAVE_ANALYZE"]
 
 #: The library's MG_VERSION_STRING (mg_version() of analysis/bind.c).
 __version__ = _L.mg_version().decode()
@@ -668,7 +671,8 @@ def calibration(Z, y, bins=15, probs=False):
     y: (n,) integer labels in 0..C-1.
     bins: number of equal-width confidence bins (default 15,
        MG_ECE_BINS_DEFAULT); bin b of B covers (b/B, (b+1)/B], a confidence
-       of exactly 0 goes to bin 0.
+       of exactly 0 goes to bin 0.  The adaptive (equal-mass) ECE uses the
+       same number of bins.
 
     Returns a dict:
       n, classes, bins;  accuracy (argmax p == y, ties to the lowest index);
@@ -681,7 +685,16 @@ def calibration(Z, y, bins=15, probs=False):
         classes, not averaged);
       reliability: numpy structured array of `bins` rows with fields
         lo, hi (edges b/B, (b+1)/B), count, conf, acc (conf, acc NaN when
-        count == 0), dtype RELIABILITY_DTYPE.
+        count == 0), dtype RELIABILITY_DTYPE;
+      ece_adaptive, mce_adaptive: the same with equal-mass bins
+        (mg_adaptive_ece, analysis/compare.h): the examples sorted by
+        confidence max_j p_j (ties by index), bin b of B holding ranks
+        floor(b n / B) .. floor((b+1) n / B) - 1 (bins differ in size by at
+        most one; empty ones only when B > n); ece_adaptive = sum_b |B_b|/n
+        |acc_b - conf_b|, mce_adaptive = max over non-empty bins;
+      reliability_adaptive: its `bins` rows, RELIABILITY_DTYPE, lo/hi = the
+        smallest and largest confidence in the bin (NaN, like conf and acc,
+        when count == 0).
     Errors: InputError (shapes, labels, non-finite logits, bins < 1),
     Error (non-finite probability: MG_ERR_NUMERIC).
     """
@@ -715,6 +728,18 @@ def calibration(Z, y, bins=15, probs=False):
     d = _struct_dict(out)
     d["reliability"] = np.array([(b.lo, b.hi, b.count, b.conf, b.acc) for b in rel],
                                 dtype=RELIABILITY_DTYPE)
+    # equal-mass bins: confidence and correctness as mg_calibration_f64 and
+    # analyze take them (max p, argmax ties to the lowest index)
+    conf = np.ascontiguousarray(P.max(axis=1))
+    ok = np.ascontiguousarray(P.argmax(axis=1) == y32, dtype=np.uint8)
+    rel_a = (_lib.ReliabilityBin * bins)()
+    ece_a, mce_a = ctypes.c_double(), ctypes.c_double()
+    _check(_L.mg_adaptive_ece(_ptr(conf), _ptr(ok), n, bins, ctypes.byref(ece_a),
+                              ctypes.byref(mce_a), ctypes.addressof(rel_a)), fn)
+    d["ece_adaptive"] = ece_a.value
+    d["mce_adaptive"] = mce_a.value
+    d["reliability_adaptive"] = np.array([(b.lo, b.hi, b.count, b.conf, b.acc) for b in rel_a],
+                                         dtype=RELIABILITY_DTYPE)
     return d
 
 
@@ -755,6 +780,192 @@ def margins(H, y, W, b=None):
     _check(_L.mg_penultimate_margins(_ptr(X), n, p, _ptr(Wf), _ptr(bf), C, _ptr(y32),
                                      _ptr(out)), fn)
     return out
+
+
+# ---------------------------------------------------------------- compare
+
+def _budget_bytes(budget_mib, fn):
+    if isinstance(budget_mib, bool) or not isinstance(budget_mib, (int, float, np.integer,
+                                                                   np.floating)):
+        _fail(fn, "budget_mib must be a number of MiB, got %r" % (budget_mib,))
+    b = float(budget_mib)
+    if not np.isfinite(b) or b <= 0:
+        _fail(fn, "budget_mib must be > 0, got %r" % (budget_mib,))
+    nbytes = int(b * 2**20)
+    if nbytes < 1:
+        _fail(fn, "budget_mib = %r is less than one byte" % (budget_mib,))
+    if nbytes > 2**62:
+        _fail(fn, "budget_mib = %r is too large" % (budget_mib,))
+    return nbytes
+
+
+def cka(X, Y, budget_mib=256):
+    """Linear and debiased CKA between two sets of states of the same examples
+    (mg_cka_f32, analysis/compare.h; Kornblith et al. 2019).
+
+    X: (n, ...) flattened per example to n x p; Y: (n, ...) flattened to
+       n x q: the same n examples in the same order (p and q may differ).
+       Both used as float32 (any dtype is converted); arithmetic in double.
+    budget_mib: memory for the accumulators in MiB (default 256,
+       MG_CKA_DEFAULT_BUDGET; a float such as 0.01 is allowed).
+
+    Definitions (the features centred on their means, Xc, Yc):
+      linear   CKA = ||Xc^T Yc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F);
+      debiased CKA_d = u(Xc, Yc) / sqrt(u(Xc, Xc) u(Yc, Yc)) with the
+        unbiased HSIC estimator (Song et al. 2012) in its feature-space form
+        (Nguyen, Raghu & Kornblith 2021; Kornblith's reference code)
+          u(A, B) = ||A^T B||_F^2 - n/(n-2) sum_i ||a_i||^2 ||b_i||^2
+                    + ||A||_F^2 ||B||_F^2 / ((n-1)(n-2))   (n >= 4).
+    Forms: 'features' when p + q <= n (accumulators of (p+q)^2 doubles,
+      the rows streamed in blocks, in column blocks over several passes when
+      they exceed the budget), 'gram' from the n x n Gram matrices of the
+      centred rows when n < p + q and two n x n double matrices fit the
+      budget (else the feature form); the same quantities
+      (||A^T B||_F^2 = tr(A A^T B B^T)).
+
+    Returns a dict:
+      linear, debiased (NaN when a side has no spread; debiased NaN when
+        n < 4);  n, p, q;  form: 'features' or 'gram';
+      passes: passes over the rows (the first computes the means);
+      xy, xx, yy = ||Xc^T Yc||_F^2, ||Xc^T Xc||_F^2, ||Yc^T Yc||_F^2;
+      uxy, uxx, uyy = the unbiased estimators u(., .).
+    Errors: InputError (n mismatch, n < 2, budget_mib <= 0), Error
+    (non-finite value: MG_ERR_FORMAT "X: a non-finite value at row i,
+    feature j"; MG_ERR_NOMEM: the budget cannot hold one column block of
+    p + q features, or out of memory).
+    """
+    fn = "cka"
+    Xf, _ = _states(X, fn, keep64=False, name="X", max_n=2**62)
+    Yf, _ = _states(Y, fn, keep64=False, name="Y", max_n=2**62)
+    n, p = Xf.shape
+    if Yf.shape[0] != n:
+        _fail(fn, "n mismatch: X has %d examples but Y has %d (the same examples in the same "
+              "order are needed)" % (n, Yf.shape[0]))
+    if n < 2:
+        _fail(fn, "CKA needs at least 2 examples, got %d" % n)
+    q = Yf.shape[1]
+    budget = _budget_bytes(budget_mib, fn)
+    r = _lib.CkaResult()
+    _check(_L.mg_cka_f32(_ptr(Xf), p, _ptr(Yf), q, n, budget, ctypes.byref(r)), fn)
+    return {"linear": r.cka, "debiased": r.cka_debiased, "n": int(r.n), "p": r.p, "q": r.q,
+            "form": "gram" if r.gram else "features", "passes": r.passes,
+            "xy": r.xy, "xx": r.xx, "yy": r.yy, "uxy": r.uxy, "uxx": r.uxx, "uyy": r.uyy}
+
+
+def _discard(discard, fn):
+    if isinstance(discard, bool) or not isinstance(discard, (int, float, np.integer,
+                                                             np.floating)):
+        _fail(fn, "discard must be a number in [0, 1), got %r" % (discard,))
+    d = float(discard)
+    if not 0.0 <= d < 1.0:
+        _fail(fn, "discard must lie in [0, 1) (the fraction of the largest ratios left "
+              "out), got %r" % (discard,))
+    return d
+
+
+def _twonn_one(Xf, discard, ratios, fn):
+    n, p = Xf.shape
+    r = _lib.TwonnResult()
+    mu = np.empty(n, dtype=np.float64) if ratios else None
+    _check(_L.mg_twonn_f32(_ptr(Xf), n, p, discard, ctypes.byref(r), _ptr(mu)), fn)
+    out = {"d": r.d, "n": r.n, "n_duplicate": r.n_duplicate, "n_fit": r.n_fit,
+           "discard": r.discard}
+    if ratios:
+        out["mu"] = mu
+    return out
+
+
+def twonn(X, discard=0.1, return_ratios=False, y=None):
+    """TwoNN intrinsic dimension of a set of points (mg_twonn_f32,
+    analysis/compare.h; Facco, d'Errico, Rodriguez & Laio 2017).
+
+    X: (n, ...) points flattened to n x p, n >= 3; used as float32 (any dtype
+       is converted); the distances are recomputed in double.
+    discard: the fraction of the largest ratios left out of the fit, in
+       [0, 1) (default 0.1).
+    return_ratios: also return every point's ratio mu (key 'mu').
+    y: optional (n,) integer labels: then the estimate of all points and of
+       every class (see below).
+
+    Convention (compare.h): for every point mu = r2 / r1, the distances to its
+    second and first nearest neighbours (Euclidean, exact: candidates from a
+    GEMM of the rows, then the distances recomputed in double from the
+    differences); points with r1 = 0 (an exact duplicate) are dropped and
+    counted.  With the N ratios sorted ascending, the empirical CDF is
+    F(mu_(i)) = i / N for i = 1..N; the largest `discard` fraction is left
+    out (the fit keeps min(floor(N (1 - discard)), N - 1) ratios, so mu_(N),
+    where -log(1 - F) is infinite, is always left out), and d is the slope of
+    the least-squares line through the origin of -log(1 - F(mu_(i))) against
+    log(mu_(i)): d = sum x_i y_i / sum x_i^2.
+
+    Returns a dict:
+      d (NaN with fewer than 2 ratios to fit), n (points), n_duplicate
+      (dropped, r1 = 0), n_fit (ratios in the fit), discard;
+      mu (with return_ratios): float64 (n,), NaN for a dropped duplicate.
+    With y: {'pooled': that dict for all n points, 'per_class': {c: that
+      dict for the points of class c, in their order}} for every class c
+      present in y (a class of fewer than 3 points gets d NaN, n_fit 0 and
+      NaN ratios).  Time O(n^2 p) (per class O(n_c^2 p)), memory O(256 n + n p).
+    Errors: InputError (n < 3, discard outside [0, 1), labels), Error
+    (non-finite value: MG_ERR_FORMAT "TwoNN: a non-finite value at row i,
+    feature j", the row of X).
+    """
+    fn = "twonn"
+    Xf, _ = _states(X, fn, keep64=False, name="X")
+    n = Xf.shape[0]
+    if n < 3:
+        _fail(fn, "TwoNN needs at least 3 points, got %d" % n)
+    discard = _discard(discard, fn)
+    ratios = bool(return_ratios)
+    pooled = _twonn_one(Xf, discard, ratios, fn)
+    if y is None:
+        return pooled
+    y32, C = _labels(y, fn, n, name="y", of="X")
+    per = {}
+    for c in range(C):
+        rows = np.flatnonzero(y32 == c)
+        if rows.size == 0:
+            continue
+        if rows.size >= 3:
+            per[c] = _twonn_one(np.ascontiguousarray(Xf[rows]), discard, ratios, fn)
+        else:
+            per[c] = {"d": float("nan"), "n": int(rows.size), "n_duplicate": 0, "n_fit": 0,
+                      "discard": discard}
+            if ratios:
+                per[c]["mu"] = np.full(rows.size, np.nan)
+    return {"pooled": pooled, "per_class": per}
+
+
+def twonn_fit(mu, discard=0.1):
+    """The TwoNN fit alone on given ratios (mg_twonn_fit, analysis/compare.h),
+    e.g. twonn(X, return_ratios=True)['mu'] refitted with another discard.
+
+    mu: 1-d array of ratios r2/r1 (>= 1), any float dtype (used in double);
+       NaN entries (dropped duplicates) are skipped.
+    discard: in [0, 1), as twonn().
+
+    Returns a dict: d (NaN with fewer than 2 ratios to fit), n (entries
+    given), n_duplicate (NaN entries), n_fit, discard.
+    Errors: InputError (not 1-d, an entry infinite or below 1, discard).
+    """
+    fn = "twonn_fit"
+    a = _real(mu, fn, "mu")
+    if a.ndim != 1:
+        _fail(fn, "mu: expected a 1-d array of ratios, got shape %s" % (a.shape,))
+    if a.shape[0] > _INT_MAX:
+        _fail(fn, "mu: %d entries is too many for the C API" % a.shape[0])
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    discard = _discard(discard, fn)
+    nan = np.isnan(a)
+    bad = ~nan & ~(np.isfinite(a) & (a >= 1.0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        _fail(fn, "mu: entry %d is %r; ratios r2/r1 are finite and >= 1 (NaN = skipped)"
+              % (i, float(a[i])))
+    r = _lib.TwonnResult()
+    _check(_L.mg_twonn_fit(_ptr(a) if a.size else None, a.size, discard, ctypes.byref(r)), fn)
+    return {"d": r.d, "n": int(a.size), "n_duplicate": int(nan.sum()), "n_fit": r.n_fit,
+            "discard": r.discard}
 
 
 # ---------------------------------------------------------------- driver

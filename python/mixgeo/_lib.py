@@ -95,9 +95,25 @@ class Collapse(ctypes.Structure):
                 ("nc3", c_double), ("nc4", c_double), ("ncc_accuracy", c_double)]
 
 
+class CkaResult(ctypes.Structure):
+    """mg_cka_result (analysis/compare.h)."""
+    _fields_ = [("n", c_int64), ("p", c_int), ("q", c_int),
+                ("xy", c_double), ("xx", c_double), ("yy", c_double),
+                ("uxy", c_double), ("uxx", c_double), ("uyy", c_double),
+                ("cka", c_double), ("cka_debiased", c_double),
+                ("gram", c_int), ("passes", c_int)]
+
+
+class TwonnResult(ctypes.Structure):
+    """mg_twonn_result (analysis/compare.h)."""
+    _fields_ = [("n", c_int), ("n_duplicate", c_int), ("n_fit", c_int),
+                ("discard", c_double), ("d", c_double)]
+
+
 _MIRRORS = {"mg_spectra_config": SpectraConfig, "mg_spectrum_summary": SpectrumSummary,
             "mg_affine_fit_info": AffineFitInfo, "mg_reliability_bin": ReliabilityBin,
-            "mg_calibration": Calibration, "mg_collapse": Collapse}
+            "mg_calibration": Calibration, "mg_collapse": Collapse,
+            "mg_cka_result": CkaResult, "mg_twonn_result": TwonnResult}
 
 P = c_void_p  # every array and handle is passed as a plain address (None = NULL)
 
@@ -144,6 +160,12 @@ _PROTOTYPES = {
     "mg_penultimate_margins": (c_int, [P, c_int, c_int, P, P, c_int, P, P]),
     "mg_neural_collapse": (c_int, [P, c_int, c_int, P, c_int, P, P,
                                    ctypes.POINTER(Collapse)]),
+    # analysis/compare.h
+    "mg_cka_f32": (c_int, [P, c_int, P, c_int, c_int64, c_size_t, ctypes.POINTER(CkaResult)]),
+    "mg_twonn_f32": (c_int, [P, c_int, c_int, c_double, ctypes.POINTER(TwonnResult), P]),
+    "mg_twonn_fit": (c_int, [P, c_int, c_double, ctypes.POINTER(TwonnResult)]),
+    "mg_adaptive_ece": (c_int, [P, P, c_int, c_int, ctypes.POINTER(c_double),
+                                ctypes.POINTER(c_double), P]),
 }
 
 # Optional: present once analysis/analyze.c is part of the library.

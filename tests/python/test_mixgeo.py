@@ -104,7 +104,7 @@ def test_threads():
 
 def test_docstrings():
     for name in ["spectra", "spectra_full", "spectrum_summary", "corollary", "theorem1_fit",
-                 "collapse", "calibration", "margins", "analyze"]:
+                 "collapse", "calibration", "margins", "cka", "twonn", "twonn_fit", "analyze"]:
         doc = getattr(mixgeo, name).__doc__
         assert doc and len(doc) > 400, name
     assert "ddof = 0" in mixgeo.collapse.__doc__
@@ -847,3 +847,4 @@ def test_readme_example(capsys):
     out = capsys.readouterr().out
     assert "Corollary 1 predicts 14 per class" in out
     assert "n mismatch: H has 600 examples but y has 599 labels" in out
+    assert "adaptive ECE" in out and "CKA linear" in out and "TwoNN d: pooled" in out
