@@ -21,16 +21,17 @@ PYTHON  ?= /usr/bin/python3
 export PYTHON
 VERSION   := 0.1.0
 SOVERSION := 0
-PKGS    := openblas lapacke cmocka libcjson inih zlib nettle
-DEBPKGS := libopenblas-dev liblapacke-dev libcmocka-dev libcjson-dev libinih-dev \
+PKGS    := openblas lapacke cmocka libcjson zlib nettle
+DEBPKGS := libopenblas-dev liblapacke-dev libcmocka-dev libcjson-dev \
            zlib1g-dev nettle-dev pkg-config gnuplot-nox dataset-fashion-mnist \
-           python3-numpy python3-pytest
+           python3-numpy python3-pytest clang libclang-rt-dev \
+           slurmctld slurmd slurm-client munge
 # What the shared libraries link (and their .pc files require): libmixgeo
 # MG_PKGS; libmganalysis libmixgeo plus every other package of PKGS but the
 # tests' and the program's own (so a package added to PKGS for analysis/ is
 # picked up; one added for src/ goes into MG_PKGS).
 MG_PKGS  := openblas zlib
-ANA_PKGS := $(filter-out $(MG_PKGS) cmocka inih,$(PKGS))
+ANA_PKGS := $(filter-out $(MG_PKGS) cmocka,$(PKGS))
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -95,6 +96,8 @@ help:
 	@echo "make check     deps + build + run every test and example (PYTHON=$(PYTHON))"
 	@echo "make asan      the tests under AddressSanitizer + UBSan (build-asan/)"
 	@echo "make bench     benchmark programs (speed figures as ratios)"
+	@echo "make fuzz      build the libFuzzer harnesses fuzz/fuzz_*.c with clang in $(FUZZ_B)/,"
+	@echo "               run each for FUZZ_SECONDS=$(FUZZ_SECONDS) (fuzz/README)"
 	@echo "make install   PREFIX=$(PREFIX) DESTDIR=: program, static and shared libraries,"
 	@echo "               headers, mixgeo.pc + mganalysis.pc, Python module (python/mixgeo/)"
 	@echo "make uninstall (same PREFIX and DESTDIR) remove what install put there"
@@ -256,10 +259,110 @@ paper: deps
 
 format:
 	clang-format -i src/*.c src/*.h src/cli/*.c analysis/*.c analysis/*.h tests/*.c bench/*.c \
-	  examples/*.c
+	  examples/*.c fuzz/*.c fuzz/*.h
+
+# ---------------------------------------------------------------- fuzzing
+# Every fuzz/fuzz_NAME.c is a libFuzzer harness (LLVMFuzzerTestOneInput),
+# picked up by the wildcard below, with seeds in fuzz/corpus/NAME/, an
+# optional dictionary fuzz/NAME.dict and every input that ever failed in
+# fuzz/regressions/NAME/ (fuzz/README).
+#  - `make check` replays seeds and regressions with $(B)/fuzz/replay_NAME:
+#    the harness linked with fuzz/replay.c by $(CC), like the tests (so
+#    `make asan` replays them under ASan + UBSan); tests/e2e_fuzz.sh runs them.
+#  - `make fuzz` builds the libraries and harnesses with clang,
+#    -fsanitize=fuzzer,address,undefined, in $(FUZZ_B)/ and runs each harness
+#    for FUZZ_SECONDS, FUZZ_JOBS at a time; new inputs go to
+#    $(FUZZ_B)/corpus/NAME/, failures to $(FUZZ_B)/artifacts/NAME/.
+FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_NAMES   := $(FUZZ_SRC:fuzz/fuzz_%.c=%)
+FUZZ_REPLAY  := $(FUZZ_NAMES:%=$(B)/fuzz/replay_%)
+FUZZ_BIN     := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
+FUZZ_B       ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= $(NPROC)
+# -malloc_limit_mb: one allocation above it is a failure (a parser must never
+# size a buffer from a header before checking it against the input).
+FUZZ_FLAGS   ?= -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
+
+all: $(FUZZ_REPLAY)
+
+# Harnesses of the program's own readers (run configurations, suite files,
+# the files `suite report` reads back) need src/cli/: a harness whose source
+# says FUZZ_LINK_CLI links $(CLI_LIB), the program's objects with main.c
+# compiled again with -Dmain=mixgeo_main_unused (main() is libFuzzer's or
+# replay.c's).
+FUZZ_CLI_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(shell grep -l FUZZ_LINK_CLI $(FUZZ_SRC) /dev/null))
+CLI_LIB := $(B)/libmixgeo-cli.a
+$(B)/src/cli/main-nomain.o: src/cli/main.c $(B)/gitrev.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -I$(B) -DMIXGEO_HAVE_GITREV -Dmain=mixgeo_main_unused -c $< -o $@
+$(CLI_LIB): $(filter-out $(B)/src/cli/main.o,$(CLI_OBJ)) $(B)/src/cli/main-nomain.o
+	rm -f $@ && ar rcs $@ $^
+FUZZ_CLI_TARGETS := $(FUZZ_CLI_NAMES:%=$(B)/fuzz/replay_%) $(FUZZ_CLI_NAMES:%=$(B)/fuzz/fuzz_%)
+$(FUZZ_CLI_TARGETS): $(CLI_LIB)
+$(FUZZ_CLI_TARGETS): FUZZ_LINK = $(CLI_LIB)
+-include $(B)/src/cli/main-nomain.d
+
+$(FUZZ_REPLAY): $(B)/fuzz/replay_%: $(B)/fuzz/fuzz_%.o $(B)/fuzz/replay.o $(ALIB) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(B)/fuzz/fuzz_$*.o $(B)/fuzz/replay.o $(FUZZ_LINK) $(ALIB) $(LIB) $(LDLIBS)
+
+# Only inside the sub-make of fuzz-build (B=$(FUZZ_B), CC=clang).
+$(FUZZ_BIN): $(B)/fuzz/fuzz_%: $(B)/fuzz/fuzz_%.o $(ALIB) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LINK) $(ALIB) $(LIB) $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+
+fuzz-build: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) B=$(FUZZ_B) CC=$(FUZZ_CC) \
+	  CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" LDFLAGS="$(FUZZ_SAN)" fuzz-bins
+
+# One target per harness, so that FUZZ_JOBS run at once; each prints one line
+# (executions, corpus, time) or its log's tail and the failing input.
+FUZZ_RUNS := $(FUZZ_NAMES:%=fuzz-run-%)
+# The runs of one `make fuzz` mark their success in a directory of its own
+# (FUZZ_PASSED), so that the closing count is right even beside another run.
+FUZZ_PASSED ?=
+fuzz: fuzz-build
+	@d=$$(mktemp -d $(abspath $(FUZZ_B))/passed.XXXXXX) || exit 1; \
+	  $(MAKE) --no-print-directory -k -j$(FUZZ_JOBS) FUZZ_PASSED=$$d $(FUZZ_RUNS); st=$$?; \
+	  p=$$(ls $$d | wc -l); rm -rf $$d; \
+	  echo "fuzz: $$p passed, $$(($(words $(FUZZ_NAMES)) - p)) failed"; exit $$st
+
+$(FUZZ_RUNS): fuzz-run-%:
+	@mkdir -p $(FUZZ_B)/corpus/$* $(FUZZ_B)/artifacts/$*
+	@log=$(FUZZ_B)/fuzz_$*.log; \
+	  dict=; [ -f fuzz/$*.dict ] && dict=-dict=fuzz/$*.dict; \
+	  regs=; [ -d fuzz/regressions/$* ] && regs=fuzz/regressions/$*; \
+	  if $(FUZZ_B)/fuzz/fuzz_$* $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) $$dict \
+	       -artifact_prefix=$(FUZZ_B)/artifacts/$*/ $(FUZZ_B)/corpus/$* fuzz/corpus/$* $$regs \
+	       >$$log 2>&1; then \
+	    echo "fuzz $*: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) executions" \
+	      "in $(FUZZ_SECONDS) s, no failure ($(FUZZ_B)/corpus/$*: $$(ls $(FUZZ_B)/corpus/$* | wc -l) inputs)"; \
+	    $(if $(FUZZ_PASSED),touch $(FUZZ_PASSED)/$*;) \
+	  else \
+	    awk '/ERROR|check failed|runtime error/ { p = 1 } p && n++ < 40' $$log | grep . || \
+	      tail -n 40 $$log; \
+	    echo "fuzz $*: FAILED (log $$log); the input: $$(ls -t $(FUZZ_B)/artifacts/$*/* 2>/dev/null | head -1)"; \
+	    echo "  fix it, then copy the input into fuzz/regressions/$*/ (replayed by make check)"; \
+	    exit 1; \
+	  fi
+
+# Merge what fuzzing found into the seeds (libFuzzer -merge=1 keeps only the
+# inputs that add coverage); review and commit fuzz/corpus/ afterwards.
+fuzz-merge: fuzz-build
+	@for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_B)/corpus/$$n; \
+	  $(FUZZ_B)/fuzz/fuzz_$$n -merge=1 fuzz/corpus/$$n $(FUZZ_B)/corpus/$$n 2>&1 | tail -n 1; \
+	done
+
+.PHONY: fuzz fuzz-build fuzz-bins fuzz-merge $(FUZZ_RUNS)
+-include $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%.d) $(B)/fuzz/replay.d
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(FUZZ_B)
 
 -include $(LIB_OBJ:.o=.d) $(ANA_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d) \
          $(EXAMPLES:=.d)

@@ -1,9 +1,12 @@
 /* data_csv.c - CSV datasets: "feature,...,feature,label" one example a line.
  *
  * Lines of any length (getline).  Blank lines and lines whose first non-blank
- * character is '#' are skipped.  The first remaining line is a header when
- * one of its fields is not a number.  Every data line must have as many
- * fields as the first one (at least two: one feature and the label).
+ * character is '#' are skipped.  The first remaining line is data when every
+ * field is a number, a header (skipped, with a warning) when none is, and an
+ * error when it mixes both (a typo in the first data row must not silently
+ * become a header).  Every data line must have as many fields as the first
+ * one (at least two: one feature and the label).  With classes == 0 a label
+ * must be below MG_MAX_AUTO_CLASSES (see mixgeo.h).
  * Numbers are parsed with strtod/strtol under the "C" numeric locale
  * (installed for this thread during the call), whatever the process locale. */
 #include "mixgeo.h"
@@ -37,10 +40,11 @@ static char *csv_trim(char *s)
     return s;
 }
 
+/* Fields of a line (commas + 1), saturating at INT_MAX. */
 static int csv_count(const char *s)
 {
     int n = 1;
-    for (; *s; s++) n += *s == ',';
+    for (; *s && n < INT_MAX; s++) n += *s == ',';
     return n;
 }
 
@@ -54,7 +58,7 @@ static int csv_split(char *line, char **fields, int max)
         char *comma = strchr(p, ',');
         if (comma) *comma = '\0';
         if (n < max) fields[n] = csv_trim(p);
-        n++;
+        if (n < INT_MAX) n++;
         if (!comma) break;
         p = comma + 1;
     }
@@ -89,6 +93,48 @@ static mg_status csv_grow(csv_rows *r, const char *path)
     return MG_OK;
 }
 
+enum { CSV_DATA = 1, CSV_HEADER = 2 };
+
+/* Classify the first content line s (line lineno): *kind = CSV_DATA when
+ * every field is a number, CSV_HEADER when none is (logged as a warning);
+ * anything else is an error naming the first field that is not a number. */
+static mg_status csv_first_line(const char *s, const char *path, int lineno, int *kind)
+{
+    int cnt = csv_count(s);
+    if (cnt == INT_MAX) return mg_fail(MG_ERR_FORMAT, "%s:%d: too many fields", path, lineno);
+    char **fl = malloc((size_t)cnt * sizeof *fl);
+    char *copy = strdup(s); /* split a copy: the line is parsed again if it is data */
+    if (!fl || !copy) {
+        free(fl);
+        free(copy);
+        return mg_fail(MG_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    csv_split(copy, fl, cnt);
+    int numbers = 0, first_text = -1;
+    for (int i = 0; i < cnt; i++) {
+        double v;
+        if (csv_number(fl[i], &v)) numbers++;
+        else if (first_text < 0) first_text = i;
+    }
+    mg_status st = MG_OK;
+    if (numbers == cnt) {
+        *kind = CSV_DATA;
+    } else if (numbers == 0) {
+        *kind = CSV_HEADER;
+        mg_log(1, "%s:%d: first row taken as a header (no field is a number): '%.60s%s'", path,
+               lineno, s, strlen(s) > 60 ? "..." : "");
+    } else {
+        st = mg_fail(MG_ERR_FORMAT,
+                     "%s:%d: field %d ('%.40s') is not a number but %d of the %d fields of "
+                     "this first row are: a typo in the first data row? (a header must have no "
+                     "numeric field; make it a '#' comment otherwise)",
+                     path, lineno, first_text + 1, fl[first_text], numbers, cnt);
+    }
+    free(fl);
+    free(copy);
+    return st;
+}
+
 /* The parse proper, under the C locale. */
 static mg_status csv_parse(FILE *f, const char *path, int classes, csv_rows *r)
 {
@@ -103,39 +149,29 @@ static mg_status csv_parse(FILE *f, const char *path, int classes, csv_rows *r)
             st = mg_fail(MG_ERR_FORMAT, "%s: too many lines", path);
             break;
         }
+        if (memchr(line, '\0', (size_t)len)) {
+            st = mg_fail(MG_ERR_FORMAT, "%s:%d: a NUL byte: not a text file", path, lineno);
+            break;
+        }
         char *s = csv_trim(line);
         if (!*s || *s == '#') continue;
 
         if (!seen_content) {
-            /* The first content line: a header unless every field is a number. */
+            /* The first content line: data, a header, or an error. */
             seen_content = 1;
-            int cnt = csv_count(s);
-            char **fl = malloc((size_t)cnt * sizeof *fl);
-            if (!fl) {
-                st = mg_fail(MG_ERR_NOMEM, "out of memory reading %s", path);
-                break;
-            }
-            /* Split a copy: the line itself is parsed again below if numeric. */
-            char *copy = strdup(s);
-            if (!copy) {
-                free(fl);
-                st = mg_fail(MG_ERR_NOMEM, "out of memory reading %s", path);
-                break;
-            }
-            csv_split(copy, fl, cnt);
-            int numeric = 1;
-            for (int i = 0; i < cnt && numeric; i++) {
-                double v;
-                numeric = csv_number(fl[i], &v);
-            }
-            free(fl);
-            free(copy);
-            if (!numeric) continue; /* header */
+            int kind = 0;
+            st = csv_first_line(s, path, lineno, &kind);
+            if (st != MG_OK) break;
+            if (kind == CSV_HEADER) continue;
         }
 
         if (nfields == 0) {
             nfields = csv_count(s);
             first_line = lineno;
+            if (nfields == INT_MAX) {
+                st = mg_fail(MG_ERR_FORMAT, "%s:%d: too many fields", path, lineno);
+                break;
+            }
             if (nfields < 2) {
                 st = mg_fail(MG_ERR_FORMAT, "%s:%d: only one field; need at least one "
                              "feature and a label", path, lineno);
@@ -192,6 +228,14 @@ static mg_status csv_parse(FILE *f, const char *path, int classes, csv_rows *r)
         if (classes > 0 && l >= classes) {
             st = mg_fail(MG_ERR_FORMAT, "%s:%d: label %ld is out of range (expected < %d "
                          "classes)", path, lineno, l, classes);
+            break;
+        }
+        if (classes == 0 && l >= MG_MAX_AUTO_CLASSES) {
+            st = mg_fail(MG_ERR_FORMAT,
+                         "%s:%d: label %ld would make %ld classes, more than the %d allowed "
+                         "when the class count comes from the labels: a stray label? (give the "
+                         "class count, --classes N, to allow more)",
+                         path, lineno, l, l + 1, MG_MAX_AUTO_CLASSES);
             break;
         }
         r->y[r->n++] = (int32_t)l;

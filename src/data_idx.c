@@ -3,19 +3,31 @@
  *
  * Layout (big-endian): 0x00 0x00 <type> <ndims>, then ndims uint32 sizes,
  * then the payload.  Images: type 0x08 (ubyte), 3 dims (n, rows, cols);
- * labels: type 0x08, 1 dim (n).  The whole payload is read with one gzread
- * (chunked only beyond 1 GiB) into a byte buffer and converted afterwards. */
+ * labels: type 0x08, 1 dim (n).  The file must end right after the payload.
+ *
+ * Nothing is sized from the header: a header can claim terabytes in 16
+ * bytes, and the decompressed size of a .gz file is unknown until it has been
+ * inflated (its ISIZE trailer is only a hint, mod 2^32, and forgeable).  So
+ * the payload is read into blocks, each allocated only once the data before
+ * it has arrived: 4 KiB, 8 KiB, ... doubling up to 1 MiB, then 1 MiB each.
+ * What a file costs is what it holds plus at most one block (no more than
+ * the data before it + 4 KiB, and never more than 1 MiB).  The dataset itself
+ * (4 bytes a pixel) is allocated only after both payloads are complete. */
 #include "mixgeo.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #define IDX_UBYTE 0x08
-#define IDX_CHUNK (1u << 30)
+#define IDX_CHUNK (1u << 30)  /* most bytes per gzread call                 */
+#define IDX_BLOCK0_SHIFT 12   /* the first payload block: 1 << 12 = 4 KiB   */
+#define IDX_BLOCK_SHIFTS 8    /* blocks double 8 times: at most 4 KiB << 8 = 1 MiB */
 
 /* The last path component (trailing slashes ignored) into buf. */
 static void idx_basename(const char *path, char *buf, size_t len)
@@ -73,12 +85,21 @@ static mg_status idx_open(const char *path, int ndims, const char *what, gzFile 
                           uint32_t *dims)
 {
     *out = NULL;
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return mg_fail(MG_ERR_IO, "cannot open %s: %s", path,
-                       errno ? strerror(errno) : "out of memory");
-    gzbuffer(f, 1u << 18); /* larger than the 8 KiB default: fewer read calls */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return mg_fail(MG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    /* zlib's buffers (the input buffer and twice that for output): 256 KiB
+     * rather than the 8 KiB default, for fewer read calls, but no larger
+     * than the file needs. */
+    struct stat sb;
+    unsigned bufsize = 1u << 18;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size < (off_t)bufsize)
+        bufsize = sb.st_size < 8192 ? 8192 : (unsigned)sb.st_size;
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return mg_fail(MG_ERR_NOMEM, "out of memory opening %s", path);
+    }
+    gzbuffer(f, bufsize);
     unsigned char hdr[4 + 4 * 3];
     size_t want = 4 + 4 * (size_t)ndims, got = 0;
     mg_status st = idx_read(f, path, hdr, want, &got);
@@ -107,24 +128,91 @@ fail:
     return st;
 }
 
-/* Read the payload of `bytes` bytes into a new buffer. */
-static mg_status idx_payload(gzFile f, const char *path, size_t bytes, const char *what,
-                             unsigned char **out)
+/* The payload, in blocks of idx_block_size(i) bytes (the last one may be
+ * shorter). */
+typedef struct {
+    unsigned char **blk;
+    size_t nblk, cap;
+    size_t bytes; /* payload bytes held, nblk blocks */
+} idx_blocks;
+
+static size_t idx_block_size(size_t i)
 {
-    *out = NULL;
-    unsigned char *buf = malloc(bytes ? bytes : 1);
-    if (!buf) return mg_fail(MG_ERR_NOMEM, "out of memory reading %s (%zu bytes)", path, bytes);
-    size_t got = 0;
-    mg_status st = idx_read(f, path, buf, bytes, &got);
-    if (st == MG_OK && got < bytes)
-        st = mg_fail(MG_ERR_FORMAT, "%s: truncated (header says %s = %zu bytes, found %zu)",
-                     path, what, bytes, got);
-    if (st != MG_OK) {
-        free(buf);
-        return st;
+    return (size_t)1 << (IDX_BLOCK0_SHIFT + (i < IDX_BLOCK_SHIFTS ? i : IDX_BLOCK_SHIFTS));
+}
+
+/* Bytes of block i of b. */
+static size_t idx_block_len(const idx_blocks *b, size_t i, size_t off)
+{
+    size_t len = idx_block_size(i);
+    return b->bytes - off < len ? b->bytes - off : len;
+}
+
+static void idx_blocks_free(idx_blocks *b)
+{
+    for (size_t i = 0; i < b->nblk; i++) free(b->blk[i]);
+    free(b->blk);
+    memset(b, 0, sizeof *b);
+}
+
+/* Read the payload of `bytes` bytes into *out, block by block; then check
+ * that the file ends there (which also makes zlib check a .gz file's CRC and
+ * length trailer).  what describes the payload for messages. */
+static mg_status idx_payload(gzFile f, const char *path, size_t bytes, const char *what,
+                             idx_blocks *out)
+{
+    memset(out, 0, sizeof *out);
+    mg_status st = MG_OK;
+    while (out->bytes < bytes) {
+        size_t want = idx_block_size(out->nblk);
+        if (want > bytes - out->bytes) want = bytes - out->bytes;
+        if (out->nblk == out->cap) {
+            size_t cap = out->cap ? 2 * out->cap : 16;
+            unsigned char **blk = realloc(out->blk, cap * sizeof *blk);
+            if (!blk) {
+                st = mg_fail(MG_ERR_NOMEM, "out of memory reading %s", path);
+                goto fail;
+            }
+            out->blk = blk;
+            out->cap = cap;
+        }
+        unsigned char *buf = malloc(want);
+        if (!buf) {
+            st = mg_fail(MG_ERR_NOMEM, "out of memory reading %s", path);
+            goto fail;
+        }
+        out->blk[out->nblk++] = buf;
+        size_t got = 0;
+        st = idx_read(f, path, buf, want, &got);
+        if (st != MG_OK) goto fail;
+        out->bytes += got;
+        if (got < want) {
+            st = mg_fail(MG_ERR_FORMAT,
+                         "%s: truncated or corrupt: the header says %s = %zu bytes of data, "
+                         "the file has %zu",
+                         path, what, bytes, out->bytes);
+            goto fail;
+        }
     }
-    *out = buf;
+    unsigned char extra;
+    size_t more = 0;
+    st = idx_read(f, path, &extra, 1, &more);
+    if (st == MG_OK && more)
+        st = mg_fail(MG_ERR_FORMAT,
+                     "%s: more data than the header says (%s = %zu bytes): wrong sizes in the "
+                     "header?",
+                     path, what, bytes);
+    int zerr = Z_OK;
+    if (st == MG_OK && (gzerror(f, &zerr), zerr == Z_BUF_ERROR))
+        st = mg_fail(MG_ERR_FORMAT,
+                     "%s: truncated or corrupt: the compressed data stops before the end of "
+                     "the gzip stream",
+                     path);
+    if (st != MG_OK) goto fail;
     return MG_OK;
+fail:
+    idx_blocks_free(out);
+    return st;
 }
 
 mg_status mg_load_idx(const char *images_path, const char *labels_path, int classes,
@@ -135,7 +223,7 @@ mg_status mg_load_idx(const char *images_path, const char *labels_path, int clas
     if (classes < 0) return mg_fail(MG_ERR_CONFIG, "classes must be >= 0 (got %d)", classes);
 
     gzFile fi = NULL, fl = NULL;
-    unsigned char *pix = NULL, *lab = NULL;
+    idx_blocks pix = {0}, lab = {0};
     mg_dataset *d = NULL;
     uint32_t idims[3], ldims[1];
     mg_status st = idx_open(images_path, 3, "images", &fi, idims);
@@ -170,14 +258,21 @@ mg_status mg_load_idx(const char *images_path, const char *labels_path, int clas
     st = idx_payload(fl, labels_path, n, what, &lab);
     if (st != MG_OK) goto done;
 
+    /* Labels are bytes, so max label + 1 <= 256 <= MG_MAX_AUTO_CLASSES: the
+     * cap on an automatic class count (see mg_load_csv) never applies. */
+    _Static_assert(256 <= MG_MAX_AUTO_CLASSES, "IDX labels would need the class-count cap");
     int maxlab = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (classes > 0 && lab[i] >= classes) {
-            st = mg_fail(MG_ERR_FORMAT, "%s: label %d of example %u is out of range "
-                         "(expected < %d classes)", labels_path, lab[i], (unsigned)i, classes);
-            goto done;
+    for (size_t b = 0, i = 0; b < lab.nblk; b++) {
+        size_t len = idx_block_len(&lab, b, i);
+        for (size_t k = 0; k < len; k++, i++) {
+            int l = lab.blk[b][k];
+            if (classes > 0 && l >= classes) {
+                st = mg_fail(MG_ERR_FORMAT, "%s: label %d of example %zu is out of range "
+                             "(expected < %d classes)", labels_path, l, i, classes);
+                goto done;
+            }
+            if (l > maxlab) maxlab = l;
         }
-        if (lab[i] > maxlab) maxlab = lab[i];
     }
     d = mg_dataset_alloc((int)n, (int)dim, classes > 0 ? classes : maxlab + 1);
     if (!d) {
@@ -187,9 +282,14 @@ mg_status mg_load_idx(const char *images_path, const char *labels_path, int clas
     }
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = (float)v / 255.0f;
-    size_t total = (size_t)n * dim;
-    for (size_t i = 0; i < total; i++) d->x[i] = lut[pix[i]];
-    for (uint32_t i = 0; i < n; i++) d->y[i] = lab[i];
+    for (size_t b = 0, i = 0; b < pix.nblk; b++) {
+        size_t len = idx_block_len(&pix, b, i);
+        for (size_t k = 0; k < len; k++, i++) d->x[i] = lut[pix.blk[b][k]];
+    }
+    for (size_t b = 0, i = 0; b < lab.nblk; b++) {
+        size_t len = idx_block_len(&lab, b, i);
+        for (size_t k = 0; k < len; k++, i++) d->y[i] = lab.blk[b][k];
+    }
     d->c = 1;
     d->h = (int)rows;
     d->w = (int)cols;
@@ -198,8 +298,8 @@ mg_status mg_load_idx(const char *images_path, const char *labels_path, int clas
 done:
     if (fi) gzclose(fi);
     if (fl) gzclose(fl);
-    free(pix);
-    free(lab);
+    idx_blocks_free(&pix);
+    idx_blocks_free(&lab);
     return st;
 }
 

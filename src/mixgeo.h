@@ -46,8 +46,16 @@ typedef enum {
 
 /* The detail of the last failure on this thread ("" when none). */
 const char *mg_errmsg(void);
-/* Set the detail (printf-style) and return st; for library code and tools. */
+/* Set the detail (printf-style) and return st; for library code and tools.
+ * The arguments may include mg_errmsg() itself (formatted into a local
+ * buffer first), but to add context to a failure use mg_fail_prefix. */
 mg_status mg_fail(mg_status st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Put a context (printf-style, e.g. "%s: ", path) in front of the current
+ * detail and return st: mg_fail_prefix(st, "--arch '%s': ", arch) after a
+ * failing call keeps its reason.  An empty detail becomes the status name.
+ * A detail longer than the buffer loses its tail, never the prefix. */
+mg_status mg_fail_prefix(mg_status st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *mg_status_name(mg_status st);
 
@@ -143,9 +151,22 @@ mg_status mg_dataset_split(const mg_dataset *d, int n_val, mg_rng *rng,
 /* Count of examples per class into counts[classes]. */
 void mg_dataset_class_counts(const mg_dataset *d, int *counts);
 
+/* The loaders' class count: classes > 0 is the class count (a label >= it is
+ * an error naming the file and the line or example); classes == 0 means
+ * max label + 1, which must not exceed MG_MAX_AUTO_CLASSES: one stray label
+ * (4000000 for 4) would otherwise build a model of millions of outputs.  A
+ * larger label is an error naming the file and line, and an explicit classes
+ * (the CLI's --classes N) allows more. */
+#define MG_MAX_AUTO_CLASSES 10000
+
 /* IDX files (MNIST format), gzip-compressed or raw (zlib reads both).
- * Pixels are scaled to [0, 1].  classes: the class count (labels >= it are an
- * error); 0 means max label + 1. */
+ * Pixels are scaled to [0, 1].  classes: as above (labels are bytes, so
+ * max label + 1 is at most 256).  The file sizes are checked against the
+ * headers before anything of data size is allocated: each payload is read in
+ * bounded blocks as it arrives, so a short file claiming terabytes costs
+ * nothing and fails as "truncated or corrupt" naming the file; data after
+ * the payload is an error too, as is a .gz stream with a bad CRC or no
+ * trailer. */
 mg_status mg_load_idx(const char *images_path, const char *labels_path, int classes,
                       mg_dataset **out);
 /* A directory with train-images-idx3-ubyte[.gz] etc.; split is "train" or
@@ -153,9 +174,18 @@ mg_status mg_load_idx(const char *images_path, const char *labels_path, int clas
 mg_status mg_load_idx_dir(const char *dir, const char *split, int classes, mg_dataset **out);
 #define MG_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
-/* CSV: one example a line, features..., label (integer).  Lines starting with
- * '#' and blank lines are skipped; a first line that does not parse as numbers
- * is taken as a header.  Errors name the file and line. */
+/* CSV: one example a line, features..., label (integer), every line with the
+ * same number of fields (at least 2).  Blank lines and lines starting with '#'
+ * are skipped.  The first remaining line is
+ *  - data when every field is a number (strtod in the "C" locale);
+ *  - a header when no field is a number: it is skipped, with a warning
+ *    through mg_log (level 1) naming FILE:LINE;
+ *  - an error otherwise (some fields numbers, some not: most likely a typo in
+ *    the first data row, which must not silently vanish as a "header"); the
+ *    message names FILE:LINE and the first field that is not a number.  A
+ *    header with numeric column names can be written as a '#' comment.
+ * classes: as for the IDX loader (MG_MAX_AUTO_CLASSES when 0).  Errors name
+ * the file and line. */
 mg_status mg_load_csv(const char *path, int classes, mg_dataset **out);
 
 /* Synthetic 2-D (or D-dim for blobs) generators. */
@@ -230,7 +260,30 @@ mg_arch_opts mg_arch_opts_default(void);
 
 typedef struct mg_model mg_model;
 
-/* Build a model from an architecture string; parameters initialised from rng.
+/* Limits of every architecture syntax (MLP, cnn:, preact:), checked before
+ * anything is allocated: the string's length, a width (MLP widths, preact:
+ * stage widths, cnn: fN), the features per example of any state (the input
+ * C x H x W and every layer's output) and the parameter count. */
+#define MG_ARCH_MAX_LEN 255
+#define MG_ARCH_MAX_WIDTH (1L << 22)
+#define MG_ARCH_MAX_FEATURES (1L << 24)
+#define MG_ARCH_MAX_PARAMS (1L << 30)
+
+/* What a model of arch and opts would be, computed without building it. */
+typedef struct {
+    size_t n_params, n_buffers; /* = mg_model_n_params, mg_model_n_buffers */
+    int n_blocks;               /* L */
+    int n_layers;
+    int in_dim, classes;        /* features at layer 0 and L */
+} mg_arch_sizes;
+/* Check arch and opts exactly as mg_model_create does (the same code) and
+ * compute the sizes, allocating nothing: a caller can check a file's size
+ * or a memory budget before building.  MG_ERR_CONFIG with the message
+ * mg_model_create would give. */
+mg_status mg_arch_check(const char *arch, const mg_arch_opts *opts, mg_arch_sizes *out);
+
+/* Build a model from an architecture string; parameters initialised from rng
+ * (rng NULL: parameters and buffers left zero, for a loader that fills them).
  * Returns MG_ERR_CONFIG with a message naming the bad part of the string. */
 mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rng,
                           mg_model **out);
@@ -528,9 +581,19 @@ void mg_run_close(mg_run *r);
 
 /* ---------------------------------------------------------------- files */
 
-/* Write a file atomically: fn writes to a temp file in the same directory,
- * which is renamed over path on success and removed on failure. */
+/* Write a file atomically and durably: fn writes to the temp file
+ * PATH.tmpPID.HOST in the same directory, which is flushed and fsync'ed,
+ * renamed over path, and the directory fsync'ed; on failure the temp file is
+ * removed and path left as it was.  Stale temp files of path (of writers of
+ * this host that died before their rename) are removed first.  Errors name
+ * path and the errno text ("cannot write run/model.ckpt: No space left on
+ * device"); when fn fails on a stream error its detail gets that prefix. */
 mg_status mg_write_atomic(const char *path, mg_status (*fn)(FILE *f, void *user), void *user);
+/* Remove the temp files in dir left by mg_write_atomic calls whose process
+ * died before the rename: NAME.tmpPID.HOST with HOST this host and no process
+ * PID alive (a live writer's, another host's or another user's are kept);
+ * *removed (may be NULL) counts them.  MG_ERR_IO if dir cannot be read. */
+mg_status mg_remove_stale_temps(const char *dir, int *removed);
 /* Make a directory and its parents (like mkdir -p). */
 mg_status mg_mkdir_p(const char *path);
 

@@ -12,17 +12,21 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct mg_model {
-    char arch[256];
+    char arch[MG_ARCH_MAX_LEN + 1];
     mg_arch_opts opts;
     int cnn;                         /* built from "cnn:..." (conv init gain from --act) */
     int L;                           /* blocks                         */
     int dims[MG_MAX_BLOCKS + 1];     /* features at layer k = 0..L      */
     int nl;                          /* layers                          */
-    mg_layer *layers;
+    mg_layer *layers;                /* nl records; NULL while only sizing (model_plan) */
+    mg_layer *pending;               /* the layer added last, not yet counted */
+    mg_layer plan_layer;             /* its record while only sizing    */
     int first[MG_MAX_BLOCKS + 2];    /* first layer of block b; first[L+1] = nl */
     size_t n_params, n_buffers;
     float *params, *grads, *buffers; /* one allocation: params | grads | buffers */
@@ -50,6 +54,36 @@ mg_arch_opts mg_arch_opts_default(void)
     return o;
 }
 
+/* ---------------------------------------------------------------- size limits */
+
+/* The one size limit of every architecture syntax (MLP widths, cnn:,
+ * preact:): at most MG_ARCH_MAX_FEATURES features per example in any state
+ * (input, every layer's output) and MG_ARCH_MAX_PARAMS parameters in all.
+ * Sizes are computed in long long and checked before they become an int,
+ * so no product of widths and image sides can overflow. */
+
+#define FEATURES_HUGE LLONG_MAX /* a product beyond every limit (not computed) */
+
+/* a * b for 0 <= a, b, or FEATURES_HUGE when it exceeds MG_ARCH_MAX_FEATURES
+ * (so any two ints, or a feature count and an int, multiply safely). */
+static long long features_mul(long long a, long long b)
+{
+    if (a != 0 && b > MG_ARCH_MAX_FEATURES / a) return FEATURES_HUGE;
+    return a * b;
+}
+
+/* MG_OK if a state of `features` per example (>= 1) is allowed, else
+ * MG_ERR_CONFIG "--arch 'A': WHERE: N features per example (at most M)". */
+static mg_status arch_features(const char *arch, const char *where, long long features)
+{
+    if (features >= 1 && features <= MG_ARCH_MAX_FEATURES) return MG_OK;
+    if (features == FEATURES_HUGE)
+        return mg_fail(MG_ERR_CONFIG, "--arch '%s': %s: more than %ld features per example",
+                       arch, where, (long)MG_ARCH_MAX_FEATURES);
+    return mg_fail(MG_ERR_CONFIG, "--arch '%s': %s: %lld features per example (at most %ld)",
+                   arch, where, features, (long)MG_ARCH_MAX_FEATURES);
+}
+
 static mg_status parse_widths(const char *arch, int *dims, int *count)
 {
     const char *p = arch;
@@ -62,8 +96,9 @@ static mg_status parse_widths(const char *arch, int *dims, int *count)
         errno = 0;
         char *end;
         long v = strtol(p, &end, 10);
-        if (errno || v <= 0 || v > (1L << 22))
-            return mg_fail(MG_ERR_CONFIG, "--arch '%s': width out of range at '%s'", arch, p);
+        if (errno || v <= 0 || v > MG_ARCH_MAX_WIDTH)
+            return mg_fail(MG_ERR_CONFIG, "--arch '%s': width out of range 1..%ld at '%s'", arch,
+                           (long)MG_ARCH_MAX_WIDTH, p);
         if (c > MG_MAX_BLOCKS)
             return mg_fail(MG_ERR_CONFIG, "--arch '%s': more than %d blocks", arch, MG_MAX_BLOCKS);
         dims[c++] = (int)v;
@@ -82,10 +117,29 @@ static mg_status parse_widths(const char *arch, int *dims, int *count)
     return MG_OK;
 }
 
+/* Count the layer added last: its arena offsets, and the totals.  A builder
+ * only ever edits the layer it added last, so its sizes are final when the
+ * next one is added (and at the end: model_plan calls this once more). */
+static void count_pending(mg_model *m)
+{
+    mg_layer *l = m->pending;
+    if (!l) return;
+    l->p_off = m->n_params;
+    l->b_off = m->n_buffers;
+    m->n_params += l->n_p;
+    m->n_buffers += l->n_b;
+    m->pending = NULL;
+}
+
+/* The next layer: a record of m->layers, or while only sizing (m->layers
+ * NULL) the one scratch record. */
 static mg_layer *add_layer(mg_model *m, mg_layer_kind kind, int block, int in, int out,
                            float param)
 {
-    mg_layer *l = &m->layers[m->nl++];
+    count_pending(m);
+    mg_layer *l = m->layers ? &m->layers[m->nl] : &m->plan_layer;
+    m->nl++;
+    m->pending = l;
     memset(l, 0, sizeof *l);
     l->kind = kind;
     l->block = block;
@@ -199,11 +253,14 @@ static mg_status parse_preact(const char *arch, const char *spec, int *widths, i
         char *end;
         errno = 0;
         long v = strtol(buf, &end, 10);
-        if (!errno && end != buf && !*end && v > 0 && v <= 4096) {
+        if (!errno && end != buf && !*end && v > 0 && v <= MG_ARCH_MAX_WIDTH) {
             widths[0] = (int)v;
             *n = 1;
             return MG_OK;
         }
+        if (end != buf && !*end && isdigit((unsigned char)buf[0]))
+            return mg_fail(MG_ERR_CONFIG, "--arch '%s': width out of range 1..%ld at '%s'", arch,
+                           (long)MG_ARCH_MAX_WIDTH, buf);
         return mg_fail(MG_ERR_CONFIG,
                        "--arch '%s': expected preact:W1-W2-...[xB], e.g. preact:16-32-64x2", arch);
     }
@@ -214,21 +271,28 @@ static mg_status parse_preact(const char *arch, const char *spec, int *widths, i
 }
 
 /* PreActResNet: block 1 = stem conv + stage 1, block i = stage i, last block =
- * BN-ReLU, global average pooling, dense. */
+ * BN-ReLU, global average pooling, dense.  Every state's size is checked
+ * (arch_features) before it is formed in int arithmetic. */
 static mg_status build_preact(mg_model *m, const char *arch, const int *widths, int n_stages,
                               int per)
 {
     const mg_arch_opts *o = &m->opts;
     int c = o->in_c, h = o->in_h, w = o->in_w;
+    char where[64];
     m->L = n_stages + 1;
+    /* exact in long long: widths <= MG_ARCH_MAX_WIDTH, h * w <= MG_ARCH_MAX_FEATURES
+     * (model_plan checked the input) */
     m->dims[0] = c * h * w;
     for (int s = 0; s < n_stages; s++) {
         int b = s + 1;
         m->first[b] = m->nl;
         if (s == 0) {
+            /* 3x3, stride 1, pad 1: the image size stays */
+            mg_status st = arch_features(arch, "stem", (long long)widths[0] * h * w);
+            if (st) return st;
             mg_layer *l = add_layer(m, MG_LAYER_CONV2D, b, c * h * w, 0, 0.0f);
-            mg_status st = mg_conv2d_shape_init(&l->conv, c, h, w, widths[0], 3, 3, 1, 1, 0);
-            if (st) return mg_fail(st, "--arch '%s': stem: %s", arch, mg_errmsg());
+            st = mg_conv2d_shape_init(&l->conv, c, h, w, widths[0], 3, 3, 1, 1, 0);
+            if (st) return mg_fail_prefix(st, "--arch '%s': stem: ", arch);
             l->c = c, l->h = h, l->w = w;
             l->oc = widths[0], l->oh = l->conv.ho, l->ow = l->conv.wo;
             l->out = l->oc * l->oh * l->ow;
@@ -237,9 +301,14 @@ static mg_status build_preact(mg_model *m, const char *arch, const int *widths, 
         }
         for (int j = 0; j < per; j++) {
             int stride = (s > 0 && j == 0) ? 2 : 1;
+            /* 3x3, pad 1, stride s: (h - 1) / s + 1 rows */
+            long long oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
+            snprintf(where, sizeof where, "stage %d", s + 1);
+            mg_status st = arch_features(arch, where, widths[s] * oh * ow);
+            if (st) return st;
             mg_layer *l = add_layer(m, MG_LAYER_PREACT, b, c * h * w, 0, 0.0f);
-            mg_status st = mg_preact_setup(l, c, h, w, widths[s], stride);
-            if (st) return mg_fail(st, "--arch '%s': stage %d: %s", arch, s + 1, mg_errmsg());
+            st = mg_preact_setup(l, c, h, w, widths[s], stride);
+            if (st) return mg_fail_prefix(st, "--arch '%s': stage %d: ", arch, s + 1);
             c = l->oc, h = l->oh, w = l->ow;
         }
         m->dims[b] = c * h * w;
@@ -263,7 +332,6 @@ static mg_status build_preact(mg_model *m, const char *arch, const int *widths, 
  * aP) and global average pooling (g) join the block before them; the dense
  * layer to the classes is the last block. */
 #define CNN_MAX_TOKENS 128            /* arch < 256 characters: at most 128 tokens */
-#define CNN_MAX_FEATURES (1L << 24)   /* per example, at any layer                 */
 #define CNN_EXPECTED "expected cC[kK][sS], mP, aP, g or fN"
 
 typedef struct {
@@ -387,8 +455,9 @@ static mg_status parse_cnn(const char *arch, const char *spec, cnn_token *toks, 
 
 static mg_status cnn_too_big(const char *arch, const cnn_token *t, long long f)
 {
-    return mg_fail(MG_ERR_CONFIG, "--arch '%s': token '%.*s': %lld features per example "
-                   "(at most %ld)", arch, t->len, t->tok, f, CNN_MAX_FEATURES);
+    char where[64];
+    snprintf(where, sizeof where, "token '%.*s'", t->len, t->tok);
+    return arch_features(arch, where, f);
 }
 
 /* The blocks of a cnn: net from its tokens; needs the input shape and classes. */
@@ -396,10 +465,7 @@ static mg_status build_cnn(mg_model *m, const char *arch, const cnn_token *toks,
 {
     const mg_arch_opts *o = &m->opts;
     int c = o->in_c, h = o->in_h, w = o->in_w, b = 0;
-    long long feat = (long long)c * h * w; /* features of the current state */
-    if (feat > CNN_MAX_FEATURES)
-        return mg_fail(MG_ERR_CONFIG, "--arch '%s': an input of %lld features is too large",
-                       arch, feat);
+    long long feat = (long long)c * h * w; /* features of the current state (checked by model_plan) */
     m->dims[0] = (int)feat;
     for (int i = 0; i < nt; i++) {
         const cnn_token *t = &toks[i];
@@ -417,11 +483,9 @@ static mg_status build_cnn(mg_model *m, const char *arch, const cnn_token *toks,
             l = add_layer(m, MG_LAYER_CONV2D, b, (int)feat, 0, 0.0f);
             mg_status st = mg_conv2d_shape_init(&l->conv, c, h, w, t->n, t->k, t->k, t->s,
                                                 t->k / 2, !o->batchnorm);
-            if (st)
-                return mg_fail(st, "--arch '%s': token '%.*s': %s", arch, t->len, t->tok,
-                               mg_errmsg());
+            if (st) return mg_fail_prefix(st, "--arch '%s': token '%.*s': ", arch, t->len, t->tok);
             long long out = (long long)t->n * l->conv.ho * l->conv.wo;
-            if (out > CNN_MAX_FEATURES) return cnn_too_big(arch, t, out);
+            if (out > MG_ARCH_MAX_FEATURES) return cnn_too_big(arch, t, out);
             l->c = c, l->h = h, l->w = w;
             l->oc = t->n, l->oh = l->conv.ho, l->ow = l->conv.wo;
             l->out = (int)out;
@@ -449,9 +513,7 @@ static mg_status build_cnn(mg_model *m, const char *arch, const cnn_token *toks,
             l = add_layer(m, t->kind == 'm' ? MG_LAYER_MAXPOOL : MG_LAYER_AVGPOOL, b, (int)feat, 0,
                           0.0f);
             mg_status st = mg_pool_shape_init(&l->pool, c, h, w, t->n, t->n, t->n, 0);
-            if (st)
-                return mg_fail(st, "--arch '%s': token '%.*s': %s", arch, t->len, t->tok,
-                               mg_errmsg());
+            if (st) return mg_fail_prefix(st, "--arch '%s': token '%.*s': ", arch, t->len, t->tok);
             l->c = l->oc = c, l->h = h, l->w = w;
             l->oh = l->pool.ho, l->ow = l->pool.wo;
             h = l->oh, w = l->ow, feat = (long long)c * h * w;
@@ -480,18 +542,28 @@ static mg_status build_cnn(mg_model *m, const char *arch, const cnn_token *toks,
     return MG_OK;
 }
 
-mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rng,
-                          mg_model **out)
+/* Check the options, parse arch and lay out its layers into m (zeroed by the
+ * caller): kinds, shapes, arena offsets, blocks, and the totals n_params,
+ * n_buffers.  With m->layers NULL only the sizes come out and nothing is
+ * allocated (mg_arch_check); otherwise m->layers has room for the layer
+ * count that such a sizing pass found.  Every size is checked against the
+ * limits of mixgeo.h before it is formed in int arithmetic. */
+static mg_status model_plan(mg_model *m, const char *arch, const mg_arch_opts *opts)
 {
-    MG_ASSERT(arch && out);
-    *out = NULL;
     mg_arch_opts o = opts ? *opts : mg_arch_opts_default();
-    if (strlen(arch) >= sizeof(((mg_model *)0)->arch))
-        return mg_fail(MG_ERR_CONFIG, "--arch: string too long");
-    if (o.dropout < 0.0f || o.dropout >= 1.0f)
+    size_t alen = strlen(arch);
+    if (alen > MG_ARCH_MAX_LEN)
+        return mg_fail(MG_ERR_CONFIG, "--arch: string too long (%zu characters, at most %d)", alen,
+                       MG_ARCH_MAX_LEN);
+    if (!(o.dropout >= 0.0f && o.dropout < 1.0f))
         return mg_fail(MG_ERR_CONFIG, "--dropout %g: must be in [0, 1)", o.dropout);
-    if (o.input_noise < 0.0f)
-        return mg_fail(MG_ERR_CONFIG, "--input-noise %g: must be >= 0", o.input_noise);
+    if (!(o.input_noise >= 0.0f && o.input_noise <= FLT_MAX))
+        return mg_fail(MG_ERR_CONFIG, "--input-noise %g: must be a finite number >= 0",
+                       o.input_noise);
+    if ((unsigned)o.act > MG_ACT_NONE)
+        return mg_fail(MG_ERR_CONFIG, "--act: unknown activation %d", (int)o.act);
+    if (o.init != MG_INIT_HE && o.init != MG_INIT_XAVIER)
+        return mg_fail(MG_ERR_CONFIG, "--init: unknown initialisation %d", (int)o.init);
     if (o.act == MG_ACT_LRELU && !(o.slope >= 0.0f && o.slope < 1.0f))
         return mg_fail(MG_ERR_CONFIG, "--slope %g: must be in [0, 1)", o.slope);
     int preact = strncmp(arch, "preact:", 7) == 0, cnn = strncmp(arch, "cnn:", 4) == 0;
@@ -508,43 +580,69 @@ mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rn
                            "x width), e.g. --data fashion-mnist", arch);
         if (o.classes < 2)
             return mg_fail(MG_ERR_CONFIG, "--arch '%s': needs the number of classes (>= 2)", arch);
+        char where[96];
+        snprintf(where, sizeof where, "the input %d x %d x %d", o.in_c, o.in_h, o.in_w);
+        st = arch_features(arch, where, features_mul(features_mul(o.in_c, o.in_h), o.in_w));
+        if (!st) st = arch_features(arch, "the classes", o.classes);
+        if (st) return st;
     } else if (dims[c - 1] < 2) {
         return mg_fail(MG_ERR_CONFIG, "--arch '%s': the last width (classes) must be >= 2", arch);
     }
 
-    mg_model *m = calloc(1, sizeof *m);
-    if (!m) return mg_fail(MG_ERR_NOMEM, "out of memory creating the model");
-    strcpy(m->arch, arch);
+    memcpy(m->arch, arch, alen + 1);
     m->opts = o;
     m->cnn = cnn;
-    /* cnn: a token adds at most 4 layers (f: dense, bn1d, act, dropout), plus
-     * the input noise and the output layer */
-    size_t max_layers = preact ? (size_t)c * per + 8 : cnn ? (size_t)c * 4 + 2 : (size_t)c * 5 + 1;
-    m->layers = calloc(max_layers, sizeof(mg_layer));
-    if (!m->layers) {
-        free(m);
-        return mg_fail(MG_ERR_NOMEM, "out of memory creating the model");
-    }
     if (preact || cnn) {
         st = preact ? build_preact(m, arch, dims, c, per) : build_cnn(m, arch, toks, c);
-        if (st) {
-            mg_model_free(m);
-            return st;
-        }
+        if (st) return st;
     } else {
         m->L = c - 1;
         memcpy(m->dims, dims, sizeof(int) * c);
         if (!o.classes) m->opts.classes = dims[c - 1];
         build_mlp(m, dims);
     }
-    MG_ASSERT((size_t)m->nl <= max_layers);
+    count_pending(m);
     m->first[m->L + 1] = m->nl;
-    for (int i = 0; i < m->nl; i++) {
-        m->layers[i].p_off = m->n_params;
-        m->layers[i].b_off = m->n_buffers;
-        m->n_params += m->layers[i].n_p;
-        m->n_buffers += m->layers[i].n_b;
+    if (m->n_params > (size_t)MG_ARCH_MAX_PARAMS)
+        return mg_fail(MG_ERR_CONFIG, "--arch '%s': %zu parameters (at most %ld)", arch,
+                       m->n_params, (long)MG_ARCH_MAX_PARAMS);
+    return MG_OK;
+}
+
+mg_status mg_arch_check(const char *arch, const mg_arch_opts *opts, mg_arch_sizes *out)
+{
+    MG_ASSERT(arch && out);
+    memset(out, 0, sizeof *out);
+    mg_model m; /* a few KB: the shapes, no layer array, no arenas */
+    memset(&m, 0, sizeof m);
+    mg_status st = model_plan(&m, arch, opts);
+    if (st) return st;
+    out->n_params = m.n_params;
+    out->n_buffers = m.n_buffers;
+    out->n_blocks = m.L;
+    out->n_layers = m.nl;
+    out->in_dim = m.dims[0];
+    out->classes = m.dims[m.L];
+    return MG_OK;
+}
+
+mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rng,
+                          mg_model **out)
+{
+    MG_ASSERT(arch && out);
+    *out = NULL;
+    mg_arch_sizes sz;
+    mg_status st = mg_arch_check(arch, opts, &sz);
+    if (st) return st;
+    mg_model *m = calloc(1, sizeof *m);
+    if (!m) return mg_fail(MG_ERR_NOMEM, "out of memory creating the model");
+    m->layers = calloc((size_t)sz.n_layers, sizeof(mg_layer));
+    if (!m->layers) {
+        free(m);
+        return mg_fail(MG_ERR_NOMEM, "out of memory creating the model");
     }
+    st = model_plan(m, arch, opts); /* the same pass again, now into m->layers */
+    MG_ASSERT(st == MG_OK && m->nl == sz.n_layers && m->n_params == sz.n_params);
     m->params = calloc(2 * m->n_params + m->n_buffers + 1, sizeof(float));
     if (!m->params) {
         size_t np = m->n_params;
@@ -553,17 +651,21 @@ mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rn
     }
     m->grads = m->params + m->n_params;
     m->buffers = m->grads + m->n_params;
+    if (!rng) { /* a loader fills parameters and buffers */
+        *out = m;
+        return MG_OK;
+    }
 
     /* Initialise: He gain from the activation that follows each dense layer. */
+    const mg_arch_opts *o = &m->opts;
     float gain2 = 2.0f;
-    if (o.act == MG_ACT_LRELU) gain2 = 2.0f / (1.0f + o.slope * o.slope);
-    if (o.act == MG_ACT_TANH || o.act == MG_ACT_NONE) gain2 = 1.0f;
-    MG_ASSERT(rng);
+    if (o->act == MG_ACT_LRELU) gain2 = 2.0f / (1.0f + o->slope * o->slope);
+    if (o->act == MG_ACT_TANH || o->act == MG_ACT_NONE) gain2 = 1.0f;
     for (int i = 0; i < m->nl; i++) {
         mg_layer *l = &m->layers[i];
         switch (l->kind) {
         case MG_LAYER_DENSE:
-            mg_dense_init(l, m->params, o.init, l->block == m->L ? 1.0f : gain2, rng);
+            mg_dense_init(l, m->params, o->init, l->block == m->L ? 1.0f : gain2, rng);
             break;
         case MG_LAYER_BN1D: mg_bn1d_init(l, m->params, m->buffers); break;
         case MG_LAYER_BN2D: mg_bn2d_init(l->c, m->params + l->p_off, m->buffers + l->b_off); break;

@@ -9,7 +9,8 @@
 #   runs' summaries, figures (rendered when gnuplot is installed), claims
 #   evaluated on constructed values (every verdict rule), bad [claim]
 #   sections, the combined report, a theory suite and a montage, per-layer
-#   analysis lists (only.K) and a changed list re-running only its layer.
+#   analysis lists (only.K) and a changed list re-running only its layer,
+#   --shard I/N slices that partition the grid.
 # Uses $MIXGEO (default build/mixgeo); run from anywhere.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -80,6 +81,19 @@ grep -q '^lr = 0.04$' "$T/lr.suite" || fail "test setup: lr line not found in $S
 "$MIXGEO" suite list --ids "$T/lr.suite" > "$T/ids-lr.txt"
 [ "$(grep -Fxf "$T/ids1.txt" "$T/ids-lr.txt" | wc -l)" -eq 0 ] || fail "lr change kept some ids"
 ok "grid expansion, stable ids"
+
+# ---------------------------------------------------------------- shards
+for i in 1 2 3; do "$MIXGEO" suite list --ids --shard "$i/3" "$SUITE"; done | sort > "$T/shards.txt"
+sort "$T/ids1.txt" | cmp -s - "$T/shards.txt" || fail "--shard 1/3, 2/3, 3/3 do not partition the grid"
+[ "$("$MIXGEO" suite list --ids --shard 1/3 "$SUITE" | wc -l)" -eq 3 ] || fail "--shard 1/3: expected 3 of the 8 runs"
+"$MIXGEO" suite run "$SUITE" --shard 2/3 --out "$T/out-shard" > "$T/shard.out" 2>&1 || fail "suite run --shard 2/3 failed"
+"$MIXGEO" suite status "$SUITE" --out "$T/out-shard" > "$T/shard-status.txt"
+grep -q '8 runs: 3 done, 5 missing' "$T/shard-status.txt" || { fail "--shard 2/3: expected 3 done, 5 missing"; cat "$T/shard-status.txt"; }
+"$MIXGEO" suite status "$SUITE" --shard 2/3 --out "$T/out-shard" > "$T/shard-status2.txt"
+grep -q '3 runs: 3 done' "$T/shard-status2.txt" || fail "status --shard 2/3: expected its 3 runs done"
+"$MIXGEO" suite run "$SUITE" --shard 4/3 --out "$T/out-shard" > "$T/shard-bad.out" 2>&1; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--shard: expected I/N" "$T/shard-bad.out" || fail "--shard 4/3: exit $rc, no message"
+ok "--shard I/N: a fixed slice of the grid (the shards partition it)"
 
 # ---------------------------------------------------------------- bad suite files
 bad_suite() { # name, expected text, file contents on stdin

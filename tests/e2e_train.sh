@@ -169,6 +169,167 @@ expect_exit 2 res-change "--lr: cannot change on --resume" "$MIXGEO" train --res
 expect_exit 2 res-out "--out cannot be combined with --resume" "$MIXGEO" train --resume c --out zz
 expect_exit 2 exists "--force" "$MIXGEO" train $SMALL --epochs 1 --out a
 
+# ---------------------------------------------------------------- crafted checkpoints
+# craft SRC DST KEY=VALUE...: SRC's checkpoint with header lines replaced and
+# the crc32 fixed (a crc catches accidents; every field must be range-checked).
+PY=${PYTHON:-python3}
+craft() {
+    "$PY" - "$@" <<'PYEOF'
+import struct, sys, zlib
+src, dst, edits = sys.argv[1], sys.argv[2], sys.argv[3:]
+b = open(src, 'rb').read()
+hl = struct.unpack('<I', b[16:20])[0]
+lines = b[20:20 + hl].decode().splitlines()
+for e in edits:
+    k, v = e.split('=', 1)
+    lines = [l for l in lines if not l.startswith(k + '=')] + [k + '=' + v]
+hdr = ('\n'.join(lines) + '\n').encode()
+body = b[:16] + struct.pack('<I', len(hdr)) + hdr + b[20 + hl:-4]
+open(dst, 'wb').write(body + struct.pack('<I', zlib.crc32(body) & 0xffffffff))
+PYEOF
+}
+if "$PY" -c 'import zlib' 2>/dev/null; then
+    run cr-train "$MIXGEO" train -q $SMALL --epochs 3 --out cr
+    cp -r cr cr0
+    # --resume must not trust a counter: no assert (exit 134), no overflow, and
+    # nothing of the run rewritten before the checkpoint is proven valid
+    for edit in epoch=2147483648 epoch=-1 ep_seen=9223372036854775807 opt_t=-9223372036854775808 \
+        step=99 ep_correct=1000000; do
+        craft cr0/model.ckpt cr/model.ckpt "$edit"
+        key=${edit%%=*}
+        expect_exit 1 "resume-$key" "cr/model.ckpt: bad checkpoint header: $edit: must be" \
+            "$MIXGEO" train --resume cr --epochs 6
+        for f in metrics.tsv summary.json config.ini; do
+            cmp -s "cr/$f" "cr0/$f" || fail "resume with $edit: cr/$f was rewritten"
+        done
+    done
+    # a bad architecture inside a checkpoint: the reason once, the path once
+    craft cr0/model.ckpt cr/model.ckpt arch=preact:4194304 in_c=1 in_h=8 in_w=8
+    run ckpt-arch "$MIXGEO" eval cr
+    want="mixgeo: cr/model.ckpt: checkpoint of an invalid architecture: --arch 'preact:4194304': stem: 268435456 features per example (at most 16777216)"
+    if [ "$rc" -eq 1 ] && [ "$(cat ckpt-arch.err)" = "$want" ]; then ok "bad architecture in a checkpoint: one line, the reason once"
+    else fail "bad architecture in a checkpoint: exit $rc, stderr: $(cat ckpt-arch.err)"; fi
+    # a payload 4 bytes longer than the header says (was: shifted weights, exit 0)
+    "$PY" - cr0/model.ckpt cr/model.ckpt <<'PYEOF'
+import struct, sys, zlib
+b = open(sys.argv[1], 'rb').read()
+body = b[:-4] + b'\0\0\0\0'
+open(sys.argv[2], 'wb').write(body + struct.pack('<I', zlib.crc32(body) & 0xffffffff))
+PYEOF
+    expect_exit 1 ckpt-long "corrupt checkpoint" "$MIXGEO" eval cr
+    cp cr0/model.ckpt cr/model.ckpt
+    expect_exit 0 ckpt-restored "" "$MIXGEO" train -q --resume cr --epochs 6
+else
+    echo "skip: no $PY with zlib: crafted-checkpoint checks"
+fi
+
+# ---------------------------------------------------------------- architecture limits
+# the same limit for every syntax, one line with the real reason
+. "$ROOT/tests/idx.sh"
+mkdir -p img
+idx img/train-images-idx3-ubyte images 60 1
+idx img/train-labels-idx1-ubyte labels 60 1
+idx img/t10k-images-idx3-ubyte images 30 2
+idx img/t10k-labels-idx1-ubyte labels 30 2
+for case in "preact:4194304|stem: 1073741824 features per example (at most 16777216)" \
+    "preact:8-4194304|stage 2: 268435456 features per example (at most 16777216)" \
+    "cnn:c4096k1-c4096k32|token 'c4096k32': conv2d: layer too large" \
+    "256-1000000-1000000-3|1000261000003 parameters (at most 1073741824)"; do
+    arch=${case%%|*} why=${case#*|}
+    run "limit-$arch" "$MIXGEO" train --data idx:img --arch "$arch" --epochs 1 --out lim
+    n=$(wc -l <"limit-$arch.err")
+    if [ "$rc" -eq 2 ] && [ "$n" -eq 1 ] && grep -qF -- "mixgeo: --arch '$arch': $why" "limit-$arch.err"; then
+        ok "--arch $arch: exit 2, one line: $why"
+    else
+        fail "--arch $arch: exit $rc, $n lines: $(cat "limit-$arch.err")"
+    fi
+done
+[ -e lim ] && fail "a rejected --arch created its --out directory"
+
+# ---------------------------------------------------------------- write failures
+# A full disk while writing a checkpoint: the file and the errno named,
+# summary.json "failed" with the reason, no temp file left.  A real tmpfs
+# when this user may mount one (root), else a file-size limit (ulimit -f)
+# stands for it.  The 2-64-64-2 checkpoint (~36 KB) fits once in 64 KB but
+# not twice: the epoch-0 checkpoint is written, the final one cannot be.
+FULL="--data spiral --arch 2-64-64-2 --optim sgd --lr 0.05 --epochs 2"
+mkdir -p full
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=64k tmpfs full 2>/dev/null; then
+    mounted=1
+    run full "$MIXGEO" train -q $FULL --out full/run
+    reason="No space left on device"
+else
+    mounted=0
+    echo "skip: cannot mount a tmpfs: a file-size limit stands for a full disk"
+    # 30 blocks (of 512 bytes in dash, 1 KB in bash) < the checkpoint; with
+    # SIGXFSZ ignored a write beyond the limit fails with EFBIG
+    (trap '' XFSZ; ulimit -f 30 && exec "$MIXGEO" train -q $FULL --out full/run) >full.out 2>full.err
+    rc=$?
+    reason="File too large"
+fi
+if [ "$rc" -eq 1 ] && grep -qF "mixgeo: cannot write full/run/model.ckpt: $reason" full.err; then
+    ok "disk full: exit 1, $(head -n 1 full.err)"
+else
+    fail "disk full: exit $rc; stderr: $(cat full.err)"
+fi
+if [ -f full/run/summary.json ] && [ "$(json full/run/summary.json mixgeo status)" = failed ] &&
+    [ "$(json full/run/summary.json mixgeo error)" = "cannot write full/run/model.ckpt: $reason" ]; then
+    ok "disk full: summary.json says failed, with the reason"
+else
+    fail "disk full: summary.json does not say failed with the reason: $(grep -E '"(status|error)"' full/run/summary.json 2>&1)"
+fi
+ls -a full/run | grep -q tmp && fail "disk full: a temp file was left: $(ls -a full/run)"
+# read-only: the run's directory cannot be written
+if [ "$mounted" -eq 1 ]; then
+    rm -f full/run/model.ckpt
+    if mount -o remount,ro full 2>/dev/null; then
+        expect_exit 1 read-only "cannot write full/run/config.ini: Read-only file system" \
+            "$MIXGEO" train -q $FULL --force --out full/run
+        mount -o remount,rw full
+    fi
+    umount full 2>/dev/null || umount -l full
+elif [ "$(id -u)" -ne 0 ]; then
+    mkdir ro && chmod a-w ro
+    expect_exit 1 read-only "cannot create directory ro/run: Permission denied" \
+        "$MIXGEO" train -q $FULL --out ro/run
+    chmod u+w ro
+fi
+
+# ---------------------------------------------------------------- kill -9, stale temp files
+# A writer killed between write and rename leaves RUN/NAME.tmpPID.HOST: the
+# next run removes those of dead processes of this host (a live writer's and
+# another host's are kept).
+"$MIXGEO" train $SPIRAL --epochs 100000 --checkpoint-every 1 --out k9 >k9.out 2>k9.err &
+pid=$!
+sleep 1
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+host=$(uname -n | tr -c 'A-Za-z0-9._\n-' '_' | cut -c1-64)
+sh -c 'exit 0' &
+dead=$!
+wait "$dead"
+: >"k9/metrics.tsv.tmp$dead.$host"
+: >"k9/model.ckpt.tmp$dead"
+: >"k9/summary.json.tmp$$.$host"
+: >"k9/summary.json.tmp$dead.another-host"
+if [ -s k9/model.ckpt ]; then
+    e=$(json k9/summary.json mixgeo epochs_done)
+    run k9-resume "$MIXGEO" train -q --resume k9 --epochs $((e + 2))
+    if [ "$rc" -eq 0 ] && [ "$(json k9/summary.json mixgeo status)" = finished ] &&
+        [ "$(grep -vc '^#' k9/metrics.tsv)" -eq $((e + 2)) ]; then
+        ok "kill -9 during training (at epoch $e): --resume finishes with every row"
+    else
+        fail "kill -9 + resume: exit $rc, status $(json k9/summary.json mixgeo status); stderr: $(cat k9-resume.err)"
+    fi
+    [ -e "k9/metrics.tsv.tmp$dead.$host" ] || [ -e "k9/model.ckpt.tmp$dead" ] &&
+        fail "stale temp files of a dead writer were not removed: $(ls k9)"
+    [ -e "k9/summary.json.tmp$$.$host" ] && [ -e "k9/summary.json.tmp$dead.another-host" ] ||
+        fail "a live writer's or another host's temp file was removed: $(ls k9)"
+    ok "stale temp files: a dead writer's removed, a live one's and another host's kept"
+else
+    fail "kill -9 after 1 s left no checkpoint in k9"
+fi
+
 # ---------------------------------------------------------------- INI + flags
 cat >t.ini <<'EOF'
 # a comment
@@ -203,6 +364,8 @@ done
 # ---------------------------------------------------------------- bad input -> exit 2
 printf '[train]\nalpha = 2\nbogus = 1\n' >bad.ini
 printf 'mix = manifold\nalpha = -1\n' >badval.ini
+printf '[train]\nalpha = 2\nepochs = 1\nalpha = 3\n' >dup.ini
+printf 'alpha = 2\n[train]\nalpha = 3\n' >dup2.ini
 expect_exit 2 bad-alpha "--alpha" "$MIXGEO" train --mix manifold --alpha 0 --out x
 expect_exit 2 bad-layer "--mix-layers" "$MIXGEO" train --arch 2-8-2 --mix manifold --mix-layers 0,5 --out x
 expect_exit 2 bad-width "--arch: input width 3" "$MIXGEO" train --arch 3-8-2 --out x
@@ -217,6 +380,8 @@ run ntrain "$MIXGEO" train -q $SPIRAL --n-per-class 100 --n-train 50 --epochs 1 
 [ "$(json ntr/summary.json mixgeo n_train)" = 50 ] || fail "--n-train 50: summary.json n_train is not 50"
 expect_exit 2 bad-ini-key "bad.ini:3: unknown key 'bogus'" "$MIXGEO" train --config bad.ini --out x
 expect_exit 2 bad-ini-val "badval.ini:2: alpha" "$MIXGEO" train --config badval.ini --out x
+expect_exit 2 dup-ini-key "dup.ini:4: alpha: duplicate key (first at line 2)" "$MIXGEO" train --config dup.ini --out x
+expect_exit 2 dup-ini-key2 "dup2.ini:3: alpha: duplicate key (first at line 1)" "$MIXGEO" train --config dup2.ini --out x
 expect_exit 2 bad-number "--epochs: not an integer (got '3x')" "$MIXGEO" train --epochs 3x --out x
 expect_exit 2 bad-data "--data: unknown data" "$MIXGEO" train --data nosuch --out x
 expect_exit 2 bad-enum "--mix: unknown value" "$MIXGEO" train --mix sideways --out x

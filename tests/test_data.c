@@ -344,6 +344,109 @@ static void test_idx_corrupt(void **state)
     }
 }
 
+/* Issue 12 item 1: a header is never trusted for an allocation.  A 76-byte
+ * image file that declares 2^31 - 1 images of 64 x 128 (16 TiB) fails as
+ * "truncated or corrupt" naming the file, not as "out of memory" (and under
+ * ASan it must not abort on a 16 TiB malloc); the same compressed. */
+static void test_idx_huge_header(void **state)
+{
+    (void)state;
+    uint32_t idims[3] = {2147483647u, 64, 128}, ldims[1] = {2147483647u};
+    unsigned char junk[60];
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)(i * 7);
+    for (int gz = 0; gz <= 1; gz++) {
+        const char *img = tpath(gz ? "huge-img.gz" : "huge-img");
+        const char *lab = tpath(gz ? "huge-lab.gz" : "huge-lab");
+        write_idx(img, gz, 0x803, idims, 3, junk, sizeof junk);
+        write_idx(lab, gz, 0x801, ldims, 1, junk, 10);
+        if (!gz) {
+            struct stat sb;
+            assert_int_equal(stat(img, &sb), 0);
+            assert_int_equal(sb.st_size, 76);
+        }
+        expect_idx_error(img, lab, 0, MG_ERR_FORMAT, img, "truncated or corrupt");
+        assert_contains(mg_errmsg(), "= 17592186036224 bytes of data, the file has 60");
+    }
+}
+
+/* The payload is read in blocks of 4 KiB, 8 KiB, ... 1 MiB, 1 MiB, ...:
+ * payloads across many blocks (images and labels), ending on a block
+ * boundary or past the doubling load exactly. */
+static void test_idx_blocks(void **state)
+{
+    (void)state;
+    static const uint32_t shapes[][3] = {
+        {1100000, 1, 1}, {1024, 32, 32}, {3, 1000, 1000}, {4096, 1, 1}, {1, 1, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        uint32_t n = shapes[s][0], dim = shapes[s][1] * shapes[s][2];
+        size_t bytes = (size_t)n * dim;
+        unsigned char *pix = malloc(bytes), *lab = malloc(n);
+        assert_true(pix && lab);
+        for (size_t i = 0; i < bytes; i++) pix[i] = (unsigned char)(i * 2654435761u >> 13);
+        for (uint32_t i = 0; i < n; i++) lab[i] = (unsigned char)(i % 7);
+        lab[n - 1] = 15;
+        int gz = (int)(s & 1);
+        const char *img = tpath(gz ? "blk-img.gz" : "blk-img");
+        const char *lp = tpath(gz ? "blk-lab.gz" : "blk-lab");
+        write_idx(img, gz, 0x803, shapes[s], 3, pix, bytes);
+        write_idx(lp, gz, 0x801, &n, 1, lab, n);
+        mg_dataset *d = NULL;
+        assert_int_equal(mg_load_idx(img, lp, 0, &d), MG_OK);
+        assert_int_equal(d->n, (int)n);
+        assert_int_equal(d->dim, (int)dim);
+        assert_int_equal(d->classes, 16);
+        for (size_t i = 0; i < bytes; i++)
+            if (d->x[i] != (float)pix[i] / 255.0f) fail_msg("shape %zu: pixel %zu", s, i);
+        for (uint32_t i = 0; i < n; i++)
+            if (d->y[i] != lab[i]) fail_msg("shape %zu: label %u", s, (unsigned)i);
+        mg_dataset_free(d);
+        free(pix);
+        free(lab);
+    }
+}
+
+/* The file must end with the payload (raw and .gz), and a .gz file's
+ * trailer (CRC and length) must be there and right. */
+static void test_idx_trailer(void **state)
+{
+    (void)state;
+    make_small();
+    uint32_t idims[3] = {N_IMG, ROWS, COLS}, ldims[1] = {N_IMG};
+    unsigned char pix[sizeof g_pix + 1];
+    memcpy(pix, g_pix, sizeof g_pix);
+    pix[sizeof g_pix] = 1;
+    const char *good_img = tpath("t-img"), *good_lab = tpath("t-lab");
+    write_small(good_img, good_lab, 0);
+    for (int gz = 0; gz <= 1; gz++) {
+        const char *bad = tpath(gz ? "long.gz" : "long");
+        write_idx(bad, gz, 0x803, idims, 3, pix, sizeof pix);
+        expect_idx_error(bad, good_lab, 3, MG_ERR_FORMAT, bad, "more data than the header says");
+        assert_contains(mg_errmsg(), "7 images of 3x4 = 84 bytes");
+        unsigned char lab[N_IMG + 5] = {0};
+        write_idx(bad, gz, 0x801, ldims, 1, lab, sizeof lab);
+        expect_idx_error(good_img, bad, 3, MG_ERR_FORMAT, bad, "more data than the header says");
+    }
+    /* a .gz file with a wrong CRC, and one cut just before its 8-byte trailer */
+    const char *gzp = tpath("crc.gz");
+    write_idx(gzp, 1, 0x803, idims, 3, g_pix, sizeof g_pix);
+    unsigned char buf[4096];
+    FILE *f = fopen(gzp, "rb");
+    assert_non_null(f);
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    assert_true(len > 20 && len < sizeof buf);
+    buf[len - 8] ^= 0x55; /* CRC32 */
+    write_bytes(gzp, 0, buf, len);
+    expect_idx_error(gzp, good_lab, 3, MG_ERR_FORMAT, gzp, "corrupt");
+    buf[len - 8] ^= 0x55;
+    write_bytes(gzp, 0, buf, len);
+    mg_dataset *d = NULL;
+    assert_int_equal(mg_load_idx(gzp, good_lab, 3, &d), MG_OK); /* the repaired file loads */
+    mg_dataset_free(d);
+    write_bytes(gzp, 0, buf, len - 8);
+    expect_idx_error(gzp, good_lab, 3, MG_ERR_FORMAT, gzp, "truncated or corrupt");
+}
+
 /* ---------------------------------------------------------------- CSV */
 
 static void write_text(const char *path, const char *text)
@@ -463,6 +566,109 @@ static void test_csv_bad(void **state)
     write_text(p, "1,2,0\n");
     assert_int_equal(mg_load_csv(p, -2, &d), MG_ERR_CONFIG);
     assert_null(d);
+}
+
+/* mg_log messages of a call, collected. */
+static char g_log[4096];
+static void collect_log(int level, const char *msg, void *user)
+{
+    (void)user;
+    size_t n = strlen(g_log);
+    snprintf(g_log + n, sizeof g_log - n, "%d %s\n", level, msg);
+}
+
+/* Issue 12 item 5: the first content row is data when every field is a
+ * number, a header (with a warning) when none is, an error in between. */
+static void test_csv_header_rule(void **state)
+{
+    (void)state;
+    const char *p = tpath("hdr.csv");
+    mg_dataset *d = NULL;
+    mg_log_set(collect_log, NULL);
+
+    /* a header: skipped, with a warning naming FILE:LINE */
+    g_log[0] = '\0';
+    write_text(p, "# comment\n\n x1 , x2 ,label\n1,2,0\n3,4,1\n");
+    assert_int_equal(mg_load_csv(p, 0, &d), MG_OK);
+    assert_int_equal(d->n, 2);
+    mg_dataset_free(d);
+    assert_contains(g_log, "1 ");
+    assert_contains(g_log, p);
+    assert_contains(g_log, ":3: first row taken as a header");
+    assert_contains(g_log, "x1 , x2 ,label");
+
+    /* data: no warning */
+    g_log[0] = '\0';
+    write_text(p, "1,2,0\n3,4,1\n");
+    assert_int_equal(mg_load_csv(p, 0, &d), MG_OK);
+    assert_int_equal(d->n, 2);
+    mg_dataset_free(d);
+    assert_string_equal(g_log, "");
+
+    /* a typo in the first data row is an error naming FILE:LINE and the field,
+     * not a header that silently drops the row */
+    static const struct {
+        const char *text, *what;
+    } bad[] = {
+        {"1.5,2..5,0\n3,4,1\n", ":1: field 2 ('2..5') is not a number but 2 of the 3"},
+        {"#c\n1,2,O\n3,4,1\n", ":2: field 3 ('O') is not a number but 2 of the 3"},
+        {"x1,2,label\n1,2,0\n", ":1: field 1 ('x1') is not a number but 1 of the 3"},
+        {"1,,0\n", ":1: field 2 ('') is not a number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        g_log[0] = '\0';
+        write_text(p, bad[i].text);
+        d = (mg_dataset *)&d;
+        assert_int_equal(mg_load_csv(p, 0, &d), MG_ERR_FORMAT);
+        assert_null(d);
+        assert_contains(mg_errmsg(), p);
+        assert_contains(mg_errmsg(), bad[i].what);
+        assert_contains(mg_errmsg(), "'#' comment");
+        assert_string_equal(g_log, "");
+    }
+    /* a NUL byte is not text */
+    write_bytes(p, 0, "1,2,0\n1,2\0,0\n", 13);
+    assert_int_equal(mg_load_csv(p, 0, &d), MG_ERR_FORMAT);
+    assert_contains(mg_errmsg(), ":2: a NUL byte");
+    mg_log_set(NULL, NULL);
+}
+
+/* Issue 12 item 5: a class count taken from the labels is capped at
+ * MG_MAX_AUTO_CLASSES; the message names FILE:LINE and --classes, and an
+ * explicit class count lifts the cap. */
+static void test_csv_class_cap(void **state)
+{
+    (void)state;
+    const char *p = tpath("cap.csv");
+    mg_dataset *d = NULL;
+    char text[256];
+    snprintf(text, sizeof text, "0.5,0\n0.25,1\n1,%d\n", MG_MAX_AUTO_CLASSES - 1);
+    write_text(p, text);
+    assert_int_equal(mg_load_csv(p, 0, &d), MG_OK);
+    assert_int_equal(d->classes, MG_MAX_AUTO_CLASSES);
+    mg_dataset_free(d);
+
+    write_text(p, "0.5,0\n0.25,1\n\n# a stray label\n1,4000000\n2,1\n");
+    d = (mg_dataset *)&d;
+    assert_int_equal(mg_load_csv(p, 0, &d), MG_ERR_FORMAT);
+    assert_null(d);
+    assert_contains(mg_errmsg(), p);
+    assert_contains(mg_errmsg(), ":5: label 4000000 would make 4000001 classes");
+    assert_contains(mg_errmsg(), "--classes");
+    snprintf(text, sizeof text, "0.5,0\n1,%d\n", MG_MAX_AUTO_CLASSES);
+    write_text(p, text);
+    assert_int_equal(mg_load_csv(p, 0, &d), MG_ERR_FORMAT);
+    assert_contains(mg_errmsg(), ":2: label 10000 would make 10001 classes");
+
+    /* an explicit class count allows more */
+    assert_int_equal(mg_load_csv(p, MG_MAX_AUTO_CLASSES + 1, &d), MG_OK);
+    assert_int_equal(d->classes, MG_MAX_AUTO_CLASSES + 1);
+    assert_int_equal(d->y[1], MG_MAX_AUTO_CLASSES);
+    mg_dataset_free(d);
+    write_text(p, "0.5,0\n1,4000000\n");
+    assert_int_equal(mg_load_csv(p, 4000001, &d), MG_OK);
+    assert_int_equal(d->classes, 4000001);
+    mg_dataset_free(d);
 }
 
 /* ---------------------------------------------------------------- synthetic */
@@ -878,8 +1084,13 @@ int main(void)
         cmocka_unit_test(test_idx_gz_and_raw),
         cmocka_unit_test(test_idx_dir),
         cmocka_unit_test(test_idx_corrupt),
+        cmocka_unit_test(test_idx_huge_header),
+        cmocka_unit_test(test_idx_blocks),
+        cmocka_unit_test(test_idx_trailer),
         cmocka_unit_test(test_csv_good),
         cmocka_unit_test(test_csv_bad),
+        cmocka_unit_test(test_csv_header_rule),
+        cmocka_unit_test(test_csv_class_cap),
         cmocka_unit_test(test_synth_shapes),
         cmocka_unit_test(test_synth_determinism),
         cmocka_unit_test(test_synth_config),

@@ -762,6 +762,134 @@ static void test_mix_identity(void **s)
     mg_model_free(m);
 }
 
+/* ---------------------------------------------------------------- size limits */
+
+/* One size limit for every architecture syntax, with exact messages: the
+ * reason of a failing layer is kept behind one prefix (mg_fail_prefix; the
+ * old mg_fail(st, "...%s", mg_errmsg()) formatted the buffer into itself),
+ * and no product of widths and image sides overflows an int (run under
+ * UBSan by make asan: preact:4194304 on 28 x 28 was 4194304 * 784). */
+static void test_arch_limits(void **s)
+{
+    (void)s;
+    mg_rng r;
+    mg_rng_seed(&r, 1);
+    const struct {
+        const char *arch;
+        int c, h, w;
+        const char *want;
+    } cases[] = {
+        {"preact:4194304", 1, 28, 28,
+         "--arch 'preact:4194304': stem: 3288334336 features per example (at most 16777216)"},
+        {"preact:4194304-8", 1, 28, 28, /* int overflow (UBSan) in the stem before */
+         "--arch 'preact:4194304-8': stem: 3288334336 features per example (at most 16777216)"},
+        {"preact:8-4194304", 1, 2, 2,
+         "--arch 'preact:8-4194304': stage 2: conv2d: layer too large"},
+        {"preact:16-32", 1, 100000, 100000,
+         "--arch 'preact:16-32': the input 1 x 100000 x 100000: more than 16777216 features "
+         "per example"},
+        {"preact:16", 2147483647, 2147483647, 2147483647,
+         "--arch 'preact:16': the input 2147483647 x 2147483647 x 2147483647: more than "
+         "16777216 features per example"},
+        {"cnn:c8", 65536, 65536, 1,
+         "--arch 'cnn:c8': the input 65536 x 65536 x 1: more than 16777216 features per example"},
+        {"cnn:c4096k1-c4096k32", 1, 1, 1,
+         "--arch 'cnn:c4096k1-c4096k32': token 'c4096k32': conv2d: layer too large"},
+        {"cnn:c4096", 1, 100, 100,
+         "--arch 'cnn:c4096': token 'c4096': 40960000 features per example (at most 16777216)"},
+        {"784-4194304-4194304-10", 1, 28, 28,
+         "--arch '784-4194304-4194304-10': 17595524710410 parameters (at most 1073741824)"},
+        {"784-4194305-10", 1, 28, 28, "--arch '784-4194305-10': width out of range 1..4194304 at '4194305-10'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        mg_arch_opts o = opts_image(cases[i].c, cases[i].h, cases[i].w, 10);
+        mg_model *m = NULL;
+        mg_arch_sizes sz;
+        mg_status st = mg_arch_check(cases[i].arch, &o, &sz);
+        if (st != MG_ERR_CONFIG || strncmp(mg_errmsg(), cases[i].want, strlen(cases[i].want)))
+            printf("  %s: status %d, message: %s\n", cases[i].arch, (int)st, mg_errmsg());
+        assert_int_equal(st, MG_ERR_CONFIG);
+        assert_string_equal(mg_errmsg(), cases[i].want);
+        assert_int_equal(mg_model_create(cases[i].arch, &o, &r, &m), MG_ERR_CONFIG);
+        assert_null(m);
+        assert_string_equal(mg_errmsg(), cases[i].want);
+    }
+    /* a string of more than MG_ARCH_MAX_LEN characters */
+    char longarch[400];
+    memset(longarch, '1', sizeof longarch - 1);
+    longarch[sizeof longarch - 1] = '\0';
+    mg_arch_sizes sz;
+    assert_int_equal(mg_arch_check(longarch, NULL, &sz), MG_ERR_CONFIG);
+    assert_string_equal(mg_errmsg(), "--arch: string too long (399 characters, at most 255)");
+}
+
+/* mg_arch_check gives the sizes mg_model_create builds, for every syntax. */
+static void test_arch_check_sizes(void **s)
+{
+    (void)s;
+    mg_rng r;
+    mg_rng_seed(&r, 1);
+    mg_arch_opts mlp = mg_arch_opts_default(), bn = mg_arch_opts_default();
+    bn.batchnorm = 1;
+    bn.dropout = 0.25f;
+    bn.input_noise = 0.1f;
+    const struct {
+        const char *arch;
+        mg_arch_opts o;
+    } cases[] = {
+        {"2-16-2", mlp},
+        {"784-512-512-10", bn},
+        {"cnn:c8k3-m2-c16k3s2-a2-f32", opts_image(1, 12, 12, 4)},
+        {"cnn:c4-g", opts_image(3, 5, 5, 2)},
+        {"preact:4-8x2", opts_image(2, 9, 7, 3)},
+        {"preact:3", opts_image(1, 4, 4, 2)},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        mg_arch_sizes sz;
+        mg_model *m = NULL;
+        assert_int_equal(mg_arch_check(cases[i].arch, &cases[i].o, &sz), MG_OK);
+        assert_int_equal(mg_model_create(cases[i].arch, &cases[i].o, &r, &m), MG_OK);
+        assert_int_equal(sz.n_params, mg_model_n_params(m));
+        assert_int_equal(sz.n_buffers, mg_model_n_buffers(m));
+        assert_int_equal(sz.n_blocks, mg_model_n_blocks(m));
+        assert_int_equal(sz.n_layers, mg_model_n_layers(m));
+        assert_int_equal(sz.in_dim, mg_model_dim(m, 0));
+        assert_int_equal(sz.classes, mg_model_classes(m));
+        mg_model_free(m);
+        /* rng NULL: built, parameters left zero */
+        assert_int_equal(mg_model_create(cases[i].arch, &cases[i].o, NULL, &m), MG_OK);
+        for (size_t j = 0; j < mg_model_n_params(m); j++) assert_true(mg_model_params(m)[j] == 0.0f);
+        mg_model_free(m);
+    }
+}
+
+/* mg_fail_prefix: context in front of the current detail, never aliasing. */
+static void test_fail_prefix(void **s)
+{
+    (void)s;
+    assert_int_equal(mg_fail(MG_ERR_IO, "reason %d", 42), MG_ERR_IO);
+    assert_int_equal(mg_fail_prefix(MG_ERR_FORMAT, "%s: ", "file.ckpt"), MG_ERR_FORMAT);
+    assert_string_equal(mg_errmsg(), "file.ckpt: reason 42");
+    /* the current detail as an argument of the prefix itself */
+    mg_fail_prefix(MG_ERR_IO, "[%s] ", mg_errmsg());
+    assert_string_equal(mg_errmsg(), "[file.ckpt: reason 42] file.ckpt: reason 42");
+    /* and of mg_fail */
+    mg_fail(MG_ERR_IO, "again: %s", mg_errmsg());
+    assert_string_equal(mg_errmsg(), "again: [file.ckpt: reason 42] file.ckpt: reason 42");
+    /* an empty detail: the status name */
+    mg_fail(MG_ERR_NOMEM, "%s", "");
+    mg_fail_prefix(MG_ERR_NOMEM, "ctx: ");
+    assert_string_equal(mg_errmsg(), "ctx: out of memory");
+    /* too long: the prefix stays whole, the detail's tail goes */
+    char big[2000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    mg_fail(MG_ERR_IO, "%s", big);
+    mg_fail_prefix(MG_ERR_IO, "P: ");
+    assert_int_equal(strncmp(mg_errmsg(), "P: xxx", 6), 0);
+    assert_true(strlen(mg_errmsg()) < 1024);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -776,6 +904,8 @@ int main(void)
         cmocka_unit_test(test_backward_input_mlp), cmocka_unit_test(test_backward_input_preact),
         cmocka_unit_test(test_grad_cnn),          cmocka_unit_test(test_grad_cnn_g_bn),
         cmocka_unit_test(test_cnn_shapes),        cmocka_unit_test(test_cnn_errors),
+        cmocka_unit_test(test_arch_limits),       cmocka_unit_test(test_arch_check_sizes),
+        cmocka_unit_test(test_fail_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1090,6 +1090,75 @@ static void test_stream_pipe(void **state)
     fclose(f);
 }
 
+/* mg_npy_read from memory (fmemopen: no file descriptor, so no size to check
+ * first): a header claiming 16 TB over 60 bytes is "truncated", with no
+ * allocation of the claimed size (ASan would abort on it); an array of
+ * 3 MiB, past the first 1 MiB of the growing buffer, reads back exactly, C
+ * and Fortran order; two arrays in turn. */
+static void test_stream_memory(void **state)
+{
+    (void)state;
+    mg_npy_array a;
+    unsigned char buf[256];
+    size_t n = build_header(buf, sizeof buf, 1, 0,
+                            "{'descr':'<f4','fortran_order':False,'shape':(100000000,40000)}", 1);
+    assert_int_equal(n, 128);
+    memset(buf + n, 0x11, 60);
+    FILE *f = fmemopen(buf, n + 60, "rb");
+    assert_non_null(f);
+    assert_int_equal(mg_npy_read(f, &a), MG_ERR_FORMAT);
+    EXPECT_MSG("npy: ", "truncated: shape (100000000, 40000) of float32 needs 16000000000000 data "
+                        "bytes after the 128-byte header, the file has 60");
+    assert_null(a.data);
+    fclose(f);
+
+    enum { R = 3 << 10, C = 256 }; /* 3 MiB of float32 */
+    float *v = malloc(sizeof(float) * R * C);
+    assert_non_null(v);
+    for (int i = 0; i < R * C; i++) v[i] = (float)i * 0.5f;
+    for (int fortran = 0; fortran <= 1; fortran++) {
+        char *mem = NULL;
+        size_t len = 0;
+        FILE *w = open_memstream(&mem, &len);
+        assert_non_null(w);
+        if (!fortran) {
+            assert_int_equal(mg_npy_write_f32(w, v, 2, (const int64_t[]){R, C}), MG_OK);
+        } else {
+            /* the same array stored in Fortran order: column j, then row i */
+            char dict[128];
+            snprintf(dict, sizeof dict,
+                     "{'descr': '<f4', 'fortran_order': True, 'shape': (%d, %d), }", R, C);
+            n = build_header(buf, sizeof buf, 1, 0, dict, 1);
+            assert_int_equal(fwrite(buf, 1, n, w), n);
+            for (int j = 0; j < C; j++)
+                for (int i = 0; i < R; i++)
+                    assert_int_equal(fwrite(&v[i * C + j], 4, 1, w), 1);
+        }
+        const int16_t s3[3] = {7, -8, 9};
+        assert_int_equal(mg_npy_write(w, MG_NPY_I16, s3, 1, (const int64_t[]){3}), MG_OK);
+        assert_int_equal(fclose(w), 0);
+        f = fmemopen(mem, len, "rb");
+        assert_non_null(f);
+        assert_int_equal(mg_npy_read(f, &a), MG_OK);
+        assert_int_equal(a.type, MG_NPY_F32);
+        assert_int_equal(a.ndim, 2);
+        assert_int_equal(a.shape[0], R);
+        assert_int_equal(a.shape[1], C);
+        assert_int_equal(a.count, (size_t)R * C);
+        assert_memory_equal(a.data, v, sizeof(float) * R * C);
+        mg_npy_array_free(&a);
+        assert_int_equal(mg_npy_read(f, &a), MG_OK);
+        assert_int_equal(a.type, MG_NPY_I16);
+        assert_memory_equal(a.data, s3, sizeof s3);
+        mg_npy_array_free(&a);
+        assert_int_equal(mg_npy_read(f, &a), MG_ERR_FORMAT); /* the end */
+        EXPECT_MSG("npy: ", "the file is empty");
+        fclose(f);
+        free(mem);
+    }
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1111,6 +1180,7 @@ int main(void)
         cmocka_unit_test(test_bad_stream),
         cmocka_unit_test(test_file_shrinks),
         cmocka_unit_test(test_stream_pipe),
+        cmocka_unit_test(test_stream_memory),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -1,6 +1,8 @@
 /* test_train.c - the training loop end to end on small synthetic data:
  * learned accuracy, determinism, checkpoint round trip and corruption,
- * resume equivalence, NaN detection, configuration checks. */
+ * crafted checkpoints (valid crc32, bad fields: rejected before anything is
+ * built), write errors naming the file, resume equivalence, NaN detection,
+ * configuration checks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,10 +10,16 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "mixgeo.h"
 
@@ -221,7 +229,8 @@ static void test_checkpoint_corruption(void **s)
         {len - 20, len, 0x55, "checksum"}, /* a flipped byte in the parameters */
         {0, len, 'X', "magic"},            /* wrong magic */
         {8, len, 0x07, "version"},         /* other version */
-        {-1, len / 2, 0, "checksum"},      /* truncated */
+        {-1, len / 2, 0, "truncated"},     /* truncated: the header's sizes say so */
+        {-1, len - 1, 0, "truncated"},     /* one byte short */
         {-1, 10, 0, "too short"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -248,6 +257,380 @@ static void test_checkpoint_corruption(void **s)
     assert_int_equal(mg_trainer_load(b.t, path), MG_ERR_CONFIG);
     free_run(&b);
     free(buf);
+    free_run(&a);
+    mg_dataset_free(tr);
+}
+
+/* ---------------------------------------------------------------- crafted checkpoints */
+
+/* A checkpoint's parts: the 20-byte prefix, the header text, the payload. */
+typedef struct {
+    char prefix[20];
+    char *header;
+    char *payload;
+    long payload_len;
+} ckpt_parts;
+
+static ckpt_parts ckpt_split(const char *buf, long len)
+{
+    ckpt_parts p;
+    uint32_t hl;
+    memcpy(p.prefix, buf, 20);
+    memcpy(&hl, buf + 16, 4);
+    p.header = malloc(hl + 1);
+    memcpy(p.header, buf + 20, hl);
+    p.header[hl] = '\0';
+    p.payload_len = len - 24 - (long)hl;
+    p.payload = malloc((size_t)p.payload_len + 1);
+    memcpy(p.payload, buf + 20 + hl, (size_t)p.payload_len);
+    return p;
+}
+
+/* The header with key's line set to "key=value" (value NULL: the line
+ * removed; a key not there: appended). Owned by the caller. */
+static char *hdr_set(const char *hdr, const char *key, const char *value)
+{
+    size_t kl = strlen(key), cap = strlen(hdr) + kl + (value ? strlen(value) : 0) + 4;
+    char *out = malloc(cap), *o = out;
+    int found = 0;
+    for (const char *p = hdr; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
+        if (!found && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+            found = 1;
+            if (value) o += sprintf(o, "%s=%s\n", key, value);
+        } else {
+            memcpy(o, p, n);
+            o += n;
+        }
+        p += n;
+    }
+    if (!found && value) o += sprintf(o, "%s=%s\n", key, value);
+    *o = '\0';
+    return out;
+}
+
+/* Write prefix + header + the first payload_len bytes of the payload
+ * (zero-extended if longer) + a correct crc32: what the fuzz harness does so
+ * that only the fields behind the checksum decide. */
+static void ckpt_write(const char *path, const ckpt_parts *p, const char *header, long payload_len)
+{
+    uint32_t hl = (uint32_t)strlen(header);
+    size_t n = 20 + hl + (size_t)payload_len;
+    unsigned char *b = calloc(n + 4, 1);
+    memcpy(b, p->prefix, 16);
+    memcpy(b + 16, &hl, 4);
+    memcpy(b + 20, header, hl);
+    memcpy(b + 20 + hl, p->payload,
+           (size_t)(payload_len < p->payload_len ? payload_len : p->payload_len));
+    uint32_t crc = (uint32_t)crc32(0L, b, (uInt)n);
+    memcpy(b + n, &crc, 4);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n + 4, f), n + 4);
+    fclose(f);
+    free(b);
+}
+
+static long max_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Every header field is range-checked and the sizes are exact before a
+ * model is built or a trainer touched: files with a valid crc32 and one bad
+ * field each.  (Before: counters were trusted, epoch 2^31 tripped an assert
+ * in mg_lr_at, ep_seen near 2^63 overflowed, a payload longer than the
+ * header's sizes loaded shifted weights, and an 881-byte file naming a big
+ * model built and initialised it before failing.) */
+static void test_checkpoint_crafted(void **s)
+{
+    (void)s;
+    mg_dataset *tr = make_data(MG_SYNTH_MOONS, 150, 0.1, 3); /* 300 examples */
+    mg_train_config c = spiral_cfg(MG_MIX_MANIFOLD);         /* Adam: m and v */
+    c.epochs = 3;
+    c.batch = 32; /* 10 steps per epoch */
+    c.n_mix_layers = 2; /* 0 and 1 */
+    run_t a = make_run("2-16-2", &c, tr, NULL);
+    hook_state hs = {0};
+    hs.stop_at_step = 13; /* epoch 1, step 3: 96 examples seen */
+    mg_train_hooks hooks = {on_step, NULL, &hs};
+    assert_int_equal(mg_trainer_run(a.t, &hooks), MG_ERR_INTERRUPTED);
+    char good[600], bad[600];
+    snprintf(good, sizeof good, "%s/good.ckpt", tmpdir);
+    snprintf(bad, sizeof bad, "%s/crafted.ckpt", tmpdir);
+    assert_int_equal(mg_trainer_save(a.t, good), MG_OK);
+    char *buf;
+    long len;
+    read_file(good, &buf, &len);
+    ckpt_parts p = ckpt_split(buf, len);
+
+    /* control: the same parts written back load, by both readers */
+    run_t b = make_run("2-16-2", &c, tr, NULL);
+    ckpt_write(bad, &p, p.header, p.payload_len);
+    mg_model *m = NULL;
+    assert_int_equal(mg_checkpoint_load_model(bad, &m), MG_OK);
+    mg_model_free(m);
+    assert_int_equal(mg_trainer_load(b.t, bad), MG_OK);
+    assert_int_equal(mg_trainer_epoch(b.t), 1);
+    assert_int_equal(mg_trainer_step(b.t), 3);
+    free_run(&b);
+
+    const struct {
+        const char *edits[4][2]; /* key, value (NULL: removed) */
+        long payload_delta;      /* bytes added to (or cut from) the payload */
+        const char *want;        /* in the message */
+    } cases[] = {
+        {{{"epoch", "-1"}}, 0, "bad checkpoint header: epoch=-1: must be an integer in 0..2147483646"},
+        {{{"epoch", "2147483648"}}, 0, "epoch=2147483648: must be an integer in 0..2147483646"},
+        {{{"epoch", "99999999999999999999"}}, 0, "epoch=99999999999999999999: must be an integer"},
+        {{{"epoch", "+1"}}, 0, "epoch=+1: must be an integer"},
+        {{{"epoch", " 1"}}, 0, "epoch= 1: must be an integer"},
+        {{{"step", "11"}}, 0, "step=11: must be an integer in 0..10"},
+        {{{"ep_seen", "9223372036854775807"}}, 0, "ep_seen=9223372036854775807: must be an integer in 96..96"},
+        {{{"ep_correct", "97"}}, 0, "ep_correct=97: must be an integer in 0..96"},
+        {{{"ep_correct", "-1"}}, 0, "ep_correct=-1: must be an integer in 0..96"},
+        {{{"opt_t", "0"}}, 0, "opt_t=0: must be an integer in 13..13"},
+        {{{"opt_t", "9223372036854775807"}}, 0, "opt_t=9223372036854775807: must be an integer in 13..13"},
+        {{{"batch", "301"}}, 0, "batch=301: must be an integer in 1..300"},
+        {{{"steps_per_epoch", "9"}}, 0, "steps_per_epoch=9: must be an integer in 10..10"},
+        {{{"n_train", "0"}}, 0, "n_train=0: must be an integer in 1..2147483647"},
+        {{{"seed", "-1"}}, 0, "seed=-1: must be an unsigned integer"},
+        {{{"seed", "18446744073709551616"}}, 0, "seed=18446744073709551616: must be an unsigned 64-bit integer"},
+        {{{"optim", "2"}}, 0, "optim=2: must be an integer in 0..1"},
+        {{{"opt_has_v", "0"}}, 0, "opt_has_v=0: must be an integer in 1..1"},
+        {{{"trainer", "2"}}, 0, "trainer=2: must be an integer in 0..1"},
+        {{{"ep_loss_sum", "nan"}}, 0, "ep_loss_sum=nan: must be a number"},
+        {{{"ep_seconds", "-0x1p+0"}}, 0, "ep_seconds=-0x1p+0: must be a number in 0.."},
+        {{{"last_lr", "inf"}}, 0, "last_lr=inf: must be a number"},
+        {{{"slope", "0x1p+300"}}, 0, "slope=0x1p+300: must be a number in"},
+        {{{"act", "lrelu"}, {"slope", "0x1.8p+0"}}, 0, "--slope 1.5: must be in [0, 1)"},
+        {{{"input_noise", "-0x1p-2"}}, 0, "input_noise=-0x1p-2: must be a number"},
+        {{{"batchnorm", "2"}}, 0, "batchnorm=2: must be an integer in 0..1"},
+        {{{"in_c", "-1"}}, 0, "in_c=-1: must be an integer in 0..16777216"},
+        {{{"classes", "1"}}, 0, "classes=1: must be an integer in 2..16777216"},
+        {{{"classes", "3"}}, 0, "n_params=82, n_buffers=0, classes=3, but the architecture 2-16-2 has 82 parameters, 0 buffers, 2 classes"},
+        {{{"n_params", "83"}}, 0, "n_params=83, n_buffers=0, classes=2, but the architecture 2-16-2 has 82"},
+        {{{"n_buffers", "1073741825"}}, 0, "n_buffers=1073741825: must be an integer in 0..1073741824"},
+        {{{"act", "gelu"}}, 0, "act=gelu: must be relu, lrelu, tanh or none"},
+        {{{"init", "orthogonal"}}, 0, "init=orthogonal: must be he or xavier"},
+        {{{"arch", "2-16-2 "}}, 0, "arch=2-16-2 : must be 1..255 characters of a-z, 0-9, ':' and '-'"},
+        {{{"arch", "2-16-3"}}, 0, "n_params=82, n_buffers=0, classes=2, but the architecture 2-16-3 has 99"},
+        {{{"arch", "preact:4194304"}, {"in_c", "1"}, {"in_h", "8"}, {"in_w", "8"}}, 0,
+         "checkpoint of an invalid architecture: --arch 'preact:4194304': stem: 268435456 "
+         "features per example (at most 16777216)"},
+        {{{"dropout", "0x1p+0"}}, 0, "checkpoint of an invalid architecture: --dropout 1: must be in [0, 1)"},
+        {{{"act", NULL}}, 0, "bad checkpoint header: no key 'act'"},
+        {{{"epoch", NULL}}, 0, "trainer=1 without key 'epoch'"},
+        {{{"bogus", "1"}}, 0, "unknown key 'bogus'"},
+        {{{"x", "1\x01"}}, 0, "is 0x01 (not printable text)"},
+        {{{"n_buffers=0\nn_buffers", "0"}}, 0, "key 'n_buffers' given twice"},
+        {{{"trainer", "0"}}, 0, "key 'epoch' in a model-only checkpoint (trainer=0)"},
+        {{{NULL, NULL}}, 4, "corrupt checkpoint"},
+        {{{NULL, NULL}}, -4, "truncated checkpoint"},
+        {{{NULL, NULL}}, -1000000, "truncated checkpoint"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *h = strdup(p.header);
+        for (int e = 0; e < 4 && cases[i].edits[e][0]; e++) {
+            char *h2 = hdr_set(h, cases[i].edits[e][0], cases[i].edits[e][1]);
+            free(h);
+            h = h2;
+        }
+        long plen = p.payload_len + cases[i].payload_delta;
+        ckpt_write(bad, &p, h, plen < 0 ? 0 : plen);
+        free(h);
+        m = NULL;
+        mg_status st = mg_checkpoint_load_model(bad, &m);
+        if (st != MG_ERR_FORMAT || !strstr(mg_errmsg(), cases[i].want))
+            printf("  case %zu: status %d, message: %s\n", i, (int)st, mg_errmsg());
+        assert_int_equal(st, MG_ERR_FORMAT);
+        assert_null(m);
+        assert_non_null(strstr(mg_errmsg(), cases[i].want));
+        assert_int_equal(strncmp(mg_errmsg(), bad, strlen(bad)), 0); /* starts with the path */
+        /* the trainer refuses it too, and is left as it was */
+        float p0 = mg_model_params(a.m)[0];
+        assert_int_equal(mg_trainer_load(a.t, bad), MG_ERR_FORMAT);
+        assert_non_null(strstr(mg_errmsg(), cases[i].want));
+        assert_int_equal(mg_trainer_epoch(a.t), 1);
+        assert_int_equal(mg_trainer_step(a.t), 3);
+        assert_true(mg_model_params(a.m)[0] == p0);
+    }
+
+    /* a slope outside [0, 1) is a valid setting when the activation is not
+     * lrelu (the CLI takes any --slope then): such checkpoints load */
+    char *hslope = hdr_set(p.header, "slope", "0x1.4p+2");
+    ckpt_write(bad, &p, hslope, p.payload_len);
+    free(hslope);
+    assert_int_equal(mg_checkpoint_load_model(bad, &m), MG_OK);
+    mg_model_free(m);
+
+    /* A payload 4 bytes longer than the header's sizes (it used to load
+     * with the weights read from the wrong offset): exact message. */
+    ckpt_write(bad, &p, p.header, p.payload_len + 4);
+    char want[1200];
+    snprintf(want, sizeof want,
+             "%s: corrupt checkpoint: %ld bytes, its header (2-16-2, 82 parameters, training "
+             "state) implies %ld", bad, len + 4, len);
+    assert_int_equal(mg_checkpoint_load_model(bad, &m), MG_ERR_FORMAT);
+    assert_string_equal(mg_errmsg(), want);
+
+    /* The exact message of a bad architecture inside a checkpoint: the
+     * path once, the reason once. */
+    char *h = hdr_set(p.header, "arch", "preact:4194304");
+    char *h2 = hdr_set(h, "in_h", "8");
+    free(h);
+    h = hdr_set(h2, "in_w", "8");
+    free(h2);
+    h2 = hdr_set(h, "in_c", "1");
+    ckpt_write(bad, &p, h2, p.payload_len);
+    free(h);
+    free(h2);
+    snprintf(want, sizeof want,
+             "%s: checkpoint of an invalid architecture: --arch 'preact:4194304': stem: "
+             "268435456 features per example (at most 16777216)", bad);
+    assert_int_equal(mg_checkpoint_load_model(bad, &m), MG_ERR_FORMAT);
+    assert_string_equal(mg_errmsg(), want);
+
+    /* An 881-byte file with a valid crc32 naming a 900-million-parameter
+     * MLP (3.6 GB): fails at once, allocating nothing of that size. */
+    h = hdr_set(p.header, "arch", "2-30000-30000-2");
+    h2 = hdr_set(h, "n_params", "900180002");
+    free(h);
+    long plen881 = 881 - 24 - (long)strlen(h2);
+    assert_true(plen881 > 0);
+    ckpt_write(bad, &p, h2, plen881);
+    free(h2);
+    long rss0 = max_rss_kb();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(mg_checkpoint_load_model(bad, &m), MG_ERR_FORMAT);
+    assert_non_null(strstr(mg_errmsg(), "truncated checkpoint: 881 bytes, its header "
+                                        "(2-30000-30000-2, 900180002 parameters, training "
+                                        "state) implies 108021"));
+    assert_int_equal(mg_trainer_load(a.t, bad), MG_ERR_FORMAT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    assert_true(secs < 1.0);
+    assert_true(max_rss_kb() - rss0 < 64 * 1024); /* < 64 MB more at the peak */
+    printf("  881-byte crafted checkpoint: rejected in %.2g s: %s\n", secs, mg_errmsg());
+
+    free(p.header);
+    free(p.payload);
+    free(buf);
+    free_run(&a);
+    mg_dataset_free(tr);
+}
+
+/* A write error while saving names the file and the errno, and leaves no
+ * temp file and the old checkpoint in place.  RLIMIT_FSIZE stands for a
+ * full disk here (EFBIG; tests/e2e_train.sh fills a real tmpfs). */
+static void test_checkpoint_write_error(void **s)
+{
+    (void)s;
+    mg_dataset *tr = make_data(MG_SYNTH_MOONS, 50, 0.1, 3);
+    mg_train_config c = spiral_cfg(MG_MIX_NONE);
+    c.epochs = 1;
+    run_t a = make_run("2-64-2", &c, tr, NULL);
+    char dir[600], path[700];
+    snprintf(dir, sizeof dir, "%s/wr", tmpdir);
+    assert_int_equal(mg_mkdir_p(dir), MG_OK);
+    snprintf(path, sizeof path, "%s/model.ckpt", dir);
+    assert_int_equal(mg_trainer_save(a.t, path), MG_OK);
+    char *before;
+    long blen;
+    read_file(path, &before, &blen);
+    assert_int_equal(mg_trainer_run(a.t, NULL), MG_OK);
+
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 1000; /* the checkpoint is ~2.5 KB */
+    void (*oldh)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    mg_status st = mg_trainer_save(a.t, path);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", mg_errmsg());
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, oldh);
+    assert_int_equal(st, MG_ERR_IO);
+    char want[1000];
+    snprintf(want, sizeof want, "cannot write %s: %s", path, strerror(EFBIG));
+    if (strcmp(msg, want) != 0) printf("  message: %s\n", msg);
+    assert_string_equal(msg, want);
+    /* the old checkpoint is intact, no temp file is left */
+    char *after;
+    long alen;
+    read_file(path, &after, &alen);
+    assert_int_equal(alen, blen);
+    assert_memory_equal(after, before, (size_t)blen);
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -q tmp", dir);
+    assert_int_not_equal(system(cmd), 0);
+    free(before);
+    free(after);
+    free_run(&a);
+    mg_dataset_free(tr);
+}
+
+/* Temp files of writers that died before their rename are removed; a live
+ * process's, another host's and files that only look alike are kept. */
+static void test_stale_temps(void **s)
+{
+    (void)s;
+    char dir[600], host[256] = "";
+    snprintf(dir, sizeof dir, "%s/stale", tmpdir);
+    assert_int_equal(mg_mkdir_p(dir), MG_OK);
+    gethostname(host, sizeof host);
+    /* as mg_write_atomic tags its temp files: [A-Za-z0-9._-], at most 64 */
+    host[64] = '\0';
+    for (char *q = host; *q; q++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *q)) *q = '_';
+    /* a pid that is surely gone: a child that has exited and been reaped */
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    assert_true(dead > 0);
+    int wst;
+    waitpid(dead, &wst, 0);
+    char names[8][600];
+    snprintf(names[0], sizeof names[0], "metrics.tsv.tmp%ld.%s", (long)dead, host); /* stale */
+    snprintf(names[1], sizeof names[1], "model.ckpt.tmp%ld", (long)dead);          /* stale, old name */
+    snprintf(names[2], sizeof names[2], "summary.json.tmp%ld.%s", (long)getppid(), host); /* live */
+    snprintf(names[3], sizeof names[3], "model.ckpt.tmp%ld.other-host-x", (long)dead); /* other host */
+    snprintf(names[4], sizeof names[4], "notes.tmp.txt");                          /* not a temp */
+    snprintf(names[5], sizeof names[5], ".tmp%ld", (long)dead);                     /* no target */
+    snprintf(names[6], sizeof names[6], "model.ckpt");
+    snprintf(names[7], sizeof names[7], "x.tmp%ldz", (long)dead);
+    for (int i = 0; i < 8; i++) {
+        char p[6000];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        fputs("x\n", f);
+        fclose(f);
+    }
+    int removed = -1;
+    assert_int_equal(mg_remove_stale_temps(dir, &removed), MG_OK);
+    assert_int_equal(removed, 2);
+    for (int i = 0; i < 8; i++) {
+        char p[6000];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        assert_int_equal(access(p, F_OK) == 0, i >= 2);
+    }
+    /* mg_write_atomic removes its own target's stale temps */
+    char p[1300], target[700];
+    snprintf(p, sizeof p, "%s/model.ckpt.tmp%ld.%s", dir, (long)dead, host);
+    FILE *f = fopen(p, "w");
+    fclose(f);
+    snprintf(target, sizeof target, "%s/model.ckpt", dir);
+    mg_dataset *tr = make_data(MG_SYNTH_MOONS, 20, 0.1, 3);
+    mg_train_config c = spiral_cfg(MG_MIX_NONE);
+    run_t a = make_run("2-4-2", &c, tr, NULL);
+    assert_int_equal(mg_trainer_save(a.t, target), MG_OK);
+    assert_int_not_equal(access(p, F_OK), 0);
+    assert_int_equal(mg_remove_stale_temps("/nonexistent-dir-xyz", &removed), MG_ERR_IO);
     free_run(&a);
     mg_dataset_free(tr);
 }
@@ -424,6 +807,9 @@ int main(void)
         cmocka_unit_test(test_spiral_learns),
         cmocka_unit_test(test_determinism_and_resume),
         cmocka_unit_test(test_checkpoint_corruption),
+        cmocka_unit_test(test_checkpoint_crafted),
+        cmocka_unit_test(test_checkpoint_write_error),
+        cmocka_unit_test(test_stale_temps),
         cmocka_unit_test(test_nan_detected),
         cmocka_unit_test(test_config_check),
         cmocka_unit_test(test_augment),

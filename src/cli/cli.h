@@ -78,8 +78,9 @@ void cli_error_lines(const char *msg);
 
 /* ---------------------------------------------------------------- signals */
 
-/* SIGINT/SIGTERM set a flag (a second signal kills the process the default
- * way).  The training hooks poll cli_stop_requested(). */
+/* SIGINT/SIGTERM/SIGUSR1 set a flag (a second signal more than a second
+ * after the first kills the process the default way; one within a second is
+ * the same request).  The training hooks poll cli_stop_requested(). */
 void cli_signals_install(void);
 int cli_stop_requested(void);
 

@@ -1,46 +1,19 @@
-/* cmd_suite.c - `mixgeo suite run|status|report|list FILE...`: experiment
- * suites (see suite.h for the file format and the run directories).
- *
- * `suite run` is a small process scheduler: at most -j runs at a time, each
- * run a sequence of steps (train, then one `mixgeo analyze` per layer and
- * split), each step a child process of this very program
- * (/proc/self/exe train|analyze ...) with stdout/stderr appended to
- * RUN/log.txt and OPENBLAS_NUM_THREADS = --threads = max(1, cores / jobs).
- *
- * Robustness:
- *  - a run is claimed with flock() on RUN/lock; the step processes inherit
- *    the lock, so it is held exactly while a runner or one of its steps lives
- *    (kill -9 of the runner included), and two runners never work on one run;
- *  - children live in their own process groups (a Ctrl-C reaches only the
- *    runner, which forwards one SIGTERM: train saves its checkpoint and exits
- *    130) and get SIGTERM when the runner dies (PR_SET_PDEATHSIG on Linux);
- *  - every marker is written atomically after its step, so a killed runner
- *    loses nothing that finished; the next `suite run` resumes a trained
- *    checkpoint (`train --resume`), runs the missing steps, and restarts from
- *    scratch (`train --force`) a run whose configuration changed.
- *
- * Testing aid: MIXGEO_SUITE_ABORT_AFTER=N makes `suite run` kill itself
- * with SIGKILL right after starting a run once N runs have finished in this
- * invocation (a deterministic "kill -9 mid-way").
+/* cmd_suite.c - `mixgeo suite run|status|report|list|submit|cancel FILE...`:
+ * experiment suites (see suite.h for the file format, the run directories
+ * and the backends).  This file is the command only: its options, the
+ * selection of runs (--only, --shard, an array task's --slurm-tasks) and the
+ * dispatch to the local backend (suite_local.c), the Slurm backend
+ * (suite_slurm.c), status, list and the report (suite_report.c).
  */
 #include "suite.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #define MAX_FILES 64
-#define MAX_JOBS 256
+#define MAX_SBATCH_ARGS 32
 
 static const cli_opt k_suite_opts[] = {
     {"jobs", 'j', CLI_VALUE, "N", "1", 0,
@@ -61,10 +34,20 @@ static const cli_opt k_suite_opts[] = {
      "output directory ROOT/NAME of every suite (make paper: --root results/paper)", NULL},
     {"only", 0, CLI_VALUE, "IDS", "", 0,
      "only these runs: comma-separated ids, slugs or 8-digit hashes (see suite list)", NULL},
+    {"shard", 0, CLI_VALUE, "I/N", "", 0,
+     "run, status, list, submit: only shard I of N, a fixed slice of the grid (run r, in grid "
+     "order, is in shard r mod N + 1): N commands with I = 1..N run every run exactly once",
+     NULL},
     {"dry-run", 'n', CLI_FLAG, NULL, "false", CLI_NO_NEG,
-     "suite run: print what would run and exit", NULL},
+     "suite run: print what would run and exit; suite submit: write the script and tasks.tsv "
+     "(OUT/slurm/dry-run/) and print the sbatch command, submit nothing",
+     NULL},
     {"skip-failed", 0, CLI_FLAG, NULL, "false", CLI_NO_NEG,
      "suite run: leave the runs whose last attempt failed alone instead of trying them again",
+     NULL},
+    {"compare-only", 0, CLI_FLAG, NULL, "false", CLI_NO_NEG,
+     "suite run: only the [compare] steps of runs that are trained and analysed (what the "
+     "finish job of suite submit runs); other runs are left alone",
      NULL},
     {"render", 0, CLI_FLAG, NULL, "true", 0,
      "suite report: render the figures to PNG and PDF with gnuplot when it is on the PATH", NULL},
@@ -74,6 +57,41 @@ static const cli_opt k_suite_opts[] = {
      "results/paper/REPORT.md)",
      NULL},
     {"ids", 0, CLI_FLAG, NULL, "false", CLI_NO_NEG, "suite list: print the ids only", NULL},
+    {"partition", 0, CLI_VALUE, "P", "", 0,
+     "the Slurm partition of the array tasks (default: the cluster's)", "Slurm (suite submit)"},
+    {"time", 0, CLI_VALUE, "T", "", 0,
+     "time limit of one array task, in Slurm's format (MINUTES, H:MM:SS, D-HH[:MM]); required",
+     NULL},
+    {"cpus-per-task", 0, CLI_VALUE, "N", "1", 0,
+     "CPUs of a task; its runs go one after the other with N threads each", NULL},
+    {"mem", 0, CLI_VALUE, "M", "", 0, "memory of a task (4G, 500M; default: the cluster's)", NULL},
+    {"max-parallel", 0, CLI_VALUE, "K", "16", 0, "tasks running at a time (--array=...%K)", NULL},
+    {"runs-per-task", 0, CLI_VALUE, "auto|N", "auto", 0,
+     "runs packed into one task; auto: tasks of at least ~10 minutes by the estimate above "
+     "(never more than fits before the warning signal)",
+     NULL},
+    {"sbatch-arg", 0, CLI_VALUE, "ARG", "", 0,
+     "an extra sbatch option for the array, e.g. --sbatch-arg=--account=ml (may be given "
+     "several times; --hold submits the array held)",
+     NULL},
+    {"report", 0, CLI_FLAG, NULL, "false", CLI_NO_NEG,
+     "also submit a job that writes the report when the array has ended "
+     "(--dependency=afterany:JOBID)",
+     NULL},
+    {"signal-seconds", 0, CLI_VALUE, "S", "300", 0,
+     "Slurm sends USR1 S seconds before the time limit (--signal=B:USR1@S): the runs save "
+     "their checkpoints and the task requeues itself",
+     NULL},
+    {"max-requeue", 0, CLI_VALUE, "R", "3", 0,
+     "times a task may requeue itself (counted by SLURM_RESTART_COUNT); then it stops and the "
+     "suite can be submitted again",
+     NULL},
+    {"failed", 0, CLI_FLAG, NULL, "false", CLI_NO_NEG,
+     "submit only the failed or missing runs (not partial or stale ones)", NULL},
+    {"slurm-tasks", 0, CLI_VALUE, "FILE", "", 0,
+     "suite run inside an array task (the script of suite submit sets it): the runs of line "
+     "SLURM_ARRAY_TASK_ID of FILE (tasks.tsv); USR1 or SIGTERM save and requeue the task",
+     NULL},
     {"quiet", 'q', CLI_FLAG, NULL, "false", CLI_NO_NEG, "print nothing but errors", "Other"},
     {"help", 'h', CLI_FLAG, NULL, "false", CLI_NO_NEG, "show this help and exit", NULL},
 };
@@ -81,9 +99,16 @@ static const cli_opt k_suite_opts[] = {
 
 static const char k_usage[] =
     "usage: mixgeo suite run FILE... [-j N] [--quick] [--out DIR | --root DIR] [--only IDS]\n"
-    "       mixgeo suite status FILE...   (done / running / failed / partial / stale / missing)\n"
+    "                                [--shard I/N]\n"
+    "       mixgeo suite status FILE...   (done / running / failed / partial / stale / missing;\n"
+    "                                      queued / requeued with Slurm job ids)\n"
     "       mixgeo suite report FILE... [--combined REPORT.md]   (claims, tables, figures)\n"
-    "       mixgeo suite list FILE...     (the runs of the grid: ID  AXIS=VALUE...)";
+    "       mixgeo suite list FILE...     (the runs of the grid: ID  AXIS=VALUE...)\n"
+    "       mixgeo suite submit FILE --time T [--partition P] [--cpus-per-task N] [--mem M]\n"
+    "                                [--max-parallel K] [--runs-per-task auto|N]\n"
+    "                                [--sbatch-arg=ARG]... [--report] [--dry-run]\n"
+    "                                [--signal-seconds S] [--max-requeue R] [--failed]\n"
+    "       mixgeo suite cancel FILE      (scancel the suite's Slurm jobs)";
 
 static const char k_description[] =
     "An experiment suite (INI file, usually experiments/NAME.suite) declares a base\n"
@@ -102,15 +127,24 @@ static const char k_description[] =
     "             only.K = spectra,margins   (layer K's analyses instead of only)\n"
     "             max-per-class = N|all   (passed to `mixgeo analyze`; no section: none;\n"
     "             train suites only)\n"
+    "  [compare N] against = method=none   (the reference of each run: the run with these\n"
+    "             values and the run's own on the other axes; `mixgeo compare RUN REF`,\n"
+    "             CKA, into RUN/compare/N/ once the reference is trained)\n"
+    "             layers = all | 1,2   (every layer pair, or layer K against layer K)\n"
+    "             split = test  max-per-class = N|all|auto\n"
+    "             self = skip | same | seed   (a run that is its own reference: no\n"
+    "             comparison, itself, or the run at the next seed: the noise floor)\n"
     "  [table N]  metrics = test_acc, test_nll  values = final, best  labels = A | B ...\n"
     "             rows = method  cols = AXIS  where = AXIS=VALUE ...  digits = 4  title\n"
-    "  [figure N] kind = curve | bar | sweep | montage   y = test_acc  x = epoch | AXIS\n"
+    "  [figure N] kind = curve | bar | sweep | montage | heatmap   y = test_acc  x = epoch\n"
     "             group = method  value = final|best  where = AXIS=VALUE ...  logx, logy,\n"
     "             title, xlabel, ylabel, xrange = [0:30], yrange, key = top left,\n"
     "             with = lines, xline = 3.5 label, yline, diagonal = true;\n"
     "             curve: file = RUN-RELATIVE.tsv, y = COLUMN or a glob of\n"
     "             columns averaged per row (class_*); montage: panels = A.gp | B.gp,\n"
-    "             titles = A | B (per-run figure scripts, one row per group)\n"
+    "             titles = A | B (per-run figure scripts, one row per group); heatmap:\n"
+    "             file = compare/N/cka.tsv  x = layer_a  y = layer_b  z = cka, a panel\n"
+    "             per group of the cell means over the seeds, zrange, digits\n"
     "  [claim N]  text = the statement  metric = METRIC  expect = manifold < input < none\n"
     "             by = method|AXIS|none  where  paper  predicted  show = METRIC, ...\n"
     "             labels  figure = F  table = T  noise = 2  tol = 0  rtol = 0  min-n = 2\n"
@@ -119,7 +153,8 @@ static const char k_description[] =
     "metrics.tsv (test_acc: its final and best-epoch values), final.COL, best.COL, a\n"
     "number of summary.json (train_seconds), FILE:JSON.PATH of any JSON file of a run\n"
     "(analysis/test-L1/summary.json:spectra.mean_centred.s1; paths take * and filters\n"
-    "[FIELD=VALUE] and end in a reducer |min |max |mean |sum |count |first |last when\n"
+    "[FIELD=VALUE] (also != < > <= >=, and VALUE = @FIELD of the same element) and end\n"
+    "in a reducer |min |max |mean |sum |count |first |last when\n"
     "they can give several values), FILE.tsv:COLUMN[|REDUCER] (|last by default,\n"
     "|changes: value changes within blocks), or an expression of those and numbers\n"
     "with blanks around + - * / (100 - 100 * final.test_acc).\n"
@@ -147,639 +182,168 @@ static const char k_description[] =
     "done, resumes interrupted ones, retrains runs whose configuration changed, records\n"
     "failures (RUN/FAILED, RUN/log.txt) without stopping the others, and shares the work\n"
     "with other runners of the same suite (a run is locked while it runs).\n"
+    "A compare step waits for its reference's training: `suite run` trains the\n"
+    "references first and defers a run whose reference is not trained yet; a reference\n"
+    "that no runner trains leaves the run partial until a later suite run.  Metrics\n"
+    "read RUN/compare/N/summary.json: compare/N/summary.json:cka.pairs[layer_a=2][layer_b=2]\n"
+    ".linear|first (or compare/N/cka.tsv:cka|mean).\n"
     "`suite report` writes OUT/REPORT.md (claims with verdicts, tables, figures),\n"
     "OUT/runs.tsv, OUT/claims.tsv, OUT/tables/NAME.{tsv,md,tex} and\n"
-    "OUT/figures/NAME.{tsv,gp,png,pdf}: mean +- std (and n) over the seeds.";
+    "OUT/figures/NAME.{tsv,gp,png,pdf}: mean +- std (and n) over the seeds.\n"
+    "\n"
+    "On a Slurm cluster (the nodes share the file system of OUT and have this mixgeo\n"
+    "and the data at the same paths): `suite submit` sends the runs that are not done\n"
+    "(--failed: only the failed or missing ones; never runs queued or running) as ONE\n"
+    "job array, `sbatch --array=0-(T-1)%K`, several runs a task (--runs-per-task auto:\n"
+    "tasks of at least ~10 minutes by an estimate: epochs x training examples x the\n"
+    "median seconds per example-epoch of the suite's finished runs, else 50 us (MLP)\n"
+    "or 2 ms (preact:/cnn:); theory and states runs 30 s), and keeps the script and the\n"
+    "task -> run map in OUT/slurm/JOBID/{submit.sbatch,tasks.tsv}, the task logs in\n"
+    "OUT/slurm/JOBID/JOBID_TASK.log.  A task runs `suite run` on its runs: done runs are\n"
+    "skipped, so submitting again, or a local `suite run` at the same time, is safe.\n"
+    "Slurm sends USR1 --signal-seconds before the time limit: the training steps save\n"
+    "their checkpoints and the task requeues itself (also on SIGTERM, not after a\n"
+    "cancel), at most --max-requeue times; the requeued task resumes them, bit-identical\n"
+    "to an uninterrupted run with the same threads.  --report adds a job that writes\n"
+    "the report when the array has ended (afterany).  `suite status` adds queued,\n"
+    "requeued and running runs with their job ids (squeue and OUT/slurm; no accounting\n"
+    "database needed); `suite cancel` cancels the suite's jobs.  A lock left by a task\n"
+    "on another host is judged by that job's state in squeue: the lock of a job that is\n"
+    "no longer pending or running is taken over.  `suite run --shard I/N` runs a fixed\n"
+    "slice of the grid (run r goes to shard r mod N + 1) for any other scheduler.";
 
 static const char k_epilog[] =
-    "Exit status: 0 ok (suite run: every selected run is done), 1 a run failed or is not\n"
-    "finished, 2 usage error or a bad suite file (FILE:LINE: KEY, before any run starts),\n"
-    "130 interrupted (the runs resume on the next suite run).";
+    "Exit status: 0 ok (suite run: every selected run is done; submit: submitted), 1 a run\n"
+    "failed or is not finished, or a Slurm command failed (its message and the exact command\n"
+    "are printed), 2 usage error, a bad suite file (FILE:LINE: KEY, before any run starts)\n"
+    "or a bad submit option (before anything is submitted; no sbatch on the PATH without\n"
+    "--dry-run), 130 interrupted (the runs resume on the next suite run).";
 
-/* ---------------------------------------------------------------- the runner */
-
-typedef struct {
-    cli_suite *s;
-    int run;
-} job;
-
-typedef struct {
-    pid_t pid; /* 0: free */
-    int job;
-    int step;
-    int lock_fd;
-    int resumed;     /* the train step was started with --resume */
-    int fresh_tried; /* a failed resume was retried from scratch */
-    double t0;
-    char dir[4096];
-} slot;
-
-typedef struct {
-    job *jobs;
-    int n_jobs;
-    /* jobs to start: a circular queue of job indices; a run locked by another
-     * runner goes to the back with a time before which it is not tried. */
-    int *queue, q_head, q_len;
-    double *not_before;
-    slot slots[MAX_JOBS];
-    int n_slots, threads;
-    char exe[4096];
-    int stopping, skip_failed;
-    int started, finished_now, failed, interrupted, waiting_note, already;
-    long abort_after;
-    char failed_list[4096];
-} runner;
-
-static int self_exe(char *buf, size_t len)
+/* The values of every --sbatch-arg (also --sbatch-arg X and unique
+ * abbreviations): getopt keeps only the last of a repeated option. */
+static int sbatch_args(int argc, char **argv, const char **out, int max)
 {
-    ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    return 1;
-}
-
-static void release(slot *sl)
-{
-    if (sl->lock_fd >= 0) close(sl->lock_fd); /* the lock goes with the last copy */
-    sl->lock_fd = -1;
-    sl->pid = 0;
-}
-
-static void log_header(const char *dir, char *const *argv, int threads)
-{
-    char path[4200], when[64];
-    snprintf(path, sizeof path, "%s/log.txt", dir);
-    FILE *f = fopen(path, "a");
-    if (!f) return;
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fprintf(f, "== %s mixgeo", when);
-    for (int i = 1; argv[i]; i++) fprintf(f, " %s", argv[i]);
-    fprintf(f, "   (pid of the runner %ld, OPENBLAS_NUM_THREADS=%d)\n", (long)getpid(), threads);
-    fclose(f);
-}
-
-/* fork + exec argv (argv[0] = the program) with output appended to
- * DIR/log.txt; returns the pid or -1. */
-static pid_t spawn(runner *R, slot *sl, char *const *argv)
-{
-    log_header(sl->dir, argv, R->threads);
-    char logp[4200], th[32];
-    snprintf(logp, sizeof logp, "%s/log.txt", sl->dir);
-    snprintf(th, sizeof th, "%d", R->threads);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        setpgid(0, 0);
-#ifdef __linux__
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-#endif
-        if (getppid() != parent) _exit(CLI_EXIT_INTERRUPTED);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        for (int k = 0; k < R->n_slots; k++)
-            if (&R->slots[k] != sl && R->slots[k].lock_fd >= 0) close(R->slots[k].lock_fd);
-        int in = open("/dev/null", O_RDONLY);
-        if (in >= 0) {
-            dup2(in, STDIN_FILENO);
-            close(in);
-        }
-        int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-            close(fd);
-        }
-        setenv("OPENBLAS_NUM_THREADS", th, 1);
-        execv(argv[0], argv);
-        fprintf(stderr, "mixgeo: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    return pid;
-}
-
-static int next_step(const cli_suite *s, const char *dir, int from)
-{
-    for (int i = from; i < s->n_steps; i++)
-        if (!cli_suite_step_done(&s->steps[i], dir)) return i;
-    return s->n_steps;
-}
-
-/* Start step sl->step of the slot's run; 0 ok, -1 failed (recorded). */
-static int start_step(runner *R, slot *sl, int force_fresh)
-{
-    const job *jb = &R->jobs[sl->job];
-    const cli_suite *s = jb->s;
-    const cli_suite_run *r = &s->runs[jb->run];
-    const cli_suite_step *st = &s->steps[sl->step];
-    char th[32], cfg[4200], ckpt[4200], why[512], layer[32];
-    snprintf(th, sizeof th, "%d", R->threads);
-    char *argv[64];
+    static const char name[] = "sbatch-arg";
     int n = 0;
-    argv[n++] = R->exe;
-    if (sl->step == 0 && s->command != CLI_SUITE_TRAIN) {
-        /* mixgeo theory and analyze --states have no resume: always from the
-         * start.  A states run records its input files first (inputs.tsv: a
-         * file changed from here on makes the finished run stale) and starts
-         * from an empty analysis directory. */
-        static char buf[32768];
-        sl->resumed = 0;
-        cli_suite_clear_markers(sl->dir);
-        mg_status e = cli_suite_write_config(s, r, sl->dir, R->threads);
-        if (e == MG_OK && s->command == CLI_SUITE_STATES) {
-            cli_suite_clear_states_out(sl->dir);
-            e = cli_suite_record_inputs(s, r, sl->dir);
-        }
-        if (e != MG_OK || cli_suite_command_argv(s, r, R->exe, sl->dir, R->threads, argv, 64, buf,
-                                                 sizeof buf) < 0) {
-            cli_error("%s: %s", r->id, e != MG_OK ? mg_errmsg() : "command line too long");
-            cli_suite_mark_failed(sl->dir, st->name,
-                                  e != MG_OK ? "cannot write config.ini or inputs.tsv"
-                                             : "command line too long");
-            return -1;
-        }
-    } else if (sl->step == 0) {
-        snprintf(cfg, sizeof cfg, "%s/config.ini", sl->dir);
-        snprintf(ckpt, sizeof ckpt, "%s/model.ckpt", sl->dir);
-        int resume = !force_fresh && cli_file_exists(ckpt) && cli_file_exists(cfg) &&
-                     cli_suite_config_matches(s, r, sl->dir, why, sizeof why);
-        sl->resumed = resume;
-        argv[n++] = "train";
-        if (resume) {
-            argv[n++] = "--resume";
-            argv[n++] = sl->dir;
-        } else {
-            cli_suite_clear_markers(sl->dir);
-            mg_status e = cli_suite_write_config(s, r, sl->dir, R->threads);
-            if (e != MG_OK) {
-                cli_error("%s: %s", r->id, mg_errmsg());
-                cli_suite_mark_failed(sl->dir, "train", "cannot write config.ini");
-                return -1;
-            }
-            argv[n++] = "--config";
-            argv[n++] = cfg;
-            argv[n++] = "--out";
-            argv[n++] = sl->dir;
-            argv[n++] = "--force";
-        }
-        argv[n++] = "--threads";
-        argv[n++] = th;
-    } else {
-        if (st->layer < 0)
-            snprintf(layer, sizeof layer, "auto");
-        else
-            snprintf(layer, sizeof layer, "%d", st->layer);
-        argv[n++] = "analyze";
-        argv[n++] = sl->dir;
-        argv[n++] = "--layer";
-        argv[n++] = layer;
-        argv[n++] = "--split";
-        argv[n++] = (char *)st->split;
-        if (*st->only) {
-            argv[n++] = "--only";
-            argv[n++] = (char *)st->only;
-        }
-        if (*s->analyze.max_per_class) {
-            argv[n++] = "--max-per-class";
-            argv[n++] = s->analyze.max_per_class;
-        }
-        argv[n++] = "--threads";
-        argv[n++] = th;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) break;
+        if (strncmp(a, "--", 2) != 0) continue;
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (len < 2 || len > sizeof name - 1 || strncmp(a + 2, name, len) != 0) continue;
+        const char *val = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+        if (val && n < max) out[n++] = val;
     }
-    if (!(sl->step == 0 && s->command != CLI_SUITE_TRAIN)) argv[n] = NULL;
-    sl->pid = spawn(R, sl, argv);
-    if (sl->pid < 0) {
-        cli_error("%s: cannot start a process: %s", r->id, strerror(errno));
-        cli_suite_mark_failed(sl->dir, st->name, "fork failed");
-        return -1;
-    }
-    return 0;
+    return n;
 }
 
-/* Claim job j into slot sl and start its first missing step.  Returns 1 if
- * a process runs, 0 if there was nothing to do, -1 on a failure, 2 if another
- * runner holds the run's lock. */
-static int job_start(runner *R, slot *sl, int j)
+/* 1 if run r of s is selected by --only (marking the names used) and --shard. */
+static int selected(const cli_suite *s, int r, char **only, int n_only, int *used, int shard_i,
+                    int shard_n)
 {
-    const job *jb = &R->jobs[j];
-    const cli_suite *s = jb->s;
-    const cli_suite_run *r = &s->runs[jb->run];
-    memset(sl, 0, sizeof *sl);
-    sl->lock_fd = -1;
-    sl->job = j;
-    if (cli_suite_run_dir(s, r, sl->dir, sizeof sl->dir) != MG_OK || mg_mkdir_p(sl->dir) != MG_OK) {
-        cli_error("%s: %s", r->id, mg_errmsg());
-        R->failed++;
-        return -1;
-    }
-    char lockp[4200];
-    snprintf(lockp, sizeof lockp, "%s/lock", sl->dir);
-    /* No O_CLOEXEC: the steps inherit the lock (see the top of the file). */
-    sl->lock_fd = open(lockp, O_RDWR | O_CREAT, 0644);
-    if (sl->lock_fd < 0) {
-        cli_error("%s: cannot open %s: %s", r->id, lockp, strerror(errno));
-        R->failed++;
-        return -1;
-    }
-    if (flock(sl->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        release(sl);
-        return 2;
-    }
-    char pid[32];
-    int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(sl->lock_fd, 0) != 0 || pwrite(sl->lock_fd, pid, (size_t)pl, 0) != pl) {
-        /* informational only */
-    }
-    char detail[1024];
-    cli_run_state st = cli_suite_run_state_locked(s, r, detail, sizeof detail);
-    int fresh = 0;
-    if (st == CLI_RUN_DONE) {
-        release(sl);
-        R->already++;
-        return 0;
-    }
-    if (st == CLI_RUN_FAILED) {
-        if (R->skip_failed) {
-            release(sl);
-            return 0;
-        }
-        char fp[4200];
-        snprintf(fp, sizeof fp, "%s/FAILED", sl->dir);
-        remove(fp);
-    }
-    if (st == CLI_RUN_STALE) {
-        cli_info("restart  %s: %s", r->id, detail);
-        cli_suite_clear_markers(sl->dir);
-        fresh = 1;
-    }
-    sl->step = fresh ? 0 : next_step(s, sl->dir, 0);
-    if (sl->step == s->n_steps) { /* every step done, DONE missing */
-        if (cli_suite_mark_done(s, r, sl->dir) != MG_OK) cli_error("%s", mg_errmsg());
-        release(sl);
-        R->already++;
-        return 0;
-    }
-    sl->t0 = cli_now();
-    if (start_step(R, sl, fresh) != 0) {
-        release(sl);
-        R->failed++;
-        return -1;
-    }
-    R->started++;
-    cli_info("start    %s%s", r->id, sl->step > 0 ? " (analyses)" : sl->resumed ? " (resume)" : "");
-    return 1;
-}
-
-/* The parsed JSON file (caller cJSON_Deletes), NULL if missing, bad or
- * larger than 64 MiB. */
-static cJSON *json_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    char *buf = size >= 0 && size < (64L << 20) ? malloc((size_t)size + 1) : NULL;
-    size_t n = 0;
-    if (buf) {
-        rewind(f);
-        n = fread(buf, 1, (size_t)size, f);
-        buf[n] = '\0';
-    }
-    fclose(f);
-    cJSON *j = buf ? cJSON_Parse(buf) : NULL;
-    free(buf);
-    return j;
-}
-
-static void done_line(const cli_suite *s, const slot *sl, const cli_suite_run *r, double seconds)
-{
-    char path[4200], what[128] = "";
-    if (s->command == CLI_SUITE_STATES) {
-        snprintf(path, sizeof path, "%s/%s/summary.json", sl->dir, CLI_SUITE_STATES_OUT);
-        cJSON *j = json_file(path);
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n");
-        const cJSON *dim = cJSON_GetObjectItemCaseSensitive(j, "dim");
-        if (cJSON_IsNumber(n) && cJSON_IsNumber(dim))
-            snprintf(what, sizeof what, "  %.0f states of %.0f features", n->valuedouble,
-                     dim->valuedouble);
-        cJSON_Delete(j);
-    } else {
-        snprintf(path, sizeof path, "%s/summary.json", sl->dir);
-        cJSON *j = json_file(path);
-        const cJSON *fin = cJSON_GetObjectItemCaseSensitive(j, "final");
-        const cJSON *acc = cJSON_GetObjectItemCaseSensitive(fin, "test_acc");
-        if (cJSON_IsNumber(acc)) snprintf(what, sizeof what, "  test_acc %.4f", acc->valuedouble);
-        cJSON_Delete(j);
-    }
-    cli_info("done     %s%s  (%.1f s)", r->id, what, seconds);
-}
-
-static void on_exit_status(runner *R, slot *sl, int status)
-{
-    const job *jb = &R->jobs[sl->job];
-    const cli_suite *s = jb->s;
-    const cli_suite_run *r = &s->runs[jb->run];
-    const cli_suite_step *st = &s->steps[sl->step];
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    sl->pid = 0;
-    if (code == 0) {
-        if (cli_suite_mark_step(st, sl->dir) != MG_OK) {
-            cli_error("%s: %s", r->id, mg_errmsg());
-            cli_suite_mark_failed(sl->dir, st->name, "cannot write its marker");
-            R->failed++;
-            release(sl);
-            return;
-        }
-        int next = next_step(s, sl->dir, sl->step + 1);
-        if (next < s->n_steps) {
-            if (R->stopping) {
-                R->interrupted++;
-                release(sl);
-                return;
-            }
-            sl->step = next;
-            if (start_step(R, sl, 0) != 0) {
-                R->failed++;
-                release(sl);
-            }
-            return;
-        }
-        if (cli_suite_mark_done(s, r, sl->dir) != MG_OK) {
-            cli_error("%s: %s", r->id, mg_errmsg());
-            R->failed++;
-        } else {
-            R->finished_now++;
-            done_line(s, sl, r, cli_now() - sl->t0);
-        }
-        release(sl);
-        return;
-    }
-    if (code == CLI_EXIT_INTERRUPTED || (R->stopping && (sig == SIGTERM || sig == SIGINT))) {
-        cli_info("stopped  %s at %s (continues on the next suite run)", r->id, st->name);
-        R->interrupted++;
-        release(sl);
-        return;
-    }
-    if (sl->step == 0 && sl->resumed && !sl->fresh_tried && !R->stopping) {
-        cli_info("restart  %s: train --resume failed (exit %d), starting it from scratch", r->id,
-                 code);
-        sl->fresh_tried = 1;
-        if (start_step(R, sl, 1) == 0) return;
-        R->failed++;
-        release(sl);
-        return;
-    }
-    char text[64];
-    if (sig)
-        snprintf(text, sizeof text, "killed by signal %d", sig);
-    else
-        snprintf(text, sizeof text, "exit %d", code);
-    cli_suite_mark_failed(sl->dir, st->name, text);
-    char tail[512];
-    cli_suite_log_tail(sl->dir, tail, sizeof tail);
-    cli_error("FAILED   %s: %s %s%s%s (log: %s/log.txt)", r->id, st->name, text, *tail ? ": " : "",
-              tail, sl->dir);
-    size_t used = strlen(R->failed_list);
-    if (used < sizeof R->failed_list - 200)
-        snprintf(R->failed_list + used, sizeof R->failed_list - used, "\n  %s/log.txt", sl->dir);
-    R->failed++;
-    release(sl);
-}
-
-static void queue_push(runner *R, int j)
-{
-    R->queue[(R->q_head + R->q_len++) % R->n_jobs] = j;
-}
-
-/* The first queued job that may be tried now, or -1. */
-static int queue_pop_ready(runner *R, double now)
-{
-    for (int tries = R->q_len; tries > 0; tries--) {
-        int j = R->queue[R->q_head];
-        R->q_head = (R->q_head + 1) % R->n_jobs;
-        R->q_len--;
-        if (R->not_before[j] <= now) return j;
-        queue_push(R, j);
-    }
-    return -1;
-}
-
-static int run_jobs(runner *R)
-{
-    cli_signals_install();
-    int active = 0;
-    for (int k = 0; k < R->n_slots; k++) R->slots[k].lock_fd = -1;
-    for (int j = 0; j < R->n_jobs; j++) queue_push(R, j);
-    for (;;) {
-        if (cli_stop_requested() && !R->stopping) {
-            R->stopping = 1;
-            cli_error("interrupted: stopping %d run%s (they save their state and continue on the "
-                      "next suite run)",
-                      active, active == 1 ? "" : "s");
-            for (int k = 0; k < R->n_slots; k++)
-                if (R->slots[k].pid > 0) kill(-R->slots[k].pid, SIGTERM);
-        }
-        while (!R->stopping && R->q_len) {
-            int k = 0;
-            while (k < R->n_slots && R->slots[k].pid > 0) k++;
-            if (k == R->n_slots) break;
-            int j = queue_pop_ready(R, cli_now());
-            if (j < 0) break;
-            int r = job_start(R, &R->slots[k], j);
-            if (r == 2) { /* another runner works on it: look again later */
-                if (!R->waiting_note++)
-                    cli_info("wait     %s (another runner works on it)",
-                             R->jobs[j].s->runs[R->jobs[j].run].id);
-                R->not_before[j] = cli_now() + 0.5;
-                queue_push(R, j);
-            }
-            if (r == 1) {
-                active++;
-                if (R->abort_after >= 0 && R->finished_now + R->failed >= R->abort_after) {
-                    fflush(stdout);
-                    fflush(stderr);
-                    kill(getpid(), SIGKILL);
-                }
-            }
-        }
-        if (active == 0 && (R->stopping || R->q_len == 0)) break;
-        int status;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid > 0) {
-            for (int k = 0; k < R->n_slots; k++) {
-                if (R->slots[k].pid != pid) continue;
-                on_exit_status(R, &R->slots[k], status);
-                if (R->slots[k].pid == 0) active--;
-                break;
-            }
-            continue;
-        }
-        if (pid < 0 && errno == ECHILD && active > 0) break; /* cannot happen */
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    return R->stopping ? CLI_EXIT_INTERRUPTED : CLI_EXIT_OK;
-}
-
-/* ---------------------------------------------------------------- commands */
-
-static int selected(const cli_suite_run *r, char **only, int n_only, int *used)
-{
+    if (shard_n && !cli_suite_shard_has(s, r, shard_i, shard_n)) return 0;
     if (n_only == 0) return 1;
     int hit = 0;
     for (int i = 0; i < n_only; i++)
-        if (cli_suite_run_matches(r, only[i])) {
+        if (cli_suite_run_matches(&s->runs[r], only[i])) {
             used[i] = 1;
             hit = 1;
         }
     return hit;
 }
 
-/* The selected runs of s: each state counted in count[] (CLI_RUN_N_STATES);
- * with print, a line "STATE ID  DETAIL" each.  With R, only the runs still to
- * do (not done, nor failed when skip_failed) are printed, and queued in R.
- * Returns how many runs were selected. */
-static int tally_runs(cli_suite *s, char **only, int n_only, int *used, int *count, int print,
-                      runner *R, int skip_failed)
-{
-    int sel = 0;
-    for (int r = 0; r < s->n_runs; r++) {
-        if (!selected(&s->runs[r], only, n_only, used)) continue;
-        sel++;
-        char detail[1024];
-        cli_run_state st = cli_suite_run_state(s, &s->runs[r], detail, sizeof detail);
-        count[st]++;
-        if (R && (st == CLI_RUN_DONE || (st == CLI_RUN_FAILED && skip_failed))) continue;
-        if (print)
-            printf("%-8s %s%s%s\n", cli_run_state_name(st), s->runs[r].id, *detail ? "  " : "",
-                   detail);
-        if (R) R->jobs[R->n_jobs++] = (job){s, r};
-    }
-    return sel;
-}
-
-static int cmd_run(cli_suite **suites, int n, char **only, int n_only, int *used, int jobs,
-                   int cores, int dry, int skip_failed)
-{
-    runner *R = calloc(1, sizeof *R);
-    if (!R) {
-        cli_error("out of memory");
-        return CLI_EXIT_RUNTIME;
-    }
-    if (!self_exe(R->exe, sizeof R->exe)) {
-        cli_error("cannot find this program (/proc/self/exe) to start the runs");
-        free(R);
-        return CLI_EXIT_RUNTIME;
-    }
-    int total = 0;
-    for (int i = 0; i < n; i++) total += suites[i]->n_runs;
-    R->jobs = calloc((size_t)(total ? total : 1), sizeof *R->jobs);
-    R->queue = calloc((size_t)(total ? total : 1), sizeof *R->queue);
-    R->not_before = calloc((size_t)(total ? total : 1), sizeof *R->not_before);
-    if (!R->jobs || !R->queue || !R->not_before) {
-        cli_error("out of memory");
-        free(R->jobs);
-        free(R->queue);
-        free(R->not_before);
-        free(R);
-        return CLI_EXIT_RUNTIME;
-    }
-    R->n_slots = jobs;
-    R->threads = cores / jobs > 1 ? cores / jobs : 1;
-    /* An OPENBLAS_NUM_THREADS set by the caller (make check sets 1) caps it. */
-    const char *obt = getenv("OPENBLAS_NUM_THREADS");
-    long cap = obt && *obt ? strtol(obt, NULL, 10) : 0;
-    if (cap >= 1 && cap < R->threads) R->threads = (int)cap;
-    R->skip_failed = skip_failed;
-    const char *ab = getenv("MIXGEO_SUITE_ABORT_AFTER");
-    R->abort_after = ab && *ab ? strtol(ab, NULL, 10) : -1;
-    int rc = CLI_EXIT_OK;
-    for (int i = 0; i < n; i++) {
-        cli_suite *s = suites[i];
-        int count[CLI_RUN_N_STATES] = {0};
-        int sel = tally_runs(s, only, n_only, used, count, dry, R, skip_failed);
-        cli_info("suite %s%s: %d run%s -> %s: %d done, %d to run%s%s", s->name,
-                 s->quick ? " (quick)" : "", sel, sel == 1 ? "" : "s", s->out, count[CLI_RUN_DONE],
-                 sel - count[CLI_RUN_DONE] - (skip_failed ? count[CLI_RUN_FAILED] : 0),
-                 count[CLI_RUN_RUNNING] ? " (some run elsewhere now)" : "",
-                 skip_failed && count[CLI_RUN_FAILED] ? " (failed ones skipped)" : "");
-        if (skip_failed && count[CLI_RUN_FAILED]) rc = CLI_EXIT_RUNTIME;
-    }
-    if (dry || R->n_jobs == 0) {
-        if (!dry) cli_info("nothing to do");
-        free(R->jobs);
-        free(R->queue);
-        free(R->not_before);
-        free(R);
-        return rc;
-    }
-    cli_info("running %d at a time, %d thread%s each (%d cores)", jobs, R->threads,
-             R->threads == 1 ? "" : "s", cores);
-    double t0 = cli_now();
-    int r = run_jobs(R);
-    cli_info("finished %d run%s in %.1f s%s%s%s", R->finished_now, R->finished_now == 1 ? "" : "s",
-             cli_now() - t0, R->already ? " (others were done already)" : "", "", "");
-    if (R->failed)
-        cli_error("%d run%s failed; logs:%s", R->failed, R->failed == 1 ? "" : "s", R->failed_list);
-    if (R->interrupted)
-        cli_error("%d run%s stopped before the end; run the same command again to finish",
-                  R->interrupted, R->interrupted == 1 ? "" : "s");
-    if (r != CLI_EXIT_OK)
-        rc = r;
-    else if (R->failed || R->interrupted)
-        rc = CLI_EXIT_RUNTIME;
-    free(R->jobs);
-    free(R->queue);
-    free(R->not_before);
-    free(R);
-    return rc;
-}
-
-static int cmd_status(cli_suite **suites, int n, char **only, int n_only, int *used)
+static int cmd_status(cli_suite **suites, int n, const cli_suite_job *jobs, int n_jobs)
 {
     for (int i = 0; i < n; i++) {
         cli_suite *s = suites[i];
-        int count[CLI_RUN_N_STATES] = {0};
-        int sel = tally_runs(s, only, n_only, used, count, !cli_quiet(), NULL, 0);
+        cli_suite_slurm_view view;
+        cli_suite_slurm_view_load(s, &view);
+        int count[CLI_RUN_N_STATES] = {0}, sel = 0, queued = 0, requeued = 0;
+        for (int j = 0; j < n_jobs; j++) {
+            if (jobs[j].s != s) continue;
+            int r = jobs[j].run;
+            sel++;
+            char detail[1024];
+            cli_run_state st = cli_suite_run_state(s, &s->runs[r], detail, sizeof detail);
+            const char *name = cli_run_state_name(st);
+            char more[1200] = "";
+            int k = view.task[r];
+            if (k >= 0 && st == CLI_RUN_RUNNING) {
+                snprintf(more, sizeof more, "%s", detail);
+            } else if (k >= 0 && st != CLI_RUN_DONE) {
+                /* queued in a task that is pending, or running other runs first */
+                int re = view.restarts[k] > 0 && !strcmp(view.states[k], "PENDING");
+                name = re ? "requeued" : "queued";
+                if (re)
+                    requeued++;
+                else
+                    queued++;
+                int w = snprintf(more, sizeof more, "job %s %s", view.ids[k], view.states[k]);
+                if (w > 0 && strcmp(view.reasons[k], "None") && *view.reasons[k])
+                    w += snprintf(more + w, sizeof more - (size_t)w, " (%s)", view.reasons[k]);
+                if (w > 0 && re)
+                    w += snprintf(more + w, sizeof more - (size_t)w, ", requeued %d time%s",
+                                  view.restarts[k], view.restarts[k] == 1 ? "" : "s");
+                if (w > 0 && *detail) snprintf(more + w, sizeof more - (size_t)w, "; %s", detail);
+            } else {
+                snprintf(more, sizeof more, "%s", detail);
+            }
+            if (!strcmp(name, "queued") || !strcmp(name, "requeued"))
+                ; /* counted above */
+            else
+                count[st]++;
+            if (!cli_quiet()) printf("%-8s %s%s%s\n", name, s->runs[r].id, *more ? "  " : "", more);
+        }
         printf("suite %s%s (%s): %d run%s:", s->name, s->quick ? " (quick)" : "", s->out, sel,
                sel == 1 ? "" : "s");
         const cli_run_state order[] = {CLI_RUN_DONE,    CLI_RUN_RUNNING, CLI_RUN_FAILED,
                                        CLI_RUN_PARTIAL, CLI_RUN_STALE,   CLI_RUN_MISSING};
         int first = 1;
-        for (int k = 0; k < 6; k++)
+        for (int k = 0; k < 6; k++) {
+            if (order[k] == CLI_RUN_FAILED && queued) printf(", %d queued", queued);
+            if (order[k] == CLI_RUN_FAILED && requeued) printf(", %d requeued", requeued);
             if (count[order[k]] || order[k] == CLI_RUN_DONE) {
                 printf("%s %d %s", first ? "" : ",", count[order[k]], cli_run_state_name(order[k]));
                 first = 0;
             }
+        }
         printf("\n");
+        if (*view.note) printf("  %s\n", view.note);
+        cli_suite_slurm_view_free(&view);
     }
     fflush(stdout);
     return CLI_EXIT_OK;
 }
 
-static int cmd_list(cli_suite **suites, int n, char **only, int n_only, int *used, int ids)
+static int cmd_list(const cli_suite_job *jobs, int n_jobs, int ids)
 {
-    for (int i = 0; i < n; i++) {
-        cli_suite *s = suites[i];
-        for (int r = 0; r < s->n_runs; r++) {
-            if (!selected(&s->runs[r], only, n_only, used)) continue;
-            if (ids) {
-                printf("%s\n", s->runs[r].id);
-                continue;
-            }
-            char d[2048];
-            cli_suite_run_describe(s, &s->runs[r], d, sizeof d);
-            printf("%s\t%s\n", s->runs[r].id, d);
+    for (int j = 0; j < n_jobs; j++) {
+        const cli_suite *s = jobs[j].s;
+        const cli_suite_run *r = &s->runs[jobs[j].run];
+        if (ids) {
+            printf("%s\n", r->id);
+            continue;
         }
+        char d[2048];
+        cli_suite_run_describe(s, r, d, sizeof d);
+        printf("%s\t%s\n", r->id, d);
     }
     fflush(stdout);
     return CLI_EXIT_OK;
+}
+
+/* Runs of every suite that a task left to do (not done, not failed). */
+static int runs_left(const cli_suite_job *jobs, int n)
+{
+    int left = 0;
+    for (int j = 0; j < n; j++) {
+        char detail[1024];
+        cli_run_state st =
+            cli_suite_run_state(jobs[j].s, &jobs[j].s->runs[jobs[j].run], detail, sizeof detail);
+        if (st != CLI_RUN_DONE && st != CLI_RUN_FAILED) left++;
+    }
+    return left;
 }
 
 int cli_cmd_suite(int argc, char **argv)
@@ -792,7 +356,11 @@ int cli_cmd_suite(int argc, char **argv)
     char *only[CLI_SUITE_MAX_LIST];
     int n_only = 0, used[CLI_SUITE_MAX_LIST] = {0};
     char *only_copy = NULL;
-    static const char *const actions[] = {"run", "status", "report", "list", NULL};
+    cli_suite_job *jobs = NULL;
+    int n_jobs = 0;
+    static const char *const actions[] = {"run",    "status", "report", "list",
+                                          "submit", "cancel", NULL};
+    enum { A_RUN, A_STATUS, A_REPORT, A_LIST, A_SUBMIT, A_CANCEL };
     int action = -1;
 
     if (argc >= 2) {
@@ -809,7 +377,8 @@ int cli_cmd_suite(int argc, char **argv)
         goto done;
     }
     if (action < 0) {
-        cli_error("suite: expected run, status, report or list (see mixgeo suite --help)");
+        cli_error("suite: expected run, status, report, list, submit or cancel (see mixgeo suite "
+                  "--help)");
         goto done;
     }
     if (cli_get_bool(&v, "quiet", &flag)) goto done;
@@ -822,8 +391,9 @@ int cli_cmd_suite(int argc, char **argv)
         cli_error("suite %s: more than %d suite files", actions[action], MAX_FILES);
         goto done;
     }
-    int jobs = 1, cores = 0, quick = 0, dry = 0, skip_failed = 0, render = 1, ids = 0;
-    int bad = cli_get_int(&v, "jobs", 1, MAX_JOBS, &jobs);
+    int jobs_n = 1, cores = 0, quick = 0, dry = 0, skip_failed = 0, render = 1, ids = 0;
+    int compare_only = 0;
+    int bad = cli_get_int(&v, "jobs", 1, CLI_SUITE_MAX_JOBS, &jobs_n);
     if (!strcmp(cli_get(&v, "cores"), "auto")) {
         long np = sysconf(_SC_NPROCESSORS_ONLN);
         cores = np < 1 ? 1 : np > 4096 ? 4096 : (int)np;
@@ -833,11 +403,16 @@ int cli_cmd_suite(int argc, char **argv)
     bad += cli_get_bool(&v, "quick", &quick);
     bad += cli_get_bool(&v, "dry-run", &dry);
     bad += cli_get_bool(&v, "skip-failed", &skip_failed);
+    bad += cli_get_bool(&v, "compare-only", &compare_only);
+    if (compare_only && action != A_RUN) {
+        cli_error("--compare-only: only with suite run");
+        bad++;
+    }
     bad += cli_get_bool(&v, "render", &render);
     bad += cli_get_bool(&v, "ids", &ids);
     const char *out = cli_get(&v, "out"), *root = cli_get(&v, "root");
     const char *combined = cli_get(&v, "combined");
-    if (*combined && action != 2) {
+    if (*combined && action != A_REPORT) {
         cli_error("--combined: only with suite report");
         bad++;
     }
@@ -849,6 +424,65 @@ int cli_cmd_suite(int argc, char **argv)
         cli_error("--out and --root cannot be combined");
         bad++;
     }
+    int shard_i = 0, shard_n = 0;
+    const char *shard = cli_get(&v, "shard");
+    if (*shard && !cli_suite_shard_parse(shard, &shard_i, &shard_n)) {
+        cli_error("--shard: expected I/N with 1 <= I <= N (got '%s')", shard);
+        bad++;
+    }
+    if (*shard && (action == A_REPORT || action == A_CANCEL)) {
+        cli_error("--shard: only with suite run, status, list or submit");
+        bad++;
+    }
+    /* Slurm options */
+    const char *sargs[MAX_SBATCH_ARGS];
+    cli_suite_submit_opts so;
+    memset(&so, 0, sizeof so);
+    so.partition = cli_get(&v, "partition");
+    so.time = cli_get(&v, "time");
+    so.mem = cli_get(&v, "mem");
+    so.sbatch_args = sargs;
+    so.n_sbatch_args = sbatch_args(argc, argv, sargs, MAX_SBATCH_ARGS);
+    so.dry = dry;
+    bad += cli_get_int(&v, "cpus-per-task", 1, 4096, &so.cpus);
+    bad += cli_get_int(&v, "max-parallel", 1, 1000000, &so.max_parallel);
+    if (strcmp(cli_get(&v, "runs-per-task"), "auto") != 0)
+        bad += cli_get_int(&v, "runs-per-task", 1, 1000000, &so.runs_per_task);
+    bad += cli_get_int(&v, "signal-seconds", 1, 65535, &so.signal_seconds);
+    bad += cli_get_int(&v, "max-requeue", 0, 10000, &so.max_requeue);
+    bad += cli_get_bool(&v, "report", &so.report);
+    bad += cli_get_bool(&v, "failed", &so.failed);
+    static const char *const submit_only[] = {"partition",
+                                              "time",
+                                              "cpus-per-task",
+                                              "mem",
+                                              "max-parallel",
+                                              "runs-per-task",
+                                              "sbatch-arg",
+                                              "report",
+                                              "signal-seconds",
+                                              "failed",
+                                              NULL};
+    for (int i = 0; submit_only[i] && action != A_SUBMIT; i++)
+        if (cli_is_set(&v, submit_only[i])) {
+            cli_error("--%s: only with suite submit", submit_only[i]);
+            bad++;
+        }
+    const char *task_file = cli_get(&v, "slurm-tasks");
+    if (*task_file && (action != A_RUN || npos != 1 || *cli_get(&v, "only") || *shard)) {
+        cli_error("--slurm-tasks: only with suite run of one suite file, without --only or "
+                  "--shard (the array tasks of suite submit)");
+        bad++;
+    }
+    if (cli_is_set(&v, "max-requeue") && action != A_SUBMIT && !*task_file) {
+        cli_error("--max-requeue: only with suite submit");
+        bad++;
+    }
+    if (action == A_SUBMIT && npos > 1) {
+        cli_error("suite submit: one suite file at a time (each has its own OUT/slurm)");
+        bad++;
+    }
+    if (action == A_SUBMIT) bad += cli_suite_submit_check(&so);
     const char *ol = cli_get(&v, "only");
     if (*ol) {
         only_copy = strdup(ol);
@@ -860,10 +494,10 @@ int cli_cmd_suite(int argc, char **argv)
     }
     if (bad) goto done;
 
-    cli_suite_opts so = {quick, *out ? out : NULL, *root ? root : NULL};
+    cli_suite_opts sopt = {quick, *out ? out : NULL, *root ? root : NULL};
     int problems = 0;
     for (int i = 0; i < npos; i++) {
-        int p = cli_suite_load(pos[i], &so, &suites[n_suites]);
+        int p = cli_suite_load(pos[i], &sopt, &suites[n_suites]);
         if (p == 0)
             n_suites++;
         else
@@ -881,11 +515,30 @@ int cli_cmd_suite(int argc, char **argv)
                           suites[k]->path, suites[i]->path, suites[i]->out);
                 goto done;
             }
+    /* The selected runs: an array task's, or --only and --shard. */
+    if (*task_file) {
+        rc = cli_suite_slurm_task_jobs(suites[0], task_file, &jobs, &n_jobs);
+        if (rc != 0) goto done;
+        rc = CLI_EXIT_USAGE;
+    } else {
+        int total = 0;
+        for (int i = 0; i < n_suites; i++) total += suites[i]->n_runs;
+        jobs = calloc((size_t)(total ? total : 1), sizeof *jobs);
+        if (!jobs) {
+            cli_error("out of memory");
+            rc = CLI_EXIT_RUNTIME;
+            goto done;
+        }
+        for (int i = 0; i < n_suites; i++)
+            for (int r = 0; r < suites[i]->n_runs; r++)
+                if (selected(suites[i], r, only, n_only, used, shard_i, shard_n))
+                    jobs[n_jobs++] = (cli_suite_job){suites[i], r};
+    }
     /* --only must name runs that exist. */
     if (n_only) {
         for (int i = 0; i < n_suites; i++)
             for (int r = 0; r < suites[i]->n_runs; r++)
-                selected(&suites[i]->runs[r], only, n_only, used);
+                selected(suites[i], r, only, n_only, used, 0, 0);
         int unknown = 0;
         for (int i = 0; i < n_only; i++)
             if (!used[i]) {
@@ -897,11 +550,21 @@ int cli_cmd_suite(int argc, char **argv)
     }
 
     switch (action) {
-    case 0:
-        rc = cmd_run(suites, n_suites, only, n_only, used, jobs, cores, dry, skip_failed);
+    case A_RUN: {
+        cli_suite_local_opts lo = {jobs_n, cores, dry, skip_failed, *task_file != '\0', 0};
+        lo.compare_only = compare_only;
+        cli_suite_local_result res;
+        rc = cli_suite_run_local(suites, n_suites, jobs, n_jobs, &lo, &res);
+        if (*task_file && res.stop_signal) {
+            int mr = 3;
+            cli_get_int(&v, "max-requeue", 0, 10000, &mr);
+            cli_suite_slurm_task_stopped(suites[0], res.stop_signal, runs_left(jobs, n_jobs), mr);
+            rc = CLI_EXIT_INTERRUPTED;
+        }
         break;
-    case 1: rc = cmd_status(suites, n_suites, only, n_only, used); break;
-    case 2:
+    }
+    case A_STATUS: rc = cmd_status(suites, n_suites, jobs, n_jobs); break;
+    case A_REPORT:
         rc = CLI_EXIT_OK;
         for (int i = 0; i < n_suites; i++) {
             mg_status st = cli_suite_report(suites[i], render);
@@ -912,11 +575,20 @@ int cli_cmd_suite(int argc, char **argv)
             if (st != MG_OK) rc = cli_fail_status(st);
         }
         break;
-    case 3: rc = cmd_list(suites, n_suites, only, n_only, used, ids); break;
+    case A_LIST: rc = cmd_list(jobs, n_jobs, ids); break;
+    case A_SUBMIT: rc = cli_suite_submit(suites[0], jobs, n_jobs, &so); break;
+    case A_CANCEL:
+        rc = CLI_EXIT_OK;
+        for (int i = 0; i < n_suites; i++) {
+            int r = cli_suite_cancel(suites[i]);
+            if (r != CLI_EXIT_OK) rc = r;
+        }
+        break;
     }
 
 done:
     for (int i = 0; i < n_suites; i++) cli_suite_free(suites[i]);
+    free(jobs);
     free(only_copy);
     cli_values_free(&v);
     return rc;

@@ -4,14 +4,23 @@
  *   RUN/config.ini    every key, resolved (reproduce: --config RUN/config.ini)
  *   RUN/metrics.tsv   provenance line, "# columns: ...", one row per epoch,
  *                     rewritten atomically each epoch from the rows in memory
- *   RUN/summary.json  final and best metrics, timing, provenance
+ *   RUN/summary.json  status (running, finished, interrupted, diverged, or
+ *                     failed with the error), final and best metrics, timing,
+ *                     provenance
  *   RUN/model.ckpt    the trainer state (mg_trainer_save), at epoch 0, every
  *                     --checkpoint-every epochs, at the end and on interrupt
  *
  * Resume (--resume RUN) reloads config.ini and model.ckpt and keeps the rows
  * of finished epochs from metrics.tsv; the trainer is counter-based, so a
  * resumed run writes the same model.ckpt and metrics (but for the seconds
- * column) as an uninterrupted one.
+ * column) as an uninterrupted one.  Nothing in RUN is written before the
+ * checkpoint has been validated and loaded (mg_trainer_load checks every
+ * field) and the old rows read.
+ *
+ * Every run first removes the temp files that writers killed between write
+ * and rename left in RUN (mg_remove_stale_temps: only of dead processes of
+ * this host).  A run that stops on an error writes summary.json with status
+ * "failed" and the error (best effort: on a full disk that may fail too).
  *
  * Testing aid: the environment variable MIXGEO_STOP_AFTER_STEPS=N makes the
  * run behave as if interrupted (SIGINT) after N training steps of this
@@ -80,6 +89,7 @@ typedef struct {
     char hook_msg[1024];
     double wall_start;
     int resumed, resumed_epoch, resumed_step;
+    int dir_ready; /* RUN exists and holds this run's config.ini: summaries may be written */
     /* progress line */
     int prog_epoch, prog_step0;
     double prog_t0;
@@ -140,12 +150,14 @@ static int best_column(const train_run *r)
     return -1;
 }
 
-static mg_status write_summary(train_run *r, const char *status)
+/* error: the reason of a "failed" run, else NULL. */
+static mg_status write_summary(train_run *r, const char *status, const char *error)
 {
     const cli_run_config *c = r->c;
     cJSON *root = cli_json_stamped();
     if (!root) return mg_fail(MG_ERR_NOMEM, "out of memory writing %s", r->summary);
     cJSON_AddStringToObject(root, "status", status);
+    if (error) cJSON_AddStringToObject(root, "error", error);
     cJSON_AddStringToObject(root, "run", r->run);
     add_u64(root, "seed", c->train.seed);
     add_u64(root, "data_seed", c->data_seed);
@@ -280,7 +292,7 @@ static int on_epoch(void *user, const mg_epoch_metrics *em)
             return 1;
         }
     }
-    st = write_summary(r, em->epoch == r->c->train.epochs ? "finished" : "running");
+    st = write_summary(r, em->epoch == r->c->train.epochs ? "finished" : "running", NULL);
     if (st != MG_OK) {
         hook_fail(r, st);
         return 1;
@@ -346,6 +358,23 @@ static int load_old_rows(train_run *r, int epochs_done)
 }
 
 /* ---------------------------------------------------------------- main */
+
+/* The run stops on an error whose detail is msg: print it, record it in
+ * summary.json (status "failed") once the run directory is this run's, and
+ * return the exit code for st. */
+static int fail_run(train_run *r, mg_status st, const char *msg)
+{
+    char copy[1024];
+    snprintf(copy, sizeof copy, "%s", msg && *msg ? msg : mg_status_name(st));
+    cli_error_lines(copy);
+    if (r->dir_ready && write_summary(r, "failed", copy) != MG_OK)
+        cli_error("%s (summary.json still says the run is running)", mg_errmsg());
+    switch (st) {
+    case MG_ERR_CONFIG: return CLI_EXIT_USAGE;
+    case MG_ERR_INTERRUPTED: return CLI_EXIT_INTERRUPTED;
+    default: return CLI_EXIT_RUNTIME;
+    }
+}
 
 static int remove_stale(const char *run)
 {
@@ -532,23 +561,31 @@ int cli_cmd_train(int argc, char **argv)
         if (load_old_rows(&r, r.resumed_epoch)) goto done;
     }
     st = mg_mkdir_p(r.run);
-    if (st == MG_OK) st = cli_run_config_save(&v, r.run);
+    if (st == MG_OK) {
+        int n = 0;
+        if (mg_remove_stale_temps(r.run, &n) == MG_OK && n > 0)
+            cli_info("mixgeo: removed %d temp file%s of an earlier writer that was killed", n,
+                     n == 1 ? "" : "s");
+        st = cli_run_config_save(&v, r.run);
+    }
     if (st != MG_OK) {
         rc = cli_fail_status(st);
         goto done;
     }
     if (!*resume) {
         if (remove_stale(r.run)) goto done;
+        r.dir_ready = 1;
         st = save_checkpoint(&r); /* epoch 0: a last good state exists from the start */
         if (st != MG_OK) {
-            rc = cli_fail_status(st);
+            rc = fail_run(&r, st, mg_errmsg());
             goto done;
         }
     }
+    r.dir_ready = 1;
     st = write_metrics(&r);
-    if (st == MG_OK) st = write_summary(&r, "running");
+    if (st == MG_OK) st = write_summary(&r, "running", NULL);
     if (st != MG_OK) {
-        rc = cli_fail_status(st);
+        rc = fail_run(&r, st, mg_errmsg());
         goto done;
     }
     describe(&r);
@@ -562,16 +599,15 @@ int cli_cmd_train(int argc, char **argv)
     st = mg_trainer_run(t, &hooks);
     cli_progress_clear();
     if (r.hook_err != MG_OK) {
-        cli_error("%s", r.hook_msg);
-        rc = r.hook_err == MG_ERR_CONFIG ? CLI_EXIT_USAGE : CLI_EXIT_RUNTIME;
+        rc = fail_run(&r, r.hook_err, r.hook_msg);
         goto done;
     }
     if (st == MG_ERR_INTERRUPTED && mg_trainer_epoch(t) >= c.train.epochs) st = MG_OK;
     if (st == MG_OK) {
         if (r.saved_epoch != mg_trainer_epoch(t) || r.saved_step != 0) st = save_checkpoint(&r);
-        if (st == MG_OK) st = write_summary(&r, "finished");
+        if (st == MG_OK) st = write_summary(&r, "finished", NULL);
         if (st != MG_OK) {
-            rc = cli_fail_status(st);
+            rc = fail_run(&r, st, mg_errmsg());
             goto done;
         }
         if (!cli_quiet()) {
@@ -601,9 +637,9 @@ int cli_cmd_train(int argc, char **argv)
     } else if (st == MG_ERR_INTERRUPTED) {
         int e = mg_trainer_epoch(t), s = mg_trainer_step(t);
         st = save_checkpoint(&r);
-        if (st == MG_OK) st = write_summary(&r, "interrupted");
+        if (st == MG_OK) st = write_summary(&r, "interrupted", NULL);
         if (st != MG_OK) {
-            rc = cli_fail_status(st);
+            rc = fail_run(&r, st, mg_errmsg());
             goto done;
         }
         if (s == 0)
@@ -614,7 +650,7 @@ int cli_cmd_train(int argc, char **argv)
                       e + 1, s, r.run);
         rc = CLI_EXIT_INTERRUPTED;
     } else if (st == MG_ERR_NUMERIC) {
-        write_summary(&r, "diverged");
+        write_summary(&r, "diverged", NULL);
         char where[64];
         if (r.saved_step > 0)
             snprintf(where, sizeof where, "epoch %d step %d", r.saved_epoch + 1, r.saved_step);
@@ -625,7 +661,7 @@ int cli_cmd_train(int argc, char **argv)
                   mg_trainer_epoch(t) + 1, mg_trainer_step(t) + 1, r.ckpt, where);
         rc = CLI_EXIT_RUNTIME;
     } else {
-        rc = cli_fail_status(st);
+        rc = fail_run(&r, st, mg_errmsg());
     }
 
 done:

@@ -7,11 +7,11 @@
  * bad value came from.  Precedence: defaults < --config file < flags.
  */
 #include "cli.h"
+#include "ini.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <ini.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -514,104 +514,55 @@ int cli_parse_args(cli_values *v, const char *cmd, int argc, char **argv, char *
 
 /* ---------------------------------------------------------------- INI */
 
-typedef struct {
-    cli_values *v;
-    const char *path, *section;
-    int only_unset;
-    FILE *f;
-    int lineno;
-    int indented; /* the current line starts with a blank */
-    int problems;
-    char bad_section[128];
-} ini_state;
-
-/* fgets-style reader for ini_parse_stream that counts lines, so that the
- * handler can name FILE:LINE; an over-long line is reported and replaced by
- * a blank one (inih would otherwise split it into two lines). */
-static char *ini_read_line(char *str, int num, void *stream)
-{
-    ini_state *s = stream;
-    if (!fgets(str, num, s->f)) return NULL;
-    s->lineno++;
-    size_t len = strlen(str);
-    if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(s->f)) {
-        int ch;
-        while ((ch = fgetc(s->f)) != EOF && ch != '\n') {
-        }
-        cli_error("%s:%d: line longer than %d characters", s->path, s->lineno, num - 3);
-        s->problems++;
-        str[0] = '\n';
-        str[1] = '\0';
-    }
-    s->indented = str[0] == ' ' || str[0] == '\t';
-    return str;
-}
-
-static int ini_on_key(void *user, const char *section, const char *name, const char *value)
-{
-    ini_state *s = user;
-    if (section[0] && strcmp(section, s->section) != 0) {
-        if (cli_command_exists(section)) return 1; /* another command's settings */
-        if (strcmp(s->bad_section, section) != 0) {
-            cli_error("%s:%d: unknown section [%s] (the keys of mixgeo %s go in [%s] or before "
-                      "any section)",
-                      s->path, s->lineno, section, s->section, s->section);
-            snprintf(s->bad_section, sizeof s->bad_section, "%s", section);
-            s->problems++;
-        }
-        return 1;
-    }
-    if (s->indented) {
-        cli_error("%s:%d: line starts with a blank (continuation lines are not supported)",
-                  s->path, s->lineno);
-        s->problems++;
-        return 1;
-    }
-    int i = cli_opt_index(s->v, name);
-    if (i < 0) {
-        cli_error("%s:%d: unknown key '%s'", s->path, s->lineno, name);
-        s->problems++;
-        return 1;
-    }
-    if (!(s->v->opts[i].flags & CLI_SAVE)) {
-        cli_error("%s:%d: '%s' is a command-line option, not a config key", s->path, s->lineno,
-                  name);
-        s->problems++;
-        return 1;
-    }
-    if (s->only_unset && s->v->from_argv[i]) return 1; /* flags win */
-    char origin[CLI_ORIGIN_LEN];
-    snprintf(origin, sizeof origin, "%s:%d: %s", s->path, s->lineno, name);
-    cli_set(s->v, i, value, origin);
-    return 1;
-}
-
+/* The file is read by the program's one INI reader (ini.h, shared with the
+ * suite files); here its sections and keys are given their meaning. */
 int cli_ini_load(cli_values *v, const char *path, const char *section, int only_unset)
 {
-    ini_state s;
-    memset(&s, 0, sizeof s);
-    s.v = v;
-    s.path = path;
-    s.section = section;
-    s.only_unset = only_unset;
-    s.f = fopen(path, "r");
-    if (!s.f) {
-        cli_error("cannot read %s: %s", path, strerror(errno));
-        return -1;
+    cli_ini_section *sec = NULL;
+    int n = 0;
+    int problems = cli_ini_read(path, 0, &sec, &n);
+    if (problems < 0) return -1;
+    int first_line[CLI_MAX_OPTS] = {0}; /* of each key set so far */
+    for (int k = 0; k < n; k++) {
+        const cli_ini_section *s = &sec[k];
+        if (*s->kind && (strcmp(s->kind, section) != 0 || *s->name)) {
+            if (!*s->name && cli_command_exists(s->kind)) continue; /* another command's */
+            cli_error("%s:%d: unknown section [%s%s%s] (the keys of mixgeo %s go in [%s] or before "
+                      "any section)",
+                      path, s->line, s->kind, *s->name ? " " : "", s->name, section, section);
+            problems++;
+            continue;
+        }
+        for (int j = 0; j < s->n; j++) {
+            const cli_ini_entry *e = &s->e[j];
+            int i = cli_opt_index(v, e->key);
+            if (i < 0) {
+                cli_error("%s:%d: unknown key '%s'", path, e->line, e->key);
+                problems++;
+                continue;
+            }
+            if (!(v->opts[i].flags & CLI_SAVE)) {
+                cli_error("%s:%d: '%s' is a command-line option, not a config key", path, e->line,
+                          e->key);
+                problems++;
+                continue;
+            }
+            /* the same key before any section and in [section]: set twice */
+            if (first_line[i]) {
+                cli_error("%s:%d: %s: duplicate key (first at line %d)", path, e->line, e->key,
+                          first_line[i]);
+                problems++;
+                continue;
+            }
+            first_line[i] = e->line;
+            if (only_unset && v->from_argv[i]) continue; /* flags win */
+            char origin[CLI_ORIGIN_LEN];
+            snprintf(origin, sizeof origin, "%s:%d: %s", path, e->line, e->key);
+            cli_set(v, i, e->value, origin);
+        }
     }
-    int r = ini_parse_stream(ini_read_line, &s, ini_on_key, &s);
-    fclose(s.f);
-    if (r > 0) {
-        /* The handler never fails, so this is a syntax error (inih reports
-         * only the first one). */
-        cli_error("%s:%d: syntax error (expected 'key = value', '[section]' or a comment)", path,
-                  r);
-        s.problems++;
-    } else if (r < 0) {
-        cli_error("cannot read %s", path);
-        return -1;
-    }
-    return s.problems;
+    cli_ini_free(sec, n);
+    return problems;
 }
 
 typedef struct {
@@ -649,18 +600,14 @@ void cli_ini_print(FILE *f, const cli_values *v, const char *section, const char
 mg_status cli_ini_write(const char *path, const cli_values *v, const char *section,
                         const char *header)
 {
-    /* Values inih could not read back unchanged. */
+    /* Values the INI reader could not read back unchanged. */
     for (int i = 0; i < v->n; i++) {
         if (!(v->opts[i].flags & CLI_SAVE)) continue;
         const char *val = cli_get(v, v->opts[i].name);
-        size_t len = strlen(val);
-        /* inih reads lines of up to 197 characters ("key = value"). */
-        if (strchr(val, '\n') || strchr(val, '\r') || strstr(val, " ;") || strstr(val, "\t;") ||
-            (len && (isspace((unsigned char)val[0]) || isspace((unsigned char)val[len - 1]))) ||
-            strlen(v->opts[i].name) + 3 + len > 190)
+        if (!cli_ini_value_ok(val))
             return mg_fail(MG_ERR_CONFIG,
                            "--%s: the value '%s' cannot be stored in an INI file (blanks at an "
-                           "end, ' ;', a line break, or a line over 190 characters)",
+                           "end, a leading '#' or ';', ' #' or ' ;', or a line break)",
                            v->opts[i].name, val);
     }
     ini_job j = {v, section, header};

@@ -1,13 +1,16 @@
 /*
  * suite.h - experiment suites of the `mixgeo` program (src/cli/): the suite
  * file, the grid expansion into runs with stable ids, the state of each run
- * on disk, the report (tables and figures aggregated over seeds) and the
- * claims (a paper's statement checked against the runs, with a verdict).
- * `mixgeo suite` (cmd_suite.c) is the command; the process handling of
- * `suite run` (fork/exec, -j, locks, signals) lives there.  suite.c parses,
- * checks and expands the suite file; suite_run.c reads and writes the run
- * directories (state, markers); suite_report.c writes the report and runs
- * gnuplot for it (what they share: suite_internal.h).
+ * on disk, the backends that execute the runs (local, Slurm, shard), the
+ * report (tables and figures aggregated over seeds) and the claims (a
+ * paper's statement checked against the runs, with a verdict).
+ * `mixgeo suite` (cmd_suite.c) is the command.  One file per concept (what
+ * they share: suite_internal.h, which lists them): suite_file.c the file and
+ * its grid, suite_runs.c the run directories and their locks, suite_local.c
+ * / suite_slurm.c / suite_shard.c the backends, suite_metric.c,
+ * suite_group.c, suite_table.c, suite_figure.c, suite_claim.c and
+ * suite_report.c the report.  A suite file is read by ini.h, the program's
+ * one INI reader.
  *
  * A suite file (INI; '#' or ';' start a comment, also after a blank inside
  * a line):
@@ -39,16 +42,36 @@
  *                                           one `mixgeo analyze` per split and layer;
  *                                           train suites only: refused with
  *                                           command = theory or states)
+ *   [compare N] against = AXIS=VALUE ...   (the reference of each run: the run with
+ *                                           these values and the run's own on every
+ *                                           other axis; required)
+ *              layers = all | K, K ...     (every layer pair: mixgeo compare
+ *                                           --all-layers; or layer K against layer K,
+ *                                           one compare per K, merged; default all;
+ *                                           K in 0..L of both networks)
+ *              split = test  max-per-class = N|all|auto   (passed on)
+ *              self = skip|same|AXIS       (a run that is its own reference: no
+ *                                           comparison (default), itself, or the run
+ *                                           at the next value of AXIS: cyclically from
+ *                                           three values on, of two only the first;
+ *                                           the noise floor).  Train suites only; a run
+ *                                           and its reference must see the same
+ *                                           examples of the split.  See suite_compare.c.
  *   [table N]  kind = summary  metrics = test_acc, test_nll  values = final, best
  *              labels = A | B ...  rows = method  cols = alpha  where = data=moons
  *              digits = 4  title = ...  caption = ...
- *   [figure N] kind = curve|bar|sweep|montage  y = test_acc  x = epoch|AXIS|COLUMN
- *              group = method  value = final|best  where = ...  title, xlabel,
- *              ylabel, logx, logy, xrange, yrange, key, with, xline, yline
- *              (VALUE [label]: a dotted reference line), diagonal (curve: file = a
- *              per-run TSV, y may be a glob of columns averaged per row: class_*;
+ *   [figure N] kind = curve|bar|sweep|montage|heatmap  y = test_acc
+ *              x = epoch|AXIS|COLUMN  group = method  value = final|best  where = ...
+ *              title, xlabel, ylabel, logx, logy, xrange, yrange, key, with, xline,
+ *              yline (VALUE [label]: a dotted reference line), diagonal (curve: file =
+ *              a per-run TSV, y may be a glob of columns averaged per row: class_*;
  *              montage: panels = RUN-RELATIVE.gp | ...  titles = A | B ...: the
- *              plots of per-run figure scripts, one row per group)
+ *              plots of per-run figure scripts, one row per group; heatmap: file =
+ *              a per-run TSV (compare/NAME/cka.tsv), x, y, z = its columns (default
+ *              layer_a, layer_b, cka), one panel per group of the means over the
+ *              aggregated axes of z per (x, y) cell (gnuplot `with image`, the
+ *              values printed in the cells with `digits`, default 2), zrange = the
+ *              colour range shared by the panels (default: the data's))
  *   [claim N]  text = the paper's statement   metric = METRIC
  *              expect = manifold < input < none | * < 1e-6 | manifold == 1 |
  *                       manifold < input, manifold < none   (chains, all must hold)
@@ -153,14 +176,67 @@
  *   config.ini, inputs.tsv, analysis/states/...        (mixgeo analyze --states;
  *                                                       both written by the runner)
  *   analysis/...                                       (mixgeo analyze)
+ *   compare/NAME/cka.tsv, summary.json                 (mixgeo compare with the
+ *                                                       reference; a layer list:
+ *                                                       NAME/LK/ merged into NAME/)
  *   log.txt          stdout+stderr of every step, appended, one header per step
  *   lock             flock()ed while a runner or a step of it works on the run
- *                    (a second runner waits for it, then skips or takes the run)
- *   steps/train.done (theory.done, states.done), steps/analyze-SPLIT-LK.done
- *                    one per finished step
+ *                    (a second runner waits for it, then skips or takes the run;
+ *                    an array task skips it); holds "host = H, pid = P, job =
+ *                    SLURM_JOB_ID, task = JOB_TASK, since = TIME" of the holder,
+ *                    emptied on release.  On a shared file system flock() may
+ *                    not reach other hosts: a record of another host counts as
+ *                    held while squeue lists its job as pending or running (the
+ *                    lock of an ended or cancelled job is taken over; one of
+ *                    another host without a job cannot be judged and counts as
+ *                    held until removed); on this host flock() decides
+ *   steps/train.done (theory.done, states.done), steps/analyze-SPLIT-LK.done,
+ *                    steps/compare-NAME[-LK].done
+ *                    one per finished step (a compare step's names its reference)
  *   DONE             written atomically after the last step (its steps line
- *                    names the analyses; a changed [analyze] makes it partial)
+ *                    names the analyses and comparisons; a changed [analyze] or
+ *                    [compare], or a compare step whose reference changed, makes
+ *                    it partial)
  *   FAILED           step, exit status and log of the last failure
+ *
+ * Backends.  Local (`suite run -j N`, suite_local.c): the steps of every run
+ * not done, N runs at a time; the references of comparisons first, and a
+ * run whose compare step waits for a reference that this runner (or another
+ * one holding it) trains is deferred; otherwise it stays partial until a
+ * later run (`--compare-only`: those steps only).  Shard (`suite run
+ * --shard I/N`, suite_shard.c): the local runner on runs r with r mod N =
+ * I - 1 (grid order), for any scheduler.  Slurm (suite_slurm.c): `suite submit` packs
+ * the runs to do (not done, not held by a runner, not in a task still
+ * queued; --failed: only failed or missing ones) into T array tasks (auto:
+ * tasks of >= 600 s by the estimate epochs x training examples x seconds
+ * per example-epoch, the median of the suite's finished runs or else 50 us
+ * for MLPs, 2 ms for preact:/cnn:; 30 s a theory or states run, or a run
+ * already trained; a task never holds more than fits before the warning
+ * signal) and submits one `sbatch --array=0-(T-1)%K` (a suite with [compare]
+ * sections: references first, and a finish job after the array, afterany,
+ * that runs `suite run --compare-only`: the comparisons a task left because
+ * another task trained the reference):
+ *   OUT/slurm/JOBID/submit.sbatch   the script (#SBATCH lines, then exec
+ *                                   mixgeo suite run FILE --out OUT
+ *                                   --slurm-tasks OUT/slurm/$SLURM_ARRAY_JOB_ID/tasks.tsv)
+ *   OUT/slurm/JOBID/tasks.tsv       task, run id, estimated seconds (# columns)
+ *   OUT/slurm/JOBID/JOBID_TASK.log  the task's output (appended over requeues)
+ *   OUT/slurm/JOBID/finish.sbatch, finish.jobid, finish.log   ([compare])
+ *   OUT/slurm/JOBID/report.sbatch, report.jobid, report.log   (--report; after the
+ *                                   finish job when there is one)
+ *   OUT/slurm/JOBID/CANCELLED       written by suite cancel before scancel
+ *   OUT/slurm/dry-run/              the script and tasks.tsv of --dry-run
+ * The array is submitted held and released once OUT/slurm/JOBID exists (the
+ * log files are opened there).  A task runs the local backend on its runs;
+ * Slurm sends it USR1 --signal-seconds before the time limit
+ * (--signal=B:USR1@S): the runs stop (train finishes its step and saves its
+ * checkpoint) and the task requeues itself (scontrol requeue JOB_TASK) when
+ * runs are left and SLURM_RESTART_COUNT < --max-requeue.  SIGTERM does the
+ * same unless the job is being cancelled (CANCELLED marker, or squeue says
+ * COMPLETING/CANCELLED with no reason; a time limit says TimeLimit).
+ * `suite status` overlays the queue: runs of a pending task are queued
+ * (requeued once restarted), with their JOB_TASK ids (from the tasks.tsv
+ * files and one squeue -r call; no accounting database).
  *
  * Report: OUT/REPORT.md (claims, tables, figures), OUT/runs.tsv,
  * OUT/claims.tsv, OUT/tables/NAME.{tsv,md,tex}, OUT/figures/NAME.{tsv,gp,png,pdf};
@@ -175,6 +251,7 @@
 #define MIXGEO_CLI_SUITE_H
 
 #include "cli.h"
+#include "ini.h"
 
 #include <stdint.h>
 
@@ -185,18 +262,8 @@
 
 /* ---------------------------------------------------------------- the file */
 
-typedef struct {
-    char *key, *value;
-    int line;
-} cli_suite_entry;
-
-typedef struct {
-    char *kind; /* "suite", "base", "grid", "method", "analyze", "table", "figure", "claim" */
-    char *name; /* [method NAME]: NAME; "" for the one-word sections */
-    int line;
-    cli_suite_entry *e;
-    int n, cap;
-} cli_suite_section;
+/* The sections and entries of a suite file: cli_ini_section, cli_ini_entry
+ * (ini.h, the program's one INI reader). */
 
 /* ---------------------------------------------------------------- grid */
 
@@ -215,6 +282,7 @@ typedef struct {
     int vi[CLI_SUITE_MAX_AXES]; /* per axis: index into its values */
     char **config;              /* s->n_opts entries: resolved text (CLI_SAVE), else NULL */
     uint64_t hash;              /* FNV-1a 64 of the canonical configuration */
+    int n_blocks;               /* train suites: L of the resolved arch (3 for auto) */
 } cli_suite_run;
 
 /* ---------------------------------------------------------------- analyses */
@@ -228,14 +296,41 @@ typedef struct {
     char *max_per_class;                  /* "" = the analyze default */
 } cli_suite_analyze;
 
-/* One step of a run: train, or one `mixgeo analyze` (split, layer). */
+/* A [compare NAME] section: every run of the grid compared (mixgeo compare,
+ * CKA) with its reference, the run with the same values on every axis but
+ * those of `against`.  Strings point into the section entries. */
+#define CLI_SUITE_SELF_SKIP (-1) /* self = skip: no comparison (default) */
+#define CLI_SUITE_SELF_SAME (-2) /* self = same: the run against itself */
 typedef struct {
-    char name[64];  /* "train", "theory" or "analyze-SPLIT-LK" (marker steps/NAME.done) */
-    char args[512]; /* analyze: the options after RUN, as one line */
-    int layer;      /* -1: auto (analyze's default, the last hidden state) */
+    const char *name;
+    int line, against_line, layers_line;
+    int against_axis[CLI_SUITE_MAX_AXES], against_vi[CLI_SUITE_MAX_AXES], n_against;
+    int all;                                  /* layers = all: every layer pair (--all-layers) */
+    int layers[CLI_SUITE_MAX_LIST], n_layers; /* else layer K against layer K */
+    const char *split;                        /* train, val or test */
+    const char *max_per_class;                /* NULL: compare's default (auto) */
+    int self; /* a run that is its own reference: SKIP, SAME, or an axis index
+               * (>= 0): the run at the next value of that axis, cyclically */
+    int *ref; /* per run: its reference run, -1 none (owned; after expansion) */
+} cli_suite_compare;
+
+/* The kinds of steps of a run. */
+enum { CLI_STEP_RUN = 0, CLI_STEP_ANALYZE = 1, CLI_STEP_COMPARE = 2 };
+
+/* One step of a run: train (theory, states), one `mixgeo analyze` (split,
+ * layer), or one `mixgeo compare` with the reference of a [compare] section
+ * (every layer pair, or layer K against layer K). */
+typedef struct {
+    char name[64];  /* "train", "theory", "states", "analyze-SPLIT-LK", "compare-NAME" or
+                     * "compare-NAME-LK" (marker steps/NAME.done) */
+    char args[512]; /* analyze: the options after RUN; compare: the section's settings */
+    int kind;       /* CLI_STEP_RUN, CLI_STEP_ANALYZE or CLI_STEP_COMPARE */
+    int layer;      /* analyze: -1 auto (analyze's default, the last hidden state);
+                     * compare: K, or -1 every layer pair */
     const char *split;
     const char *only; /* analyze: its --only list ("" = analyze's default); owned by
                        * the suite's analyze */
+    int compare;      /* compare: index into s->compares */
 } cli_suite_step;
 
 /* ---------------------------------------------------------------- report */
@@ -260,14 +355,13 @@ typedef struct {
 
 typedef struct cli_suite cli_suite;
 
-/* A [table NAME] or [figure NAME] section, checked by its kind (suite.c has
- * one table of kinds per output type; one check function per kind in
- * suite.c, one write function in suite_report.c).  Strings point into the
- * section entries. */
+/* A [table NAME] or [figure NAME] section, checked by its kind (one table
+ * of kinds per output type, each kind with a check and a write function:
+ * suite_table.c, suite_figure.c).  Strings point into the section entries. */
 typedef struct {
     const char *name;
     int line;
-    const cli_suite_section *sec;
+    const cli_ini_section *sec;
     int kind;                  /* index into the kinds table of its type */
     cli_suite_metric *metrics; /* tables: columns; bar/sweep: the y metric; owned */
     int n_metrics;
@@ -282,6 +376,7 @@ typedef struct {
     const char *file, *x, *y;                      /* curve: TSV and its columns */
     const char *title, *xlabel, *ylabel, *caption; /* NULL: a default */
     const char *xrange, *yrange, *key, *with;      /* gnuplot text, NULL: default */
+    const char *z, *zrange;                        /* heatmap: the cell column, colour range */
     const char *xline, *yline;                     /* "VALUE [label]", NULL: none */
     int digits, logx, logy, diagonal;              /* diagonal: curve, draw y = x */
     /* montage: run-relative figure scripts and their panel titles */
@@ -341,20 +436,22 @@ struct cli_suite {
     int n_opts;
     char *out; /* output directory (after --out / --root) */
     int quick; /* --quick in effect */
-    cli_suite_section *sec;
+    cli_ini_section *sec;
     int n_sec;
     cli_suite_axis axes[CLI_SUITE_MAX_AXES];
     int n_axes;
     int method_axis; /* index of the method axis, -1 none */
     cli_suite_analyze analyze;
-    cli_suite_step *steps; /* n_steps: train first */
+    cli_suite_compare *compares; /* [compare NAME] sections */
+    int n_compares;
+    cli_suite_step *steps; /* n_steps: train first, then analyses, then comparisons */
     int n_steps;
     char steps_sig[32]; /* hash of the step list, in DONE */
     cli_suite_output *tables, *figures;
     int n_tables, n_figures;
     cli_suite_claim *claims;
     int n_claims;
-    const cli_suite_entry *quick_set[CLI_SUITE_MAX_LIST]; /* quick.KEY train overrides */
+    const cli_ini_entry *quick_set[CLI_SUITE_MAX_LIST]; /* quick.KEY train overrides */
     int n_quick_set;
     int replicates; /* runs per report cell: product of the aggregate axes' sizes */
     cli_suite_run *runs;
@@ -432,16 +529,181 @@ mg_status cli_suite_record_inputs(const cli_suite *s, const cli_suite_run *r, co
  * that a fresh analysis leaves nothing of an earlier one behind. */
 void cli_suite_clear_states_out(const char *dir);
 
-/* Markers (atomic writes).  cli_suite_step_done: 1 if steps/NAME.done holds
- * the step's args. */
-int cli_suite_step_done(const cli_suite_step *st, const char *dir);
-mg_status cli_suite_mark_step(const cli_suite_step *st, const char *dir);
+/* Markers (atomic writes).  cli_suite_step_done: 1 if steps/NAME.done of
+ * run `run` (directory dir) holds the step's args (and, for a compare step,
+ * the id of the run's current reference). */
+int cli_suite_step_done(const cli_suite *s, int run, const cli_suite_step *st, const char *dir);
+mg_status cli_suite_mark_step(const cli_suite *s, int run, const cli_suite_step *st,
+                              const char *dir);
+
+/* Comparisons ([compare NAME], suite_compare.c).  The reference of run
+ * `run` for compare step st (-1: none, the step does not apply to the run:
+ * it is its own reference and self = skip). */
+int cli_suite_step_ref(const cli_suite *s, int run, const cli_suite_step *st);
+/* 1 if step st is one of run `run`'s (every step but a compare step without
+ * a reference). */
+int cli_suite_step_applies(const cli_suite *s, int run, const cli_suite_step *st);
+/* 1 if run `ref` can be compared with: trained (steps/train.done) under the
+ * suite's current configuration; else 0 and why ("ID is not trained yet"). */
+int cli_suite_ref_ready(const cli_suite *s, int ref, char *why, size_t len);
+/* The next step of run `run` to do (directory dir): the first step that
+ * applies, is not done and can run now (a compare step whose reference is
+ * ready); s->n_steps if none, with *blocked = the first compare step left
+ * waiting for its reference (-1 if none). */
+int cli_suite_next_step(const cli_suite *s, int run, const char *dir, int *blocked);
+/* The output directory of a compare step of run dir (DIR/compare/NAME, or
+ * DIR/compare/NAME/LK for layer K of a list). */
+mg_status cli_suite_compare_out(const cli_suite *s, const cli_suite_step *st, const char *dir,
+                                char *buf, size_t len);
+/* After a compare step of a layer list: DIR/compare/NAME/cka.tsv and
+ * summary.json from those of every layer done (LK/), in the list's order. */
+mg_status cli_suite_compare_merge(const cli_suite *s, const cli_suite_step *st, const char *dir);
+/* 1 if the compare steps of a finished run are current: those that apply
+ * are done with the current reference, those that do not (the run became
+ * its own reference) left no marker; else 0 and why. */
+int cli_suite_compares_current(const cli_suite *s, int run, const char *dir, char *why, size_t len);
+/* Remove the markers and outputs of the compare steps that no longer apply
+ * to run `run` (a runner that holds its lock). */
+void cli_suite_compares_clean(const cli_suite *s, int run, const char *dir);
 mg_status cli_suite_mark_done(const cli_suite *s, const cli_suite_run *r, const char *dir);
 mg_status cli_suite_mark_failed(const char *dir, const char *step, const char *status_text);
 /* Remove DONE, FAILED and steps/ (a fresh start of the run). */
 void cli_suite_clear_markers(const char *dir);
 /* The last non-empty line of DIR/log.txt (without "mixgeo: "), "" if none. */
 void cli_suite_log_tail(const char *dir, char *buf, size_t len);
+
+/* ---------------------------------------------------------------- locks */
+
+/* Who holds a run's lock, as recorded in RUN/lock by the holder (besides the
+ * flock() on that file, which alone decides on one host): its host and pid,
+ * and under Slurm its job id (SLURM_JOB_ID) and array task (JOB_TASK). */
+typedef struct {
+    char host[256];
+    long pid;
+    char job[64];  /* "" outside Slurm */
+    char task[64]; /* "12345_7" for an array task, else "" */
+    char since[64];
+} cli_suite_lock_record;
+
+/* The record of DIR/lock; 0 if there is none (a free lock). */
+int cli_suite_lock_read(const char *dir, cli_suite_lock_record *rec);
+/* "host H pid P, Slurm job J_T" */
+void cli_suite_lock_describe(const cli_suite_lock_record *rec, char *buf, size_t len);
+/* After flock() on fd (RUN/lock) succeeded: 1 if the run may be taken (the
+ * record is empty, ours from before a requeue, of this host, or of a Slurm
+ * job that is no longer pending or running: stale), and our record is
+ * written; 0 if the record's holder still counts as alive (a job on another
+ * host that squeue lists as pending or running, or another host without a
+ * job, which cannot be judged), with the reason in why. */
+int cli_suite_lock_claim(int fd, char *why, size_t len);
+/* Empty the record (before the lock is released). */
+void cli_suite_lock_clear(int fd);
+
+/* ---------------------------------------------------------------- backends */
+
+#define CLI_SUITE_MAX_JOBS 256 /* suite run -j */
+
+/* One run of one suite: what the backends schedule. */
+typedef struct {
+    cli_suite *s;
+    int run; /* index into s->runs */
+} cli_suite_job;
+
+/* Local backend (suite_local.c): `suite run`, and what a Slurm array task
+ * or a shard executes. */
+typedef struct {
+    int jobs;         /* runs at a time (-j) */
+    int cores;        /* shared: threads per run = max(1, cores / jobs), capped by
+                       * OPENBLAS_NUM_THREADS when set */
+    int dry;          /* print what would run, run nothing */
+    int skip_failed;  /* leave failed runs alone */
+    int task;         /* a Slurm array task: SIGUSR1 and SIGTERM stop the runs
+                       * (checkpoints saved); runs another runner holds are
+                       * skipped, not waited for, and so are references that
+                       * another runner trains */
+    int compare_only; /* only the compare steps of runs whose other steps are done
+                       * (the finish job of suite submit) */
+} cli_suite_local_opts;
+
+typedef struct {
+    int finished, failed, interrupted, busy; /* runs */
+    int blocked;     /* runs left with a compare step whose reference is not trained */
+    int stop_signal; /* task: the signal that stopped it (SIGUSR1, SIGTERM), else 0 */
+} cli_suite_local_result;
+
+/* Run the jobs (grouped by suite, in the order given; the suites for the
+ * per-suite summary lines): every step of every run not done yet, at most
+ * o->jobs at a time.  Prints progress lines; fills *res.  Returns the exit
+ * status (0 every run done, 1 a run failed or stopped, 130 interrupted). */
+int cli_suite_run_local(cli_suite *const *suites, int n_suites, const cli_suite_job *jobs,
+                        int n_jobs, const cli_suite_local_opts *o, cli_suite_local_result *res);
+
+/* Shard backend (suite_shard.c): "I/N" (1 <= I <= N) into *i, *n; 0 if the
+ * text is not one. */
+int cli_suite_shard_parse(const char *text, int *i, int *n);
+/* 1 if run `run` of s belongs to shard i of n: runs are dealt round-robin
+ * in grid order, so shards 1..n together hold every run exactly once,
+ * whatever their state. */
+int cli_suite_shard_has(const cli_suite *s, int run, int i, int n);
+
+/* Slurm backend (suite_slurm.c). */
+typedef struct {
+    const char *partition;          /* "" = the cluster's default */
+    const char *time;               /* --time of an array task (required) */
+    const char *mem;                /* "" = the cluster's default */
+    int cpus;                       /* --cpus-per-task */
+    int max_parallel;               /* %K of --array */
+    int runs_per_task;              /* 0 = auto */
+    const char *const *sbatch_args; /* extra #SBATCH lines */
+    int n_sbatch_args;
+    int report; /* a dependent job (afterany) that runs suite report */
+    int dry;    /* write the script, submit nothing */
+    int signal_seconds;
+    int max_requeue;
+    int failed; /* only the failed or missing runs */
+} cli_suite_submit_opts;
+
+/* Check the options (every problem printed naming its flag); 0 if good. */
+int cli_suite_submit_check(const cli_suite_submit_opts *o);
+/* Submit the selected runs of s that are to do as one job array (see
+ * suite.h's top comment).  Returns the exit status. */
+int cli_suite_submit(cli_suite *s, const cli_suite_job *jobs, int n_jobs,
+                     const cli_suite_submit_opts *o);
+/* Cancel the pending and running jobs of OUT/slurm/ (scancel); returns the
+ * exit status. */
+int cli_suite_cancel(const cli_suite *s);
+/* The runs of the array task SLURM_ARRAY_TASK_ID listed in TASKS (the
+ * tasks.tsv of a submission) as jobs of s into *jobs (caller frees), their
+ * number into *n.  Returns 0, or 2 (printed) when TASKS or the environment
+ * does not give them. */
+int cli_suite_slurm_task_jobs(cli_suite *s, const char *tasks, cli_suite_job **jobs, int *n);
+/* After a task's runs stopped on a signal: requeue the task (scontrol
+ * requeue) if runs are left, the signal asks for it (USR1; TERM unless the
+ * job was cancelled) and it was requeued fewer than max_requeue times
+ * (SLURM_RESTART_COUNT).  Prints what it did. */
+void cli_suite_slurm_task_stopped(const cli_suite *s, int sig, int left, int max_requeue);
+
+/* The state of a Slurm job or array task (squeue): 1 and its state
+ * (PENDING, RUNNING, ...) and reason if squeue lists it, 0 if not (ended
+ * long enough ago, or unknown), -1 if squeue cannot be asked.  Answers are
+ * remembered for a few seconds. */
+int cli_suite_slurm_job_state(const char *job, char *state, size_t slen, char *reason, size_t rlen);
+/* 1 for the states of a job that has not ended (pending, running, ...). */
+int cli_suite_slurm_state_alive(const char *state);
+
+/* What OUT/slurm/ and squeue say about the runs of s (for suite status). */
+typedef struct {
+    int *task;          /* per run: index into ids/states, -1 if in no queued task */
+    char (*ids)[64];    /* "JOB_TASK" */
+    char (*states)[32]; /* PENDING, RUNNING, ... */
+    char (*reasons)[64];
+    int *restarts;
+    int n_tasks;
+    char note[512]; /* one line about the jobs ("" without records) */
+} cli_suite_slurm_view;
+
+void cli_suite_slurm_view_load(const cli_suite *s, cli_suite_slurm_view *v);
+void cli_suite_slurm_view_free(cli_suite_slurm_view *v);
 
 /* ---------------------------------------------------------------- report */
 

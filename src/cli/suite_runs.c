@@ -1,11 +1,11 @@
-/* suite_run.c - experiment suites, part 2 of 3: the runs on disk.  The run
- * directory OUT/runs/ID, the state of a run (lock, DONE, FAILED, config.ini
- * compared with the suite, summary.json progress, the input files of a
- * states run compared with inputs.tsv), the configuration a runner writes
- * (config.ini, the argv of a theory or states run, inputs.tsv), and the
- * markers (steps/NAME.done, DONE, FAILED).  suite.c reads the suite file;
- * suite_report.c writes the report; cmd_suite.c runs the processes.  See
- * suite.h for the run-directory layout.
+/* suite_runs.c - experiment suites: the runs on disk.  The run directory
+ * OUT/runs/ID, the state of a run (lock, DONE, FAILED, config.ini compared
+ * with the suite, summary.json progress, the input files of a states run
+ * compared with inputs.tsv), the configuration a runner writes (config.ini,
+ * the argv of a theory or states run, inputs.tsv), the markers
+ * (steps/NAME.done, DONE, FAILED) and the locks with their holder records
+ * (host, pid, Slurm job).  See suite.h for the run-directory layout; the
+ * backends (suite_local.c, suite_slurm.c, suite_shard.c) run the steps.
  */
 #include "suite_internal.h"
 
@@ -55,11 +55,141 @@ const char *cli_run_state_name(cli_run_state st)
     return (int)st >= 0 && st < CLI_RUN_N_STATES ? names[st] : "?";
 }
 
-/* 1 if a live process holds DIR/lock (its pid into pid, 0 if unknown). */
-static int lock_held(const char *dir, long *pid)
+/* ---------------------------------------------------------------- locks */
+
+/* This process as a lock holder: host, and the Slurm job it runs in. */
+static void self_record(cli_suite_lock_record *me)
+{
+    memset(me, 0, sizeof *me);
+    if (gethostname(me->host, sizeof me->host - 1) != 0) snprintf(me->host, sizeof me->host, "?");
+    me->pid = (long)getpid();
+    const char *job = getenv("SLURM_JOB_ID");
+    const char *aj = getenv("SLURM_ARRAY_JOB_ID"), *at = getenv("SLURM_ARRAY_TASK_ID");
+    if (job && *job) snprintf(me->job, sizeof me->job, "%s", job);
+    if (aj && *aj && at && *at) snprintf(me->task, sizeof me->task, "%s_%s", aj, at);
+}
+
+/* The record of an open lock file (0 if it is empty: nobody's). */
+static int record_parse(const char *text, cli_suite_lock_record *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    int any = 0;
+    const char *p = text;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), p);
+        char *eq = strchr(line, '=');
+        if (eq) {
+            *eq = '\0';
+            char *k = trim(line), *v = trim(eq + 1);
+            any = 1;
+            if (!strcmp(k, "host")) snprintf(rec->host, sizeof rec->host, "%s", v);
+            if (!strcmp(k, "pid")) rec->pid = strtol(v, NULL, 10);
+            if (!strcmp(k, "job")) snprintf(rec->job, sizeof rec->job, "%s", v);
+            if (!strcmp(k, "task")) snprintf(rec->task, sizeof rec->task, "%s", v);
+            if (!strcmp(k, "since")) snprintf(rec->since, sizeof rec->since, "%s", v);
+        } else if (!any && n) { /* a lock of an older mixgeo: the pid alone */
+            rec->pid = strtol(line, NULL, 10);
+            any = rec->pid > 0;
+        }
+        p = e ? e + 1 : p + n;
+    }
+    return any;
+}
+
+static int fd_record(int fd, cli_suite_lock_record *rec)
+{
+    char buf[2048];
+    ssize_t k = pread(fd, buf, sizeof buf - 1, 0);
+    buf[k > 0 ? k : 0] = '\0';
+    return record_parse(buf, rec);
+}
+
+int cli_suite_lock_read(const char *dir, cli_suite_lock_record *rec)
 {
     char path[4096];
-    *pid = 0;
+    memset(rec, 0, sizeof *rec);
+    if (cli_path(path, sizeof path, dir, "lock") != MG_OK) return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int any = fd_record(fd, rec);
+    close(fd);
+    return any;
+}
+
+void cli_suite_lock_describe(const cli_suite_lock_record *rec, char *buf, size_t len)
+{
+    int w = snprintf(buf, len, "host %s pid %ld", *rec->host ? rec->host : "?", rec->pid);
+    if (w > 0 && (size_t)w < len && *rec->job)
+        snprintf(buf + w, len - (size_t)w, ", Slurm job %s", *rec->task ? rec->task : rec->job);
+}
+
+/* Judge a record whose flock is free (the flock holder, if any, is gone from
+ * this host): 1 if it still counts as held, with the reason in why. */
+static int record_alive(const cli_suite_lock_record *rec, char *why, size_t len)
+{
+    cli_suite_lock_record me;
+    self_record(&me);
+    char who[512];
+    cli_suite_lock_describe(rec, who, sizeof who);
+    why[0] = '\0';
+    if (!*rec->job) {
+        if (!*rec->host || !strcmp(rec->host, me.host)) return 0; /* flock() decides here */
+        snprintf(why, len,
+                 "%s: another host and no Slurm job to ask (remove RUN/lock if that runner is "
+                 "gone)",
+                 who);
+        return 1;
+    }
+    if (*me.job && !strcmp(me.job, rec->job)) return 0; /* this job before a requeue */
+    char state[64], reason[128];
+    int q = cli_suite_slurm_job_state(rec->job, state, sizeof state, reason, sizeof reason);
+    if (q < 0) {
+        if (!strcmp(rec->host, me.host)) return 0;
+        snprintf(why, len, "%s (squeue cannot tell whether it still runs)", who);
+        return 1;
+    }
+    if (q == 1 && cli_suite_slurm_state_alive(state)) {
+        snprintf(why, len, "%s, %s", who, state);
+        return 1;
+    }
+    return 0; /* the job ended: a stale lock */
+}
+
+int cli_suite_lock_claim(int fd, char *why, size_t len)
+{
+    cli_suite_lock_record rec, me;
+    why[0] = '\0';
+    if (fd_record(fd, &rec) && record_alive(&rec, why, len)) return 0;
+    self_record(&me);
+    sx_iso_time(me.since, sizeof me.since);
+    char text[1024];
+    int n = snprintf(text, sizeof text, "host = %s\npid = %ld\n", me.host, me.pid);
+    if (*me.job) n += snprintf(text + n, sizeof text - (size_t)n, "job = %s\n", me.job);
+    if (*me.task) n += snprintf(text + n, sizeof text - (size_t)n, "task = %s\n", me.task);
+    n += snprintf(text + n, sizeof text - (size_t)n, "since = %s\n", me.since);
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        /* the record only informs; flock() is the lock */
+    }
+    return 1;
+}
+
+void cli_suite_lock_clear(int fd)
+{
+    if (fd >= 0 && ftruncate(fd, 0) != 0) {
+        /* a record left behind is judged stale by the next taker */
+    }
+}
+
+/* 1 if DIR/lock is held: its flock by a live process of this host, or its
+ * record by a Slurm job that is still pending or running (or by another host
+ * without a job, which cannot be judged from here).  who: the holder. */
+static int lock_held(const char *dir, char *who, size_t len)
+{
+    char path[4096];
+    who[0] = '\0';
     if (cli_path(path, sizeof path, dir, "lock") != MG_OK) return 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
@@ -68,14 +198,14 @@ static int lock_held(const char *dir, long *pid)
         held = errno == EWOULDBLOCK;
     else
         flock(fd, LOCK_UN);
-    char buf[32];
-    ssize_t k = read(fd, buf, sizeof buf - 1);
-    if (k > 0) {
-        buf[k] = '\0';
-        *pid = strtol(buf, NULL, 10);
-    }
+    cli_suite_lock_record rec;
+    int any = fd_record(fd, &rec);
     close(fd);
-    return held;
+    if (held) {
+        if (any) cli_suite_lock_describe(&rec, who, len);
+        return 1;
+    }
+    return any && record_alive(&rec, who, len);
 }
 
 /* The value of "key = value" in a small marker file, "" if absent. */
@@ -103,9 +233,9 @@ int cli_suite_config_matches(const cli_suite *s, const cli_suite_run *r, const c
     char path[4096];
     why[0] = '\0';
     if (cli_path(path, sizeof path, dir, "config.ini") != MG_OK) return 0;
-    cli_suite_section *sec = NULL;
+    cli_ini_section *sec = NULL;
     int n = 0;
-    if (sx_ini_read(path, 1, &sec, &n) < 0) {
+    if (cli_ini_read(path, 1, &sec, &n) < 0) {
         snprintf(why, len, "no config.ini");
         return 0;
     }
@@ -117,7 +247,7 @@ int cli_suite_config_matches(const cli_suite *s, const cli_suite_run *r, const c
         if (!strcmp(cur, "auto")) continue; /* resolved from the data by train */
         const char *stored = NULL;
         for (int k = 0; k < n && !stored; k++) {
-            const cli_suite_entry *e = sx_find_entry(&sec[k], o->name);
+            const cli_ini_entry *e = cli_ini_find_entry(&sec[k], o->name);
             if (e) stored = e->value;
         }
         const char *def = o->def ? o->def : "";
@@ -126,7 +256,7 @@ int cli_suite_config_matches(const cli_suite *s, const cli_suite_run *r, const c
             ok = 0;
         }
     }
-    sx_sections_free(sec, n);
+    cli_ini_free(sec, n);
     return ok;
 }
 
@@ -275,6 +405,25 @@ void cli_suite_clear_states_out(const char *dir)
 
 /* ---------------------------------------------------------------- state */
 
+/* What is left of a trained run: "next: analyze-test-L1", "compare-base
+ * waits: ID is not trained yet". */
+static void todo_detail(const cli_suite *s, int run, const char *dir, const char *prefix,
+                        char *detail, size_t len)
+{
+    int blocked;
+    int next = cli_suite_next_step(s, run, dir, &blocked);
+    if (next < s->n_steps) {
+        snprintf(detail, len, "%snext %s", prefix, s->steps[next].name);
+    } else if (blocked >= 0) {
+        char why[512];
+        const cli_suite_step *st = &s->steps[blocked];
+        cli_suite_ref_ready(s, cli_suite_step_ref(s, run, st), why, sizeof why);
+        snprintf(detail, len, "%s%s waits: %s", prefix, st->name, why);
+    } else {
+        snprintf(detail, len, "%severy step done, DONE not written yet", prefix);
+    }
+}
+
 static cli_run_state run_state(const cli_suite *s, const cli_suite_run *r, int check_lock,
                                char *detail, size_t len)
 {
@@ -282,11 +431,7 @@ static cli_run_state run_state(const cli_suite *s, const cli_suite_run *r, int c
     detail[0] = '\0';
     if (cli_suite_run_dir(s, r, dir, sizeof dir) != MG_OK || !cli_dir_exists(dir))
         return CLI_RUN_MISSING;
-    long pid;
-    if (check_lock && lock_held(dir, &pid)) {
-        if (pid > 0) snprintf(detail, len, "pid %ld", pid);
-        return CLI_RUN_RUNNING;
-    }
+    if (check_lock && lock_held(dir, detail, len)) return CLI_RUN_RUNNING;
     cli_path(path, sizeof path, dir, "DONE");
     if (cli_file_exists(path)) {
         char steps[64];
@@ -303,8 +448,17 @@ static cli_run_state run_state(const cli_suite *s, const cli_suite_run *r, int c
             }
             snprintf(detail, len, "%s", why); /* "" or an input that is gone */
         }
-        if (!strcmp(steps, s->steps_sig)) return CLI_RUN_DONE;
-        snprintf(detail, len, "trained; [analyze] changed");
+        int run = (int)(r - s->runs);
+        if (!strcmp(steps, s->steps_sig)) {
+            if (!s->n_compares || cli_suite_compares_current(s, run, dir, why, sizeof why))
+                return CLI_RUN_DONE;
+            snprintf(detail, len, "trained; %s", why);
+            return CLI_RUN_PARTIAL;
+        }
+        todo_detail(s, run, dir,
+                    s->n_compares ? "trained; [analyze] or [compare] changed: "
+                                  : "trained; [analyze] changed: ",
+                    detail, len);
         return CLI_RUN_PARTIAL;
     }
     cli_path(path, sizeof path, dir, "FAILED");
@@ -321,6 +475,11 @@ static cli_run_state run_state(const cli_suite *s, const cli_suite_run *r, int c
     if (!cli_suite_config_matches(s, r, dir, why, sizeof why)) {
         snprintf(detail, len, "configuration changed (%s)", why);
         return CLI_RUN_STALE;
+    }
+    if (s->command == CLI_SUITE_TRAIN && s->n_steps > 1 &&
+        cli_suite_step_done(s, (int)(r - s->runs), &s->steps[0], dir)) {
+        todo_detail(s, (int)(r - s->runs), dir, "trained; ", detail, len);
+        return CLI_RUN_PARTIAL;
     }
     cli_path(path, sizeof path, dir, "summary.json");
     cJSON *j = s->command == CLI_SUITE_TRAIN ? sx_json_load(path) : NULL;
@@ -431,25 +590,40 @@ static mg_status step_path(const cli_suite_step *st, const char *dir, char *buf,
     return MG_OK;
 }
 
-int cli_suite_step_done(const cli_suite_step *st, const char *dir)
+/* What steps/NAME.done holds: the step's args; a compare step adds the id
+ * of the run's reference (another reference: another result). */
+static void marker_text(const cli_suite *s, int run, const cli_suite_step *st, char *buf,
+                        size_t len)
 {
-    char path[4096];
+    int ref = cli_suite_step_ref(s, run, st);
+    if (st->kind == CLI_STEP_COMPARE && ref >= 0)
+        snprintf(buf, len, "%s\nreference = %s", st->args, s->runs[ref].id);
+    else
+        snprintf(buf, len, "%s", st->args);
+}
+
+int cli_suite_step_done(const cli_suite *s, int run, const cli_suite_step *st, const char *dir)
+{
+    char path[4096], want[800];
     if (step_path(st, dir, path, sizeof path) != MG_OK) return 0;
     char *text = sx_read_text(path, 4096);
     if (!text) return 0;
-    int ok = !strcmp(trim(text), st->args);
+    marker_text(s, run, st, want, sizeof want);
+    int ok = !strcmp(trim(text), want);
     free(text);
     return ok;
 }
 
-mg_status cli_suite_mark_step(const cli_suite_step *st, const char *dir)
+mg_status cli_suite_mark_step(const cli_suite *s, int run, const cli_suite_step *st,
+                              const char *dir)
 {
-    char path[4096], sdir[4096], text[600];
+    char path[4096], sdir[4096], text[800];
     mg_status e = cli_path(sdir, sizeof sdir, dir, "steps");
     if (e == MG_OK) e = mg_mkdir_p(sdir);
     if (e == MG_OK) e = step_path(st, dir, path, sizeof path);
     if (e != MG_OK) return e;
-    snprintf(text, sizeof text, "%s\n", st->args);
+    marker_text(s, run, st, text, sizeof text - 1);
+    strcat(text, "\n");
     return sx_write_text_atomic(path, text);
 }
 
