@@ -163,8 +163,11 @@ grep -q "^defer    $N1: compare-base waits for $N2" j1.txt || { fail "-j 1: $N1 
 "$MIXGEO" suite status cmp.suite --out out-j1 | grep -q '4 runs: 4 done' || fail "-j 1: not every run done"
 rows out-j1/runs/$M2/compare/base/cka.tsv | cmp -s s.rows - || fail "-j 1: another result than -j 2"
 # the references start first (none, then seed 1 of manifold)
-grep '^start ' j1.txt | head -3 | awk '{print $2}' | tr '\n' ' ' > first.txt
+grep '^start ' j1.txt | awk '!seen[$2]++ { print $2 }' | head -3 | tr '\n' ' ' > first.txt
 [ "$(cat first.txt)" = "$N1 $N2 $M1 " ] || fail "-j 1: the references do not start first: $(cat first.txt)"
+# ... and the deferred run is taken up as soon as its reference has trained
+[ "$(grep '^start ' j1.txt | sed -n 3p | cut -c10-)" = "$N1 (comparisons)" ] ||
+    fail "-j 1: $N1 not taken up right after $N2 trained"
 # --only a run whose references are not trained: partial, exit 1
 "$MIXGEO" suite run cmp.suite --out out-only --only "$M2" > only.txt 2>&1; rc=$?
 [ $rc -eq 1 ] || fail "--only $M2 without its references: exit $rc, expected 1"

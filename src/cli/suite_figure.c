@@ -918,17 +918,21 @@ static const char *column_label(const char *col)
     return l ? l : col;
 }
 
-/* The mean, std and n over the runs of cell (x, y) of the sorted points
- * p[0..n) of one group (a run's repeated rows averaged first). */
+/* The mean, std and n over the runs of cell (x, y) of the points p[0..n),
+ * sorted by x, y and run (a run's repeated rows averaged first). */
 static sx_agg cell_agg(const xyz_point *p, int n, double x, double y)
 {
+    int lo = 0, hi = n; /* the first point not before (x, y) */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (p[mid].x < x || (p[mid].x == x && p[mid].y < y))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     double vals[4096];
     int nv = 0;
-    for (int i = 0; i < n;) {
-        if (p[i].x != x || p[i].y != y) {
-            i++;
-            continue;
-        }
+    for (int i = lo; i < n && p[i].x == x && p[i].y == y;) {
         int r = p[i].run, cnt = 0;
         double sum = 0.0;
         while (i < n && p[i].x == x && p[i].y == y && p[i].run == r) {

@@ -607,9 +607,18 @@ static void queue_push(runner *R, int j)
 }
 
 /* The first queued job that may be tried now, or -1: its time has come, or
- * the job whose training it waits for has trained or ended. */
+ * the job whose training it waits for has trained or ended (those first:
+ * what is left of them is short, their comparisons). */
 static int queue_pop_ready(runner *R, double now)
 {
+    for (int k = 0; k < R->q_len; k++) {
+        int i = (R->q_head + k) % R->n_jobs, j = R->queue[i], w = R->wait_for[j];
+        if (w < 0 || !(R->trained[w] || R->ended[w])) continue;
+        for (int m = k; m > 0; m--) /* j to the head, the others keep their order */
+            R->queue[(R->q_head + m) % R->n_jobs] = R->queue[(R->q_head + m - 1) % R->n_jobs];
+        R->queue[R->q_head] = j;
+        break;
+    }
     for (int tries = R->q_len; tries > 0; tries--) {
         int j = R->queue[R->q_head];
         R->q_head = (R->q_head + 1) % R->n_jobs;
