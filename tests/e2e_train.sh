@@ -366,6 +366,7 @@ printf '[train]\nalpha = 2\nbogus = 1\n' >bad.ini
 printf 'mix = manifold\nalpha = -1\n' >badval.ini
 printf '[train]\nalpha = 2\nepochs = 1\nalpha = 3\n' >dup.ini
 printf 'alpha = 2\n[train]\nalpha = 3\n' >dup2.ini
+printf '[train]\nout =#x\n' >unstorable.ini
 expect_exit 2 bad-alpha "--alpha" "$MIXGEO" train --mix manifold --alpha 0 --out x
 expect_exit 2 bad-layer "--mix-layers" "$MIXGEO" train --arch 2-8-2 --mix manifold --mix-layers 0,5 --out x
 expect_exit 2 bad-width "--arch: input width 3" "$MIXGEO" train --arch 3-8-2 --out x
@@ -382,12 +383,18 @@ expect_exit 2 bad-ini-key "bad.ini:3: unknown key 'bogus'" "$MIXGEO" train --con
 expect_exit 2 bad-ini-val "badval.ini:2: alpha" "$MIXGEO" train --config badval.ini --out x
 expect_exit 2 dup-ini-key "dup.ini:4: alpha: duplicate key (first at line 2)" "$MIXGEO" train --config dup.ini --out x
 expect_exit 2 dup-ini-key2 "dup2.ini:3: alpha: duplicate key (first at line 1)" "$MIXGEO" train --config dup2.ini --out x
+expect_exit 2 ini-unstorable "unstorable.ini:2: out: the value '#x' cannot be stored" "$MIXGEO" train --config unstorable.ini
+[ -e '#x' ] && fail "ini-unstorable: a run directory '#x' was made"
 expect_exit 2 bad-number "--epochs: not an integer (got '3x')" "$MIXGEO" train --epochs 3x --out x
 expect_exit 2 bad-data "--data: unknown data" "$MIXGEO" train --data nosuch --out x
 expect_exit 2 bad-enum "--mix: unknown value" "$MIXGEO" train --mix sideways --out x
 expect_exit 2 bad-option "option '--nope'" "$MIXGEO" train --nope
 expect_exit 2 bad-config "nosuch.ini" "$MIXGEO" train --config nosuch.ini
 expect_exit 2 bad-cmd "unknown command" "$MIXGEO" frobnicate
+# a value the INI reader takes but no config.ini line can hold (found by fuzz_ini)
+printf 'arch = 2-8-2\nepochs = 1\nout =#x\n' >unstorable.ini
+expect_exit 2 unstorable "cannot be stored in an INI file" "$MIXGEO" train -q --config unstorable.ini
+[ -e '#x' ] && fail "a configuration that cannot be saved left its --out directory"
 [ -e x ] && fail "a rejected configuration created its --out directory"
 
 # ---------------------------------------------------------------- runtime failures -> exit 1

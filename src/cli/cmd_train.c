@@ -31,6 +31,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum {
     COL_EPOCH,
@@ -560,6 +561,7 @@ int cli_cmd_train(int argc, char **argv)
         }
         if (load_old_rows(&r, r.resumed_epoch)) goto done;
     }
+    int had_dir = cli_dir_exists(r.run);
     st = mg_mkdir_p(r.run);
     if (st == MG_OK) {
         int n = 0;
@@ -567,6 +569,9 @@ int cli_cmd_train(int argc, char **argv)
             cli_info("mixgeo: removed %d temp file%s of an earlier writer that was killed", n,
                      n == 1 ? "" : "s");
         st = cli_run_config_save(&v, r.run);
+        /* a configuration that cannot be saved (a value no INI line can hold)
+         * leaves no new, empty run directory behind */
+        if (st != MG_OK && !had_dir) rmdir(r.run);
     }
     if (st != MG_OK) {
         rc = cli_fail_status(st);

@@ -555,6 +555,13 @@ int cli_ini_load(cli_values *v, const char *path, const char *section, int only_
                 continue;
             }
             first_line[i] = e->line;
+            if (!cli_ini_value_ok(e->value)) { /* refused now, not when config.ini is written */
+                cli_error("%s:%d: %s: the value '%s' cannot be stored in an INI file (a '#' or "
+                          "';' at its start or after a blank, a line break, blanks at its ends)",
+                          path, e->line, e->key, e->value);
+                problems++;
+                continue;
+            }
             if (only_unset && v->from_argv[i]) continue; /* flags win */
             char origin[CLI_ORIGIN_LEN];
             snprintf(origin, sizeof origin, "%s:%d: %s", path, e->line, e->key);
