@@ -515,7 +515,7 @@ static void opts_difference(const ckpt_header *c, const mg_model *m, char *buf, 
         snprintf(buf, len, "--input-noise %g, the run has %g", a->input_noise, b->input_noise);
     else if (c->opts.classes != mg_model_classes(m))
         snprintf(buf, len, "%d classes, the run has %d", c->opts.classes, mg_model_classes(m));
-    else if ((!strncmp(c->arch, "cnn:", 4) || !strncmp(c->arch, "preact:", 7)) &&
+    else if ((!strncmp(c->arch, "cnn:", 4) || !strncmp(c->arch, "preact", 6)) &&
              (a->in_c != b->in_c || a->in_h != b->in_h || a->in_w != b->in_w))
         snprintf(buf, len, "input %d x %d x %d, the run has %d x %d x %d", a->in_c, a->in_h,
                  a->in_w, b->in_c, b->in_h, b->in_w);

@@ -243,7 +243,9 @@ typedef enum { MG_INIT_HE, MG_INIT_XAVIER } mg_init;
  *  - PreActResNet "preact:16-32-64x2": stage widths and blocks per stage
  *    (default 2).  Block 1 = a 3x3 stem convolution + stage 1; block i = stage
  *    i (its first residual block has stride 2 and a 1x1 projection); the last
- *    block = BN-ReLU, global average pooling, dense to `classes`.  So layer k
+ *    block = BN-ReLU, global average pooling, dense to `classes`
+ *    ("preact-authors:16-32-64x2": the same without that BN-ReLU, the
+ *    Manifold Mixup authors' head).  So layer k
  *    (1..stages) is the output of residual stage k.  Needs the input shape
  *    (in_c, in_h, in_w) and classes. */
 typedef struct {
@@ -461,6 +463,12 @@ typedef struct {
      * and horizontal flip with probability 1/2; drawn per example per step. */
     int augment_crop_pad;
     int augment_flip;
+    /* clean training metrics: after every epoch, evaluate (eval mode, no
+     * augmentation, no mixing) on the first min(clean_eval, n_train)
+     * training examples; 0 = off (the library default).  Reads the model
+     * only: parameters, buffers and random streams are untouched, so a run
+     * with it is bit-identical to one without. */
+    int clean_eval;
 } mg_train_config;
 mg_train_config mg_train_config_default(void);
 /* Check a configuration against a model before any work: every problem is
@@ -484,6 +492,7 @@ typedef struct {
     double train_loss;    /* mean over the epoch's steps of the (mixed) training loss */
     double train_acc;     /* argmax vs the dominant target of each mixed example */
     mg_eval_result val, test; /* n = 0 when the set is absent */
+    mg_eval_result train_clean; /* cfg.clean_eval's subset of the training data; n = 0 when off */
     double seconds;       /* wall time of the epoch's training steps */
 } mg_epoch_metrics;
 

@@ -271,10 +271,12 @@ static mg_status parse_preact(const char *arch, const char *spec, int *widths, i
 }
 
 /* PreActResNet: block 1 = stem conv + stage 1, block i = stage i, last block =
- * BN-ReLU, global average pooling, dense.  Every state's size is checked
- * (arch_features) before it is formed in int arithmetic. */
+ * BN-ReLU, global average pooling, dense ("preact:", He et al. 2016), or
+ * global average pooling, dense without the final BN-ReLU (head_bn 0,
+ * "preact-authors:", the Manifold Mixup authors' network).  Every state's
+ * size is checked (arch_features) before it is formed in int arithmetic. */
 static mg_status build_preact(mg_model *m, const char *arch, const int *widths, int n_stages,
-                              int per)
+                              int per, int head_bn)
 {
     const mg_arch_opts *o = &m->opts;
     int c = o->in_c, h = o->in_h, w = o->in_w;
@@ -315,9 +317,12 @@ static mg_status build_preact(mg_model *m, const char *arch, const int *widths, 
     }
     int b = m->L;
     m->first[b] = m->nl;
-    mg_layer *l = add_layer(m, MG_LAYER_BN2D, b, c * h * w, c * h * w, 1.0f);
-    l->c = l->oc = c, l->h = l->oh = h, l->w = l->ow = w;
-    mg_layer_sizes(l);
+    mg_layer *l;
+    if (head_bn) {
+        l = add_layer(m, MG_LAYER_BN2D, b, c * h * w, c * h * w, 1.0f);
+        l->c = l->oc = c, l->h = l->oh = h, l->w = l->ow = w;
+        mg_layer_sizes(l);
+    }
     l = add_layer(m, MG_LAYER_GAP, b, c * h * w, c, 0.0f);
     l->c = c, l->h = h, l->w = w, l->oc = c, l->oh = l->ow = 1;
     add_layer(m, MG_LAYER_DENSE, b, c, o->classes, 0.0f);
@@ -566,10 +571,13 @@ static mg_status model_plan(mg_model *m, const char *arch, const mg_arch_opts *o
         return mg_fail(MG_ERR_CONFIG, "--init: unknown initialisation %d", (int)o.init);
     if (o.act == MG_ACT_LRELU && !(o.slope >= 0.0f && o.slope < 1.0f))
         return mg_fail(MG_ERR_CONFIG, "--slope %g: must be in [0, 1)", o.slope);
-    int preact = strncmp(arch, "preact:", 7) == 0, cnn = strncmp(arch, "cnn:", 4) == 0;
+    /* "preact-authors:" = "preact:" without the head's BN-ReLU */
+    int authors = strncmp(arch, "preact-authors:", 15) == 0;
+    int preact = authors || strncmp(arch, "preact:", 7) == 0;
+    int cnn = strncmp(arch, "cnn:", 4) == 0;
     int dims[MG_MAX_BLOCKS + 2], c = 0, per = 2;
     cnn_token toks[CNN_MAX_TOKENS];
-    mg_status st = preact ? parse_preact(arch, arch + 7, dims, &c, &per)
+    mg_status st = preact ? parse_preact(arch, arch + (authors ? 15 : 7), dims, &c, &per)
                    : cnn  ? parse_cnn(arch, arch + 4, toks, &c)
                           : parse_widths(arch, dims, &c);
     if (st) return st;
@@ -593,7 +601,7 @@ static mg_status model_plan(mg_model *m, const char *arch, const mg_arch_opts *o
     m->opts = o;
     m->cnn = cnn;
     if (preact || cnn) {
-        st = preact ? build_preact(m, arch, dims, c, per) : build_cnn(m, arch, toks, c);
+        st = preact ? build_preact(m, arch, dims, c, per, !authors) : build_cnn(m, arch, toks, c);
         if (st) return st;
     } else {
         m->L = c - 1;

@@ -64,6 +64,7 @@ mg_status mg_train_config_check(const mg_train_config *c, const mg_model *m, cha
     int bad = 0;
     if (len) msg[0] = '\0';
     if (c->epochs < 0) ADD_PROBLEM("--epochs %d: must be >= 0", c->epochs);
+    if (c->clean_eval < 0) ADD_PROBLEM("--clean-eval %d: must be >= 0 (0 = off)", c->clean_eval);
     if (c->batch <= 0) ADD_PROBLEM("--batch %d: must be > 0", c->batch);
     if (c->threads < 1 || c->threads > 256) ADD_PROBLEM("--threads %d: must be in 1..256", c->threads);
     if (c->mix != MG_MIX_NONE && !(c->alpha > 0.0 && isfinite(c->alpha)))
@@ -365,6 +366,13 @@ mg_status mg_trainer_run(mg_trainer *t, const mg_train_hooks *hooks)
         mg_status st;
         if (t->val && (st = mg_evaluate(t->m, t->val, t->cfg.loss, &em.val))) return st;
         if (t->test && (st = mg_evaluate(t->m, t->test, t->cfg.loss, &em.test))) return st;
+        if (t->cfg.clean_eval > 0) {
+            /* a view of the first examples (never freed): the unaugmented,
+             * unmixed training data in eval mode */
+            mg_dataset head = *t->train;
+            head.n = t->cfg.clean_eval < head.n ? t->cfg.clean_eval : head.n;
+            if ((st = mg_evaluate(t->m, &head, t->cfg.loss, &em.train_clean))) return st;
+        }
         t->epoch++;
         t->step = 0;
         t->ep_loss_sum = 0.0;

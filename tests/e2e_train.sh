@@ -93,10 +93,20 @@ else
     [ -s golden.err ] && fail "-q: train printed on stderr: $(cat golden.err)"
     head -n 1 golden/metrics.tsv | grep -q '^# mixgeo [0-9.]* seed=1 git=[^ ]* config=' ||
         fail "metrics.tsv provenance line: $(head -n 1 golden/metrics.tsv)"
-    sed -n 2p golden/metrics.tsv | grep -q '^# columns: epoch lr train_loss train_acc val_loss val_nll val_acc test_loss test_nll test_acc seconds$' ||
+    sed -n 2p golden/metrics.tsv | grep -q '^# columns: epoch lr train_loss train_acc train_clean_loss train_clean_acc val_loss val_nll val_acc test_loss test_nll test_acc seconds$' ||
         fail "metrics.tsv columns line: $(sed -n 2p golden/metrics.tsv)"
     rows=$(grep -vc '^#' golden/metrics.tsv)
     [ "$rows" -eq 60 ] || fail "metrics.tsv has $rows rows, expected 60"
+    # the clean training metrics (eval mode, unmixed training data): a fitted
+    # spiral is near 1, and every row has them
+    cacc=$(json golden/summary.json final train_clean_acc)
+    closs=$(json golden/summary.json final train_clean_loss)
+    if num_ge "$cacc" 0.9 && num_ge 1 "$cacc" && num_ge "$closs" 0 && num_ge 1 "$closs"; then
+        ok "final train_clean_acc $cacc in [0.9, 1], train_clean_loss $closs"
+    else fail "final train_clean_acc '$cacc' / train_clean_loss '$closs' implausible"; fi
+    awk -F '\t' '!/^#/ && !($5 + 0 > 0 && $6 + 0 > 0 && $6 + 0 <= 1) { bad = 1 } END { exit bad }' golden/metrics.tsv ||
+        fail "metrics.tsv: a row without plausible train_clean_loss/train_clean_acc"
+    grep -q '^clean-eval = 10000$' golden/config.ini || fail "config.ini lacks clean-eval = 10000"
     [ "$(json golden/summary.json mixgeo status)" = finished ] || fail "summary.json status is not finished"
     [ "$(json golden/summary.json mixgeo loss)" = ce ] || fail "summary.json lacks loss = ce"
     [ "$(json golden/summary.json best by)" = test_acc ] || fail "summary.json best.by is not test_acc"
@@ -129,6 +139,32 @@ strip_seconds b/metrics.tsv >b.m
 if cmp -s a.m b.m && cmp -s a/model.ckpt b/model.ckpt; then ok "same seed twice: identical metrics.tsv (minus seconds) and model.ckpt"
 else fail "same seed twice: metrics.tsv or model.ckpt differ"; fi
 [ "$(json a/summary.json best by)" = val_acc ] || fail "with --val, best.by is not val_acc"
+
+# The clean-eval pass reads the model only: without it the checkpoint is the
+# same bit for bit, and so is metrics.tsv but for the two (empty) columns.
+run clean-off "$MIXGEO" train -q $SMALL --epochs 6 --clean-eval 0 --out noclean
+no_clean() { awk -F '\t' 'BEGIN { OFS = "\t" } !/^#/ { $5 = $6 = "-"; print }' "$1"; }
+strip_seconds noclean/metrics.tsv >noclean.m
+no_clean a.m >a.nc
+no_clean noclean.m >noclean.nc
+if [ "$rc" -eq 0 ] && cmp -s a/model.ckpt noclean/model.ckpt && cmp -s a.nc noclean.nc &&
+    awk -F '\t' '!/^#/ && ($5 != "nan" || $6 != "nan") { bad = 1 } END { exit bad }' noclean.m; then
+    ok "--clean-eval 0: model.ckpt bit-identical, metrics.tsv equal but for empty train_clean_*"
+else fail "--clean-eval 0 (exit $rc): model.ckpt or metrics.tsv differ from the run with it"; fi
+
+# A run directory from before the clean columns (11 columns) resumes: its old
+# epochs get empty train_clean_*, the new ones values, the model is unchanged.
+run legacy-1 "$MIXGEO" train -q $SMALL --epochs 3 --out legacy
+awk -F '\t' 'BEGIN { OFS = "\t" }
+    /^# columns:/ { print "# columns: epoch lr train_loss train_acc val_loss val_nll val_acc test_loss test_nll test_acc seconds"; next }
+    /^#/ { print; next }
+    { print $1, $2, $3, $4, $7, $8, $9, $10, $11, $12, $13 }' legacy/metrics.tsv >legacy.tsv &&
+    mv legacy.tsv legacy/metrics.tsv
+run legacy-2 "$MIXGEO" train -q --resume legacy --epochs 6
+if [ "$rc" -eq 0 ] && cmp -s a/model.ckpt legacy/model.ckpt &&
+    awk -F '\t' '!/^#/ && (($1 <= 3) != ($6 == "nan")) { bad = 1 } END { exit bad }' legacy/metrics.tsv; then
+    ok "a pre-clean-eval metrics.tsv resumes: old epochs empty, new ones measured, same model"
+else fail "resume of an 11-column metrics.tsv (exit $rc):"; sed 's/^/    /' legacy-2.err; fi
 
 run res-c1 "$MIXGEO" train -q $SMALL --epochs 3 --out c
 run res-c2 "$MIXGEO" train -q --resume c --epochs 6

@@ -318,6 +318,19 @@ static void test_grad_preact(void **s)
     check_case(&c2);
 }
 
+/* The authors' head (no final BN-ReLU before the pooling): train and eval,
+ * and mixing after a stage. */
+static void test_grad_preact_authors(void **s)
+{
+    (void)s;
+    gc_case c = {"preact-authors:3-5x1", opts_image(2, 6, 5, 3), 3, 1, -1, 1.0f, 0};
+    check_case(&c);
+    gc_case c2 = {"preact-authors:3-4x2", opts_image(1, 5, 5, 2), 3, 0, -1, 1.0f, 0};
+    check_case(&c2);
+    gc_case c3 = {"preact-authors:3-4x1", opts_image(1, 6, 6, 3), 3, 1, 1, 0.35f, 0};
+    check_case(&c3);
+}
+
 /* Mixing at the stage boundaries of a conv net, and starting from a stage. */
 static void test_grad_preact_mix(void **s)
 {
@@ -692,6 +705,23 @@ static void test_preact_shapes(void **s)
     o = opts_image(1, 28, 28, 10);
     assert_int_equal(mg_model_create("preact:16-32x0", &o, &r, &m), MG_ERR_CONFIG);
     assert_int_equal(mg_model_create("preact:", &o, &r, &m), MG_ERR_CONFIG);
+    assert_int_equal(mg_model_create("preact-authors:", &o, &r, &m), MG_ERR_CONFIG);
+    assert_int_equal(mg_model_create("preact-author:16", &o, &r, &m), MG_ERR_CONFIG);
+}
+
+/* preact-authors: the same blocks and stage shapes, the head without its
+ * BN-ReLU: 2 x 64 fewer parameters, one layer fewer. */
+static void test_preact_authors_shapes(void **s)
+{
+    (void)s;
+    const int dims[] = {784, 16 * 28 * 28, 32 * 14 * 14, 64 * 7 * 7, 10};
+    mg_model *a = fmnist_model("preact-authors:16-32-64x2", dims, 4);
+    mg_model *p = fmnist_model("preact:16-32-64x2", dims, 4);
+    assert_int_equal(mg_model_n_params(a) + 128, mg_model_n_params(p));
+    assert_int_equal(mg_model_n_layers(a) + 1, mg_model_n_layers(p));
+    assert_string_equal(mg_model_arch(a), "preact-authors:16-32-64x2");
+    mg_model_free(a);
+    mg_model_free(p);
 }
 
 static void test_arch_errors(void **s)
@@ -843,6 +873,7 @@ static void test_arch_check_sizes(void **s)
         {"cnn:c4-g", opts_image(3, 5, 5, 2)},
         {"preact:4-8x2", opts_image(2, 9, 7, 3)},
         {"preact:3", opts_image(1, 4, 4, 2)},
+        {"preact-authors:4-8x2", opts_image(2, 9, 7, 3)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         mg_arch_sizes sz;
@@ -901,6 +932,7 @@ int main(void)
         cmocka_unit_test(test_model_shapes),      cmocka_unit_test(test_mix_identity),
         cmocka_unit_test(test_grad_preact),       cmocka_unit_test(test_grad_preact_mix),
         cmocka_unit_test(test_preact_shapes),     cmocka_unit_test(test_grad_accumulate),
+        cmocka_unit_test(test_grad_preact_authors), cmocka_unit_test(test_preact_authors_shapes),
         cmocka_unit_test(test_backward_input_mlp), cmocka_unit_test(test_backward_input_preact),
         cmocka_unit_test(test_grad_cnn),          cmocka_unit_test(test_grad_cnn_g_bn),
         cmocka_unit_test(test_cnn_shapes),        cmocka_unit_test(test_cnn_errors),

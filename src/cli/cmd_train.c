@@ -38,6 +38,8 @@ enum {
     COL_LR,
     COL_TRAIN_LOSS,
     COL_TRAIN_ACC,
+    COL_TRAIN_CLEAN_LOSS,
+    COL_TRAIN_CLEAN_ACC,
     COL_VAL_LOSS,
     COL_VAL_NLL,
     COL_VAL_ACC,
@@ -48,8 +50,11 @@ enum {
     N_COLS
 };
 static const char *const k_columns[N_COLS] = {
-    "epoch",    "lr",      "train_loss", "train_acc", "val_loss", "val_nll",
-    "val_acc",  "test_loss", "test_nll", "test_acc",  "seconds"};
+    "epoch",    "lr",       "train_loss", "train_acc", "train_clean_loss", "train_clean_acc",
+    "val_loss", "val_nll",  "val_acc",    "test_loss", "test_nll",         "test_acc",
+    "seconds"};
+/* metrics.tsv of runs before the clean training metrics: these columns less */
+enum { N_COLS_LEGACY = N_COLS - 2 };
 
 static const char k_usage[] =
     "usage: mixgeo train [OPTIONS]\n"
@@ -61,8 +66,11 @@ static const char k_description[] =
     "none, and write the run directory RUN (--out):\n"
     "  config.ini    every option, resolved: mixgeo train --config RUN/config.ini\n"
     "                --out NEW reproduces the run\n"
-    "  metrics.tsv   one row per epoch: epoch lr train_loss train_acc val_loss\n"
-    "                val_nll val_acc test_loss test_nll test_acc seconds\n"
+    "  metrics.tsv   one row per epoch: epoch lr train_loss train_acc\n"
+    "                train_clean_loss train_clean_acc val_loss val_nll val_acc\n"
+    "                test_loss test_nll test_acc seconds (train_loss/acc: of the\n"
+    "                mixed batches; train_clean_*: eval mode on unmixed training\n"
+    "                data, see --clean-eval)\n"
     "  summary.json  final and best metrics (best = highest val_acc with --val,\n"
     "                else highest test_acc), loss kind, seeds, timing, git revision\n"
     "  model.ckpt    trainer checkpoint (mixgeo eval RUN, mixgeo train --resume RUN)";
@@ -267,6 +275,8 @@ static int on_epoch(void *user, const mg_epoch_metrics *em)
         em->lr,
         em->train_loss,
         em->train_acc,
+        em->train_clean.n ? em->train_clean.loss : nan,
+        em->train_clean.n ? em->train_clean.accuracy : nan,
         em->val.n ? em->val.loss : nan,
         em->val.n ? em->val.nll : nan,
         em->val.n ? em->val.accuracy : nan,
@@ -298,12 +308,13 @@ static int on_epoch(void *user, const mg_epoch_metrics *em)
         hook_fail(r, st);
         return 1;
     }
-    char val[128], test[128];
+    char clean[128], val[128], test[128];
+    fmt_metric(clean, sizeof clean, "clean", &em->train_clean);
     fmt_metric(val, sizeof val, "val", &em->val);
     fmt_metric(test, sizeof test, "test", &em->test);
-    cli_progress_line("epoch %d/%d  lr %.4g  train loss %.4f acc %.4f%s%s  %.2f s", em->epoch,
-                      r->c->train.epochs, em->lr, em->train_loss, em->train_acc, val, test,
-                      em->seconds);
+    cli_progress_line("epoch %d/%d  lr %.4g  train loss %.4f acc %.4f%s%s%s  %.2f s", em->epoch,
+                      r->c->train.epochs, em->lr, em->train_loss, em->train_acc, clean, val,
+                      test, em->seconds);
     if (r->stop_after > 0 && r->steps_run >= r->stop_after) return 1;
     return cli_stop_requested();
 }
@@ -336,6 +347,27 @@ static int load_old_rows(train_run *r, int epochs_done)
     double *rows = NULL;
     int n = 0;
     mg_status st = cli_tsv_read(r->metrics, N_COLS, &rows, &n);
+    if (st == MG_ERR_FORMAT && cli_tsv_read(r->metrics, N_COLS_LEGACY, &rows, &n) == MG_OK) {
+        /* a run from before the clean training metrics: those epochs get
+         * empty (NaN) train_clean_* values */
+        double *wide = malloc(sizeof *wide * ((size_t)n * N_COLS + 1));
+        if (!wide) {
+            free(rows);
+            cli_error("out of memory");
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            const double *o = rows + (size_t)i * N_COLS_LEGACY;
+            double *w = wide + (size_t)i * N_COLS;
+            memcpy(w, o, sizeof *w * COL_TRAIN_CLEAN_LOSS);
+            w[COL_TRAIN_CLEAN_LOSS] = w[COL_TRAIN_CLEAN_ACC] = NAN;
+            memcpy(w + COL_VAL_LOSS, o + COL_TRAIN_CLEAN_LOSS,
+                   sizeof *w * (N_COLS - COL_VAL_LOSS));
+        }
+        free(rows);
+        rows = wide;
+        st = MG_OK;
+    }
     if (st != MG_OK) {
         cli_fail_status(st);
         return 1;

@@ -62,7 +62,9 @@ const cli_opt cli_train_opts[] = {
     {"arch", 0, CLI_VALUE, "WIDTHS|preact:...|cnn:...", "auto", S,
      "the network.  MLP: layer widths input-hidden...-classes, e.g. 784-512-512-10 (blobs: "
      "the input width is the data dimension).  preact:16-32-64x2: a PreActResNet for images "
-     "(stage widths x residual blocks per stage).  cnn:TOKENS: a plain conv net for images, "
+     "(stage widths x residual blocks per stage; its head is BN-ReLU, average pooling, dense, "
+     "as in He et al. 2016); preact-authors:16-32-64x2: the same without the head's BN-ReLU "
+     "(the Manifold Mixup authors' network).  cnn:TOKENS: a plain conv net for images, "
      "tokens joined by '-': cC[kK][sS] conv with C channels, kernel K (default 3), stride S "
      "(default 1), padding K/2, then --batchnorm and --act; mP / aP max / average pooling "
      "P x P, stride P; g global average pooling; fN flatten + dense N + --act (+ --batchnorm, "
@@ -141,6 +143,12 @@ const cli_opt cli_train_opts[] = {
      NULL},
     {"checkpoint-every", 0, CLI_VALUE, "N", "1", S | R,
      "save RUN/model.ckpt every N epochs (0 = only at the end and when interrupted)", NULL},
+    {"clean-eval", 0, CLI_VALUE, "N", "10000", S | R,
+     "clean training metrics: after every epoch, evaluate the model (eval mode, no "
+     "augmentation, no mixing) on the first min(N, training examples) training examples; "
+     "metrics.tsv columns train_clean_loss and train_clean_acc (0 = off: empty values).  "
+     "It reads the model only, so results are bit-identical with or without it",
+     NULL},
     {"config", 0, CLI_VALUE, "FILE", "", 0,
      "read options from an INI file (keys = long option names, in [train] or no section); "
      "flags override it",
@@ -899,12 +907,12 @@ static int resolve_model(cli_values *v, cli_run_config *c)
         snprintf(c->arch, sizeof c->arch, "auto");
         c->n_widths = 0;
         c->n_blocks = 3;
-    } else if (strncmp(arch, "preact:", 7) == 0) {
+    } else if (strncmp(arch, "preact:", 7) == 0 || strncmp(arch, "preact-authors:", 15) == 0) {
         /* stages W1-W2-...[xB]: L = stages + 1; the library checks the rest */
         c->preact = 1;
         c->n_widths = 0;
         c->n_blocks = 2;
-        for (const char *q = arch + 7; *q && *q != 'x'; q++) c->n_blocks += *q == '-';
+        for (const char *q = strchr(arch, ':') + 1; *q && *q != 'x'; q++) c->n_blocks += *q == '-';
         bad += copy_text(v, "arch", c->arch, sizeof c->arch, arch);
     } else if (strncmp(arch, "cnn:", 4) == 0) {
         /* tokens: L = conv (c) and dense (f) tokens + 1; the library checks
@@ -1086,6 +1094,8 @@ static int resolve_run(cli_values *v, cli_run_config *c)
     }
     if (!tally(&bad, cli_get_int(v, "checkpoint-every", 0, 10000000, &c->checkpoint_every)))
         canon_int(v, "checkpoint-every", c->checkpoint_every);
+    if (!tally(&bad, cli_get_int(v, "clean-eval", 0, 2147483647, &t->clean_eval)))
+        canon_int(v, "clean-eval", t->clean_eval);
     const char *out = cli_get(v, "out");
     if (is_blank(out)) {
         bad += cli_bad(v, "out", "empty run directory");

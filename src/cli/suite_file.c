@@ -171,6 +171,8 @@ const sx_name_label sx_train_columns[] = {
     {"lr", "learning rate"},
     {"train_loss", "training loss"},
     {"train_acc", "training accuracy"},
+    {"train_clean_loss", "clean training loss"},
+    {"train_clean_acc", "clean training accuracy"},
     {"val_loss", "validation loss"},
     {"val_nll", "validation NLL (nats)"},
     {"val_acc", "validation accuracy"},

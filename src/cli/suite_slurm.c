@@ -459,7 +459,7 @@ static void estimate(const cli_suite *s, const cli_suite_job *jobs, int n, doubl
         sx_parse_long_text(run_key(s, r, "epochs"), 1, LONG_MAX, &ep);
         const char *arch = run_key(s, r, "arch");
         double c = !isnan(rate)                                                  ? rate
-                   : (!strncmp(arch, "preact:", 7) || !strncmp(arch, "cnn:", 4)) ? 2e-3
+                   : (!strncmp(arch, "preact", 6) || !strncmp(arch, "cnn:", 4)) ? 2e-3
                                                                                  : 5e-5;
         est[j] = (double)ep * examples_guess(s, r) * c;
     }
