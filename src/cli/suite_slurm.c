@@ -751,6 +751,22 @@ void cli_suite_slurm_view_free(cli_suite_slurm_view *v)
     memset(v, 0, sizeof *v);
 }
 
+/* "cd CWD || exit 1", then "exec EXE suite VERB FILE --out OUT [--quick]"
+ * (no newline): the command line of every script submit writes. */
+static void write_exec(FILE *f, const cli_suite *s, const char *exe, const char *cwd,
+                       const char *verb)
+{
+    fputs("cd ", f);
+    shell_quote(f, cwd);
+    fputs(" || exit 1\nexec ", f);
+    shell_quote(f, exe);
+    fprintf(f, " suite %s ", verb);
+    shell_quote(f, s->path);
+    fputs(" --out ", f);
+    shell_quote(f, s->out);
+    if (s->quick) fputs(" --quick", f);
+}
+
 /* ---------------------------------------------------------------- submit */
 
 static void write_script(FILE *f, const cli_suite *s, const cli_suite_submit_opts *o,
@@ -788,15 +804,7 @@ static void write_script(FILE *f, const cli_suite *s, const cli_suite_submit_opt
             "# requeues itself (scontrol requeue) if runs are left, at most %d time%s\n"
             "# (SLURM_RESTART_COUNT); the requeued task resumes them.\n",
             o->signal_seconds, o->max_requeue, o->max_requeue == 1 ? "" : "s");
-    fputs("cd ", f);
-    shell_quote(f, cwd);
-    fputs(" || exit 1\nexec ", f);
-    shell_quote(f, exe);
-    fputs(" suite run ", f);
-    shell_quote(f, s->path);
-    fputs(" --out ", f);
-    shell_quote(f, s->out);
-    if (s->quick) fputs(" --quick", f);
+    write_exec(f, s, exe, cwd, "run");
     fputs(" \\\n    --slurm-tasks ", f);
     shell_quote(f, logdir);
     fprintf(f,
@@ -816,15 +824,7 @@ static void write_finish_script(FILE *f, const cli_suite *s, const char *exe, co
             "# left (their references were trained by other tasks), once that job has ended\n"
             "# (--dependency=afterany:%s).  Runs that are not trained are left alone.\n",
             s->name, jobid, jobid);
-    fputs("cd ", f);
-    shell_quote(f, cwd);
-    fputs(" || exit 1\nexec ", f);
-    shell_quote(f, exe);
-    fputs(" suite run ", f);
-    shell_quote(f, s->path);
-    fputs(" --out ", f);
-    shell_quote(f, s->out);
-    if (s->quick) fputs(" --quick", f);
+    write_exec(f, s, exe, cwd, "run");
     fputs(" --compare-only --skip-failed -j 1 --cores \"${SLURM_CPUS_PER_TASK:-1}\"\n", f);
 }
 
@@ -836,15 +836,7 @@ static void write_report_script(FILE *f, const cli_suite *s, const char *exe, co
             "# mixgeo suite submit --report: the report of suite %s once job %s has ended\n"
             "# (--dependency=afterany:%s).\n",
             s->name, jobid, jobid);
-    fputs("cd ", f);
-    shell_quote(f, cwd);
-    fputs(" || exit 1\nexec ", f);
-    shell_quote(f, exe);
-    fputs(" suite report ", f);
-    shell_quote(f, s->path);
-    fputs(" --out ", f);
-    shell_quote(f, s->out);
-    if (s->quick) fputs(" --quick", f);
+    write_exec(f, s, exe, cwd, "report");
     fputc('\n', f);
 }
 
