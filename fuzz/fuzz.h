@@ -35,6 +35,17 @@ static inline void fuzz_check_failed(const char *file, int line, const char *exp
     abort();
 }
 
+/* A new temp directory DIR (len bytes) named mixgeo-fuzz-NAME-XXXXXX, in
+ * /dev/shm when there is one (a tmpfs: fsync costs nothing), else $TMPDIR
+ * or /tmp. */
+static inline void fuzz_tmpdir(char *dir, size_t len, const char *name)
+{
+    const char *t = getenv("TMPDIR");
+    if (access("/dev/shm", W_OK) == 0) t = "/dev/shm";
+    snprintf(dir, len, "%s/mixgeo-fuzz-%s-XXXXXX", t && *t ? t : "/tmp", name);
+    FUZZ_CHECK(mkdtemp(dir) != NULL);
+}
+
 /* The library's log messages are formatted (so that their format strings
  * are exercised too) and dropped. */
 static inline void fuzz_log_drop(int level, const char *msg, void *user)

@@ -37,10 +37,7 @@ static void remove_dir(void)
 static const char *round_trip_path(void)
 {
     if (!g_dir[0]) {
-        const char *t = getenv("TMPDIR");
-        if (access("/dev/shm", W_OK) == 0) t = "/dev/shm";
-        snprintf(g_dir, sizeof g_dir, "%s/mixgeo-fuzz-ckpt-XXXXXX", t && *t ? t : "/tmp");
-        FUZZ_CHECK(mkdtemp(g_dir) != NULL);
+        fuzz_tmpdir(g_dir, sizeof g_dir, "ckpt");
         atexit(remove_dir);
     }
     static char p[4200];

@@ -39,10 +39,7 @@ static void setup(void)
     if (g_null) return;
     g_null = fopen("/dev/null", "w");
     FUZZ_CHECK(g_null != NULL);
-    const char *t = getenv("TMPDIR");
-    if (access("/dev/shm", W_OK) == 0) t = "/dev/shm";
-    snprintf(g_dir, sizeof g_dir, "%s/mixgeo-fuzz-suite-XXXXXX", t && *t ? t : "/tmp");
-    FUZZ_CHECK(mkdtemp(g_dir) != NULL);
+    fuzz_tmpdir(g_dir, sizeof g_dir, "suite");
     atexit(cleanup);
     cli_set_quiet(1);
 }
