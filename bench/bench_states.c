@@ -68,9 +68,11 @@ int main(int argc, char **argv)
     if (mg_model_create("784-512-512-10", &o, &rng, &m) != MG_OK) die("model");
 
     /* the states at layer 2, dumped once */
-    char dir[] = "/tmp/bench_states.XXXXXX";
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/bench_states.XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
     if (!mkdtemp(dir)) die("mkdtemp");
-    char hp[64], out[64];
+    char hp[4200], out[4200];
     snprintf(hp, sizeof hp, "%s/h.npy", dir);
     snprintf(out, sizeof out, "%s/an", dir);
     const int n = d->n, p = 512;
@@ -131,7 +133,7 @@ int main(int argc, char **argv)
            "forward) %.3f (target <= 1.10)\n",
            threads, mr, mf, md, ms, ms / md);
     unlink(hp);
-    char cmd[200];
+    char cmd[4300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "bench_states: could not remove %s\n", dir);
     mg_model_free(m);

@@ -42,7 +42,7 @@ static inline void fuzz_tmpdir(char *dir, size_t len, const char *name)
 {
     const char *t = getenv("TMPDIR");
     if (access("/dev/shm", W_OK) == 0) t = "/dev/shm";
-    snprintf(dir, len, "%s/mixgeo-fuzz-%s-XXXXXX", t && *t ? t : "/tmp", name);
+    snprintf(dir, len, "%s/mixgeo-fuzz-%s-XXXXXX", t && *t ? t : P_tmpdir, name);
     FUZZ_CHECK(mkdtemp(dir) != NULL);
 }
 
@@ -90,7 +90,7 @@ static inline const char *fuzz_file(int slot, const void *data, size_t size)
         if (f < 0) {
             static int registered;
             const char *t = getenv("TMPDIR");
-            snprintf(path[slot], sizeof path[slot], "%s/mixgeo-fuzz-XXXXXX", t && *t ? t : "/tmp");
+            snprintf(path[slot], sizeof path[slot], "%s/mixgeo-fuzz-XXXXXX", t && *t ? t : P_tmpdir);
             f = mkstemp(path[slot]);
             FUZZ_CHECK(f >= 0);
             memcpy(fuzz_tmp_names[slot], path[slot], sizeof path[slot]);

@@ -36,7 +36,9 @@ gzip -9n "$R"/idx/*-ubyte
     --mix manifold --seed 1 --out "$T/preact"
 for r in mlp preact; do
     mkdir -p "$R/$r"
-    cp "$T/$r/config.ini" "$T/$r/model.ckpt" "$R/$r/"
+    cp "$T/$r/model.ckpt" "$R/$r/"
+    # the run's own paths in config.ini name its place in the repository
+    sed "s|$T/|$R/|g" "$T/$r/config.ini" >"$R/$r/config.ini"
 done
 # the analyses (the same commands tests/e2e_regress.sh runs)
 sh "$R/analyses.sh" "$MIXGEO" "$R/expected"
