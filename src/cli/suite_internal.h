@@ -11,6 +11,7 @@
  *   suite_local.c   backend: the local runner (suite run -j N; also what a
  *                   Slurm array task or a shard executes)
  *   suite_slurm.c   backend: Slurm (suite submit / status / cancel, requeue)
+ *   suite_exec.c    the Slurm commands run with their output captured, job states
  *   suite_shard.c   backend: a fixed slice of the grid (suite run --shard i/N)
  *   suite_metric.c  metrics: parsing, and their values in a run
  *   suite_group.c   where / rows / groups of runs, aggregation over seeds
@@ -332,5 +333,20 @@ void sx_claims_summary_rows(FILE *f, sx_report_ctx *c, const sx_claim_eval *ev, 
                             int with_suite);
 /* OUT/claims.tsv. */
 mg_status sx_write_claims_tsv(sx_report_ctx *c, const sx_claim_eval *ev);
+
+/* ---------------------------------------------------------------- external commands (suite_exec.c) */
+
+/* 1 if name is an executable file in a directory of PATH. */
+int sx_on_path(const char *name);
+/* argv (NULL-terminated) as one line, for messages. */
+void sx_command_text(char *const *argv, char *buf, size_t len);
+/* Run argv (PATH search) with stdin /dev/null; its stdout and stderr into
+ * *out and *err (caller frees).  Returns its exit status, 127 if it could
+ * not be started, 128 + N if killed by signal N. */
+int sx_run_capture(char *const *argv, char **out, char **err);
+/* "mixgeo: CMD failed (exit RC): COMMAND" and the command's own error. */
+void sx_command_failed(char *const *argv, int rc, const char *err);
+/* s single-quoted for sh. */
+void sx_shell_quote(FILE *f, const char *s);
 
 #endif /* MIXGEO_CLI_SUITE_INTERNAL_H */

@@ -40,211 +40,6 @@
 
 #define TASK_TARGET_SECONDS 600.0 /* --runs-per-task auto: at least ~10 minutes a task */
 
-/* ---------------------------------------------------------------- commands */
-
-/* 1 if name is an executable file in a directory of PATH. */
-static int on_path(const char *name)
-{
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char buf[4096];
-    for (const char *p = path; *p;) {
-        const char *e = strchr(p, ':');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n && n < sizeof buf - 64) {
-            snprintf(buf, sizeof buf, "%.*s/%s", (int)n, p, name);
-            struct stat st;
-            if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0) return 1;
-        }
-        if (!e) break;
-        p = e + 1;
-    }
-    return 0;
-}
-
-/* "sbatch --parsable ... FILE" (for messages; argv NULL-terminated). */
-static void command_text(char *const *argv, char *buf, size_t len)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; argv[i] && used < len; i++) {
-        int w = snprintf(buf + used, len - used, "%s%s", i ? " " : "", argv[i]);
-        if (w > 0) used += (size_t)w;
-    }
-}
-
-static void append(char **buf, size_t *len, const char *data, size_t n)
-{
-    *buf = xrealloc(*buf, *len + n + 1);
-    memcpy(*buf + *len, data, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-}
-
-/* Run argv (PATH search) with stdin /dev/null; its stdout and stderr into
- * *out and *err (caller frees).  Returns its exit status, 127 if it could
- * not be started, 128 + N if killed by signal N. */
-static int run_capture(char *const *argv, char **out, char **err)
-{
-    *out = xstrdup("");
-    *err = xstrdup("");
-    size_t no = 0, ne = 0;
-    int po[2], pe[2];
-    if (pipe(po) != 0) return 127;
-    if (pipe(pe) != 0) {
-        close(po[0]);
-        close(po[1]);
-        return 127;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(po[0]);
-        close(po[1]);
-        close(pe[0]);
-        close(pe[1]);
-        return 127;
-    }
-    if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
-        if (in >= 0) dup2(in, STDIN_FILENO);
-        dup2(po[1], STDOUT_FILENO);
-        dup2(pe[1], STDERR_FILENO);
-        close(po[0]);
-        close(pe[0]);
-        execvp(argv[0], argv);
-        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
-    int open_fds = 2;
-    char chunk[4096];
-    while (open_fds > 0) {
-        if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        for (int k = 0; k < 2; k++) {
-            if (fds[k].fd < 0 || !(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-            ssize_t r = read(fds[k].fd, chunk, sizeof chunk);
-            if (r > 0) {
-                if (k == 0)
-                    append(out, &no, chunk, (size_t)r);
-                else
-                    append(err, &ne, chunk, (size_t)r);
-            } else if (r == 0 || errno != EINTR) {
-                close(fds[k].fd);
-                fds[k].fd = -1;
-                open_fds--;
-            }
-        }
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return 127;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* Print a failed command: "mixgeo: CMD failed (exit N): its stderr". */
-static void command_failed(char *const *argv, int rc, const char *err)
-{
-    char cmd[8192];
-    command_text(argv, cmd, sizeof cmd);
-    char *e = xstrdup(err);
-    char *t = trim(e);
-    if (rc == 127 && !*t)
-        cli_error("cannot run %s (is Slurm installed here?): %s", argv[0], cmd);
-    else
-        cli_error("%s failed (exit %d): %s%s%s", argv[0], rc, cmd, *t ? "\n" : "", t);
-    free(e);
-}
-
-/* Single-quoted for sh. */
-static void shell_quote(FILE *f, const char *s)
-{
-    fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '\'')
-            fputs("'\\''", f);
-        else
-            fputc(*s, f);
-    }
-    fputc('\'', f);
-}
-
-/* ---------------------------------------------------------------- job states */
-
-int cli_suite_slurm_state_alive(const char *state)
-{
-    static const char *const alive[] = {"PENDING",   "RUNNING",   "CONFIGURING",  "COMPLETING",
-                                        "SUSPENDED", "REQUEUED",  "REQUEUE_HOLD", "REQUEUE_FED",
-                                        "RESIZING",  "SIGNALING", "STAGE_OUT",    "STOPPED",
-                                        NULL};
-    for (int i = 0; alive[i]; i++)
-        if (!strcmp(state, alive[i])) return 1;
-    return 0;
-}
-
-/* Answers of squeue about single jobs, remembered for a few seconds (a
- * status of a large suite whose locks name one job asks once). */
-#define STATE_CACHE 64
-static struct {
-    char job[64], state[32], reason[64];
-    int found;
-    double when;
-} g_states[STATE_CACHE];
-static int g_n_states;
-
-int cli_suite_slurm_job_state(const char *job, char *state, size_t slen, char *reason, size_t rlen)
-{
-    state[0] = reason[0] = '\0';
-    double now = cli_now();
-    for (int i = 0; i < g_n_states; i++)
-        if (!strcmp(g_states[i].job, job) && now - g_states[i].when < 5.0) {
-            snprintf(state, slen, "%s", g_states[i].state);
-            snprintf(reason, rlen, "%s", g_states[i].reason);
-            return g_states[i].found;
-        }
-    if (!on_path("squeue")) return -1;
-    char jarg[80];
-    snprintf(jarg, sizeof jarg, "%s", job);
-    char *argv[] = {"squeue", "-h", "-j", jarg, "-O", "State:|,Reason:", NULL};
-    char *out, *err;
-    int rc = run_capture(argv, &out, &err);
-    int found = -1;
-    if (rc == 0) {
-        found = 0;
-        char *line = trim(out);
-        if (*line) {
-            char *bar = strchr(line, '|');
-            if (bar) {
-                *bar = '\0';
-                char *r2 = bar + 1, *bar2 = strchr(r2, '|');
-                if (bar2) *bar2 = '\0';
-                snprintf(reason, rlen, "%s", trim(r2));
-            }
-            snprintf(state, slen, "%s", trim(line));
-            found = 1;
-        }
-    } else if (strstr(err, "Invalid job id")) {
-        found = 0; /* ended and forgotten, or never existed */
-    }
-    free(out);
-    free(err);
-    if (found >= 0) {
-        int k = g_n_states < STATE_CACHE ? g_n_states++ : 0;
-        snprintf(g_states[k].job, sizeof g_states[k].job, "%s", job);
-        snprintf(g_states[k].state, sizeof g_states[k].state, "%s", state);
-        snprintf(g_states[k].reason, sizeof g_states[k].reason, "%s", reason);
-        g_states[k].found = found;
-        g_states[k].when = now;
-    }
-    return found;
-}
-
 /* ---------------------------------------------------------------- options */
 
 /* Slurm's --time: MINUTES, MINUTES:SECONDS, HOURS:MINUTES:SECONDS, DAYS-HOURS,
@@ -536,7 +331,7 @@ static int queue_lines(char (*ids)[32], int n, queue_line **lines, char *why, si
 {
     *lines = NULL;
     if (n == 0) return 0;
-    if (!on_path("squeue")) {
+    if (!sx_on_path("squeue")) {
         snprintf(why, wlen, "squeue is not on the PATH");
         return -1;
     }
@@ -555,13 +350,13 @@ static int queue_lines(char (*ids)[32], int n, queue_line **lines, char *why, si
                     "ArrayJobID:|,ArrayTaskID:|,JobID:|,State:|,Reason:|,RestartCnt:|",
                     NULL};
     char *out, *err;
-    int rc = run_capture(argv, &out, &err);
+    int rc = sx_run_capture(argv, &out, &err);
     int nl = 0;
     if (rc != 0 && strstr(err, "Invalid job id")) {
         nl = 0; /* a single job id that squeue no longer knows */
     } else if (rc != 0) {
         char cmd[2048];
-        command_text(argv, cmd, sizeof cmd);
+        sx_command_text(argv, cmd, sizeof cmd);
         snprintf(why, wlen, "%.200s failed (exit %d): %.250s", cmd, rc, trim(err));
         nl = -1;
     } else {
@@ -757,13 +552,13 @@ static void write_exec(FILE *f, const cli_suite *s, const char *exe, const char 
                        const char *verb)
 {
     fputs("cd ", f);
-    shell_quote(f, cwd);
+    sx_shell_quote(f, cwd);
     fputs(" || exit 1\nexec ", f);
-    shell_quote(f, exe);
+    sx_shell_quote(f, exe);
     fprintf(f, " suite %s ", verb);
-    shell_quote(f, s->path);
+    sx_shell_quote(f, s->path);
     fputs(" --out ", f);
-    shell_quote(f, s->out);
+    sx_shell_quote(f, s->out);
     if (s->quick) fputs(" --quick", f);
 }
 
@@ -806,7 +601,7 @@ static void write_script(FILE *f, const cli_suite *s, const cli_suite_submit_opt
             o->signal_seconds, o->max_requeue, o->max_requeue == 1 ? "" : "s");
     write_exec(f, s, exe, cwd, "run");
     fputs(" \\\n    --slurm-tasks ", f);
-    shell_quote(f, logdir);
+    sx_shell_quote(f, logdir);
     fprintf(f,
             "\"/$SLURM_ARRAY_JOB_ID/tasks.tsv\" --max-requeue %d \\\n"
             "    -j 1 --cores \"${SLURM_CPUS_PER_TASK:-1}\"\n",
@@ -918,7 +713,7 @@ static int submit_after(const char *dir, const char *kind, char *text, const cha
     argv[k++] = path;
     argv[k] = NULL;
     char *out, *err;
-    int r = run_capture(argv, &out, &err), rc = 0;
+    int r = sx_run_capture(argv, &out, &err), rc = 0;
     if (r == 0) {
         char *t = trim(out), *semi = strchr(t, ';');
         if (semi) *semi = '\0';
@@ -928,7 +723,7 @@ static int submit_after(const char *dir, const char *kind, char *text, const cha
         snprintf(line, sizeof line, "%s\n", jobid);
         write_file(jp, xstrdup(line));
     } else {
-        command_failed(argv, r, err);
+        sx_command_failed(argv, r, err);
         rc = CLI_EXIT_RUNTIME;
     }
     free(out);
@@ -972,7 +767,7 @@ int cli_suite_submit(cli_suite *s, const cli_suite_job *jobs, int n_jobs,
                      const cli_suite_submit_opts *o)
 {
     double t0 = cli_now();
-    if (!o->dry && !on_path("sbatch")) {
+    if (!o->dry && !sx_on_path("sbatch")) {
         cli_error("suite submit: sbatch is not on the PATH (Slurm's commands are needed to "
                   "submit; --dry-run writes the script without submitting)");
         return CLI_EXIT_USAGE;
@@ -1083,7 +878,7 @@ int cli_suite_submit(cli_suite *s, const cli_suite_job *jobs, int n_jobs,
     argv[na++] = script;
     argv[na] = NULL;
     char cmd[8192];
-    command_text(argv, cmd, sizeof cmd);
+    sx_command_text(argv, cmd, sizeof cmd);
     if (o->dry) {
         printf("dry run: %d run%s in %d array task%s (array 0-%d%%%d); nothing submitted\n"
                "  script  %s\n  tasks   %s\n  submit  %s\n",
@@ -1102,7 +897,7 @@ int cli_suite_submit(cli_suite *s, const cli_suite_job *jobs, int n_jobs,
         return CLI_EXIT_OK;
     }
     char *sout, *serr;
-    int rc = run_capture(argv, &sout, &serr);
+    int rc = sx_run_capture(argv, &sout, &serr);
     char jobid[64] = "";
     if (rc == 0) {
         char *t = trim(sout), *semi = strchr(t, ';');
@@ -1116,7 +911,7 @@ int cli_suite_submit(cli_suite *s, const cli_suite_job *jobs, int n_jobs,
         if (rc == 0)
             cli_error("sbatch printed no job id: %s\n%s%s", cmd, trim(sout), trim(serr));
         else
-            command_failed(argv, rc, serr);
+            sx_command_failed(argv, rc, serr);
         free(sout);
         free(serr);
         remove_dir(stage);
@@ -1136,9 +931,9 @@ int cli_suite_submit(cli_suite *s, const cli_suite_job *jobs, int n_jobs,
     if (ok && !held) {
         char *rel[] = {"scontrol", "release", jobid, NULL};
         char *ro, *re;
-        int r2 = run_capture(rel, &ro, &re);
+        int r2 = sx_run_capture(rel, &ro, &re);
         if (r2 != 0) {
-            command_failed(rel, r2, re);
+            sx_command_failed(rel, r2, re);
             cli_error("job %s stays held; release it with: scontrol release %s", jobid, jobid);
             rc = CLI_EXIT_RUNTIME;
         }
@@ -1258,9 +1053,9 @@ int cli_suite_cancel(const cli_suite *s)
         cli_info("suite %s: no job of %s/slurm is pending or running", s->name, s->out);
     } else {
         char *out, *err;
-        int r = run_capture(argv, &out, &err);
+        int r = sx_run_capture(argv, &out, &err);
         if (r != 0) {
-            command_failed(argv, r, err);
+            sx_command_failed(argv, r, err);
             rc = CLI_EXIT_RUNTIME;
         } else {
             cli_info("running trainings save their checkpoints; suite submit (or suite run) "
@@ -1385,8 +1180,8 @@ void cli_suite_slurm_task_stopped(const cli_suite *s, int sig, int left, int max
              task, name, left, left == 1 ? "" : "s", restarts + 1, max_requeue, task);
     fflush(stdout);
     fflush(stderr);
-    int r = run_capture(argv, &out, &err);
-    if (r != 0) command_failed(argv, r, err);
+    int r = sx_run_capture(argv, &out, &err);
+    if (r != 0) sx_command_failed(argv, r, err);
     free(out);
     free(err);
 }
