@@ -12,9 +12,9 @@
  *              revision and provenance line, TSV and JSON writers.
  *  - config.c: option tables (one table drives getopt_long, the INI keys, the
  *              --help text and the saved config.ini), number parsing with
- *              messages that name the flag or FILE:LINE: key, and the run
- *              configuration shared by train / eval / later analyses: typed
- *              config, data loading, model checks.
+ *              messages that name the flag or FILE:LINE: key.
+ *  - run_config.c: the run configuration shared by train / eval / analyze /
+ *              dump / compare: typed config, the data spec, config.ini.
  *
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error,
  * 130 interrupted (SIGINT/SIGTERM; the run can be resumed).
@@ -180,6 +180,11 @@ const char *cli_origin(const cli_values *v, const char *name);
 int cli_is_set(const cli_values *v, const char *name);
 void cli_set(cli_values *v, int i, const char *value, const char *origin);
 void cli_set_by_name(cli_values *v, const char *name, const char *value, const char *origin);
+/* Replace the text of option name by its canonical spelling (keeping where
+ * it came from; an unset option becomes "--NAME (default)"). */
+void cli_set_canonical(cli_values *v, const char *name, const char *text);
+/* 1 if s holds only white space. */
+int cli_is_blank(const char *s);
 
 /* Parse argv[1..] with getopt_long over v's table.  Positional arguments are
  * stored in pos[0..*npos-1] (at most maxpos; more is a usage error).  Returns
