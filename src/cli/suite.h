@@ -5,9 +5,10 @@
  * report (tables and figures aggregated over seeds) and the claims (a
  * paper's statement checked against the runs, with a verdict).
  * `mixgeo suite` (cmd_suite.c) is the command.  One file per concept (what
- * they share: suite_internal.h, which lists them): suite_file.c the file and
- * its grid, suite_runs.c the run directories and their locks, suite_local.c
- * / suite_slurm.c / suite_shard.c the backends, suite_metric.c,
+ * they share: suite_internal.h, which lists them): suite_file.c the file,
+ * suite_grid.c its grid expanded into runs, suite_runs.c the run directories
+ * and their locks, suite_local.c / suite_slurm.c (+ suite_exec.c, the Slurm
+ * commands) / suite_shard.c the backends, suite_metric.c,
  * suite_group.c, suite_table.c, suite_figure.c, suite_claim.c and
  * suite_report.c the report.  A suite file is read by ini.h, the program's
  * one INI reader.

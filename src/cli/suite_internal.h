@@ -12,6 +12,7 @@
  *                   Slurm array task or a shard executes)
  *   suite_slurm.c   backend: Slurm (suite submit / status / cancel, requeue)
  *   suite_exec.c    the Slurm commands run with their output captured, job states
+ *   suite_grid.c    the grid expanded into runs with stable ids
  *   suite_shard.c   backend: a fixed slice of the grid (suite run --shard i/N)
  *   suite_metric.c  metrics: parsing, and their values in a run
  *   suite_group.c   where / rows / groups of runs, aggregation over seeds
@@ -333,6 +334,10 @@ void sx_claims_summary_rows(FILE *f, sx_report_ctx *c, const sx_claim_eval *ev, 
                             int with_suite);
 /* OUT/claims.tsv. */
 mg_status sx_write_claims_tsv(sx_report_ctx *c, const sx_claim_eval *ev);
+
+/* Expand the parsed grid into s's runs (resolved keys, stable ids); the
+ * number of problems, each printed with FILE:LINE (suite_grid.c). */
+int sx_expand_grid(cli_suite *s);
 
 /* ---------------------------------------------------------------- external commands (suite_exec.c) */
 
