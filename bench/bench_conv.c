@@ -152,7 +152,7 @@ typedef struct {
 /* --split W: the library's worker team (src/par.c, what mg_model_set_threads
  * runs for convolutional nets): convs split over W workers by examples (own
  * workspace, own gradient buffer, summed after the backward pass), bn2d by
- * channels, OpenBLAS on one thread.  g_par.pool is NULL without --split. */
+ * channels, OpenBLAS on one thread.  g_par.team is NULL without --split. */
 static int g_split = 1;
 static mg_par g_par;
 
@@ -402,7 +402,7 @@ int main(int argc, char **argv)
                g_split, g_split);
         threads = 1;
         mg_set_threads(1);
-        if (mg_pool_create(g_split, &g_par.pool)) {
+        if (mg_team_create(g_split, &g_par.team)) {
             fprintf(stderr, "bench_conv: %s\n", mg_errmsg());
             return 1;
         }
@@ -458,6 +458,6 @@ int main(int argc, char **argv)
            n / tot_t, n / (tot_t + bn_t), n / bound, 0.7 * n / bound);
     if (g_contended)
         printf("warning: %d measurement(s) shared the CPUs with other processes\n", g_contended);
-    mg_pool_free(g_par.pool);
+    mg_team_free(g_par.team);
     return 0;
 }

@@ -1,38 +1,72 @@
-/* layer_act.c - elementwise activations: ReLU, LeakyReLU(slope), tanh. */
+/* layer_act.c - elementwise activations: ReLU, LeakyReLU(slope = param), tanh.
+ * No parameters; backward only forms dx (nothing when dx is NULL). */
 #include "layers.h"
 
 #include <math.h>
+#include <stdio.h>
 
-void mg_act_forward(mg_layer_kind kind, float slope, const float *x, float *y, size_t count)
+static void relu_forward(mg_layer *l, const mg_fwd_ctx *c)
 {
-    switch (kind) {
-    case MG_LAYER_RELU:
-        for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        break;
-    case MG_LAYER_LRELU:
-        for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
-        break;
-    case MG_LAYER_TANH:
-        for (size_t i = 0; i < count; i++) y[i] = tanhf(x[i]);
-        break;
-    default: MG_ASSERT(!"not an activation");
-    }
+    size_t count = (size_t)c->n * l->out;
+    const float *x = c->x;
+    float *y = c->y;
+    for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-/* dx = dy * f'(x); f' taken from y for tanh (1 - y^2). */
-void mg_act_backward(mg_layer_kind kind, float slope, const float *x, const float *y,
-                     const float *dy, float *dx, size_t count)
+static void relu_backward(const mg_layer *l, const mg_bwd_ctx *c)
 {
-    switch (kind) {
-    case MG_LAYER_RELU:
-        for (size_t i = 0; i < count; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
-        break;
-    case MG_LAYER_LRELU:
-        for (size_t i = 0; i < count; i++) dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i];
-        break;
-    case MG_LAYER_TANH:
-        for (size_t i = 0; i < count; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
-        break;
-    default: MG_ASSERT(!"not an activation");
-    }
+    if (!c->dx) return;
+    size_t count = (size_t)c->n * l->out;
+    const float *x = c->x, *dy = c->dy;
+    float *dx = c->dx;
+    for (size_t i = 0; i < count; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
 }
+
+static void lrelu_forward(mg_layer *l, const mg_fwd_ctx *c)
+{
+    size_t count = (size_t)c->n * l->out;
+    float slope = l->param;
+    const float *x = c->x;
+    float *y = c->y;
+    for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+}
+
+static void lrelu_backward(const mg_layer *l, const mg_bwd_ctx *c)
+{
+    if (!c->dx) return;
+    size_t count = (size_t)c->n * l->out;
+    float slope = l->param;
+    const float *x = c->x, *dy = c->dy;
+    float *dx = c->dx;
+    for (size_t i = 0; i < count; i++) dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i];
+}
+
+static void lrelu_detail(const mg_layer *l, char *buf, size_t len)
+{
+    snprintf(buf, len, "(%g)", l->param);
+}
+
+static void tanh_forward(mg_layer *l, const mg_fwd_ctx *c)
+{
+    size_t count = (size_t)c->n * l->out;
+    const float *x = c->x;
+    float *y = c->y;
+    for (size_t i = 0; i < count; i++) y[i] = tanhf(x[i]);
+}
+
+/* dx = dy * (1 - y^2) */
+static void tanh_backward(const mg_layer *l, const mg_bwd_ctx *c)
+{
+    if (!c->dx) return;
+    size_t count = (size_t)c->n * l->out;
+    const float *y = c->y, *dy = c->dy;
+    float *dx = c->dx;
+    for (size_t i = 0; i < count; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+
+const mg_layer_ops mg_relu_ops = {
+    .name = "relu", .forward = relu_forward, .backward = relu_backward};
+const mg_layer_ops mg_lrelu_ops = {
+    .name = "lrelu", .forward = lrelu_forward, .backward = lrelu_backward, .detail = lrelu_detail};
+const mg_layer_ops mg_tanh_ops = {
+    .name = "tanh", .forward = tanh_forward, .backward = tanh_backward};

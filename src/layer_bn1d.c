@@ -7,23 +7,39 @@
 #include <math.h>
 #include <string.h>
 
-void mg_bn1d_init(const mg_layer *l, float *params, float *buffers)
+static void bn1d_sizes(mg_layer *l)
 {
+    l->n_p = 2 * (size_t)l->out;
+    l->n_b = 2 * (size_t)l->out;
+}
+
+/* Activation memory: x-hat (n x out) in aux; batch mean and inverse std in
+ * aux2 (always there). */
+static void bn1d_buffers(const mg_layer *l, int max_batch, mg_layer_mem *mem)
+{
+    (void)max_batch;
+    mem->aux = (size_t)l->out;
+}
+
+static void bn1d_init(const mg_layer *l, float *p, float *b, mg_init init, mg_rng *rng)
+{
+    (void)init, (void)rng;
     int c = l->out;
     for (int j = 0; j < c; j++) {
-        params[l->p_off + j] = 1.0f;
-        params[l->p_off + c + j] = 0.0f;
-        buffers[l->b_off + j] = 0.0f;
-        buffers[l->b_off + c + j] = 1.0f;
+        p[j] = 1.0f;
+        p[c + j] = 0.0f;
+        b[j] = 0.0f;
+        b[c + j] = 1.0f;
     }
 }
 
-void mg_bn1d_forward(mg_layer *l, const float *params, float *buffers, const float *x, float *y,
-                     int n, int train)
+static void bn1d_forward(mg_layer *l, const mg_fwd_ctx *ctx)
 {
-    int c = l->out;
-    const float *gamma = params + l->p_off, *beta = gamma + c;
-    float *rmean = buffers + l->b_off, *rvar = rmean + c;
+    int c = l->out, n = ctx->n, train = ctx->train;
+    const float *x = ctx->x;
+    float *y = ctx->y;
+    const float *gamma = ctx->p, *beta = gamma + c;
+    float *rmean = ctx->b, *rvar = rmean + c;
     float *xhat = l->aux, *mean = l->aux2, *istd = l->aux2 + c;
     if (train) {
         for (int j = 0; j < c; j++) {
@@ -57,16 +73,16 @@ void mg_bn1d_forward(mg_layer *l, const float *params, float *buffers, const flo
     }
 }
 
-/* grads NULL: no dgamma/dbeta; the sums are then only formed when the train-
+/* g NULL: no dgamma/dbeta; the sums are then only formed when the train-
  * mode dx needs them. */
-void mg_bn1d_backward(const mg_layer *l, const float *params, float *grads,
-                      const float *buffers, const float *dy, float *dx, int n, int train)
+static void bn1d_backward(const mg_layer *l, const mg_bwd_ctx *ctx)
 {
-    int c = l->out;
-    const float *gamma = params + l->p_off;
-    float *dgamma = grads ? grads + l->p_off : NULL, *dbeta = grads ? dgamma + c : NULL;
+    int c = l->out, n = ctx->n, train = ctx->train;
+    const float *dy = ctx->dy;
+    float *dx = ctx->dx, *grads = ctx->g;
+    const float *gamma = ctx->p;
+    float *dgamma = grads, *dbeta = grads ? dgamma + c : NULL;
     const float *xhat = l->aux, *istd = l->aux2 + c;
-    (void)buffers;
     if (!grads && !dx) return;
     int need_sums = grads || train;
     for (int j = 0; j < c; j++) {
@@ -93,3 +109,12 @@ void mg_bn1d_backward(const mg_layer *l, const float *params, float *grads,
         }
     }
 }
+
+const mg_layer_ops mg_bn1d_ops = {
+    .name = "bn1d",
+    .sizes = bn1d_sizes,
+    .buffers = bn1d_buffers,
+    .init = bn1d_init,
+    .forward = bn1d_forward,
+    .backward = bn1d_backward,
+};

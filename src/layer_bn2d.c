@@ -226,3 +226,48 @@ void mg_bn2d_backward_channels(int c, int j0, int j1, int hw, int n, const float
         }
     }
 }
+
+/* ---------------------------------------------------------------- the layer */
+
+/* MG_LAYER_BN2D: c x h x w in and out; param 1 fuses the ReLU that follows.
+ * Activation memory: buf[0] the batch statistics (2 c).  The team splits
+ * the channels (src/par.c). */
+static void bn2d_sizes(mg_layer *l)
+{
+    l->n_p = 2 * (size_t)l->c;
+    l->n_b = 2 * (size_t)l->c;
+}
+
+static void bn2d_buffers(const mg_layer *l, int max_batch, mg_layer_mem *mem)
+{
+    (void)max_batch;
+    mem->fixed[0] = 2 * (size_t)l->c;
+}
+
+static void bn2d_layer_init(const mg_layer *l, float *p, float *b, mg_init init, mg_rng *rng)
+{
+    (void)init, (void)rng;
+    mg_bn2d_init(l->c, p, b);
+}
+
+static void bn2d_layer_forward(mg_layer *l, const mg_fwd_ctx *c)
+{
+    mg_par_bn2d_forward(c->par, l->c, l->h * l->w, c->n, c->p, c->b, c->x, c->y, l->buf[0],
+                        c->train, l->param != 0.0f);
+}
+
+static void bn2d_layer_backward(const mg_layer *l, const mg_bwd_ctx *c)
+{
+    mg_par_bn2d_backward(c->par, l->c, l->h * l->w, c->n, c->p, c->g, c->x, c->y, l->buf[0],
+                         c->dy, c->dx, c->train, l->param != 0.0f);
+}
+
+const mg_layer_ops mg_bn2d_ops = {
+    .name = "bn2d",
+    .sizes = bn2d_sizes,
+    .buffers = bn2d_buffers,
+    .init = bn2d_layer_init,
+    .forward = bn2d_layer_forward,
+    .backward = bn2d_layer_backward,
+    .split = MG_SPLIT_CHANNELS,
+};

@@ -1,8 +1,10 @@
 /* layer_pool.c - max, average and global average pooling over NCHW images
  * (PyTorch MaxPool2d / AvgPool2d with ceil_mode False, AdaptiveAvgPool2d(1)). */
 #include "conv.h"
+#include "layers.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 mg_status mg_pool_shape_init(mg_pool_shape *s, int c, int h, int w, int kh, int kw, int stride,
@@ -155,3 +157,68 @@ void mg_gap_backward(int c, int hw, int n, const float *dy, float *dx)
         for (int i = 0; i < hw; i++) d[i] = g;
     }
 }
+
+/* ---------------------------------------------------------------- the layers */
+
+/* MG_LAYER_MAXPOOL, MG_LAYER_AVGPOOL over l->pool and MG_LAYER_GAP over
+ * l->c x l->h x l->w: no parameters, run serially (a conv before them
+ * dominates); backward only forms dx.  Max pooling keeps its argmax (int32,
+ * n x out) in buf[0]. */
+static void maxpool_buffers(const mg_layer *l, int max_batch, mg_layer_mem *mem)
+{
+    (void)max_batch;
+    mem->per_ex[0] = (size_t)l->out; /* int32 argmax */
+}
+
+static void maxpool_layer_forward(mg_layer *l, const mg_fwd_ctx *c)
+{
+    mg_maxpool_forward(&l->pool, c->x, c->y, (int32_t *)l->buf[0], c->n);
+}
+
+static void maxpool_layer_backward(const mg_layer *l, const mg_bwd_ctx *c)
+{
+    if (c->dx) mg_maxpool_backward(&l->pool, (const int32_t *)l->buf[0], c->dy, c->dx, c->n);
+}
+
+static void pool_detail(const mg_layer *l, char *buf, size_t len)
+{
+    snprintf(buf, len, "(%dx%d)", l->pool.kh, l->pool.kw);
+}
+
+static void avgpool_layer_forward(mg_layer *l, const mg_fwd_ctx *c)
+{
+    mg_avgpool_forward(&l->pool, c->x, c->y, c->n);
+}
+
+static void avgpool_layer_backward(const mg_layer *l, const mg_bwd_ctx *c)
+{
+    if (c->dx) mg_avgpool_backward(&l->pool, c->dy, c->dx, c->n);
+}
+
+static void gap_layer_forward(mg_layer *l, const mg_fwd_ctx *c)
+{
+    mg_gap_forward(l->c, l->h * l->w, c->n, c->x, c->y);
+}
+
+static void gap_layer_backward(const mg_layer *l, const mg_bwd_ctx *c)
+{
+    if (c->dx) mg_gap_backward(l->c, l->h * l->w, c->n, c->dy, c->dx);
+}
+
+const mg_layer_ops mg_maxpool_ops = {
+    .name = "maxpool",
+    .buffers = maxpool_buffers,
+    .forward = maxpool_layer_forward,
+    .backward = maxpool_layer_backward,
+    .detail = pool_detail,
+};
+
+const mg_layer_ops mg_avgpool_ops = {
+    .name = "avgpool",
+    .forward = avgpool_layer_forward,
+    .backward = avgpool_layer_backward,
+    .detail = pool_detail,
+};
+
+const mg_layer_ops mg_gap_ops = {
+    .name = "gap", .forward = gap_layer_forward, .backward = gap_layer_backward};

@@ -7,7 +7,7 @@
  *   y  = conv2(b)     3x3, stride 1, pad 1
  *      + (proj ? conv1x1_s(a) : x)         shortcut
  *
- * Activation scratch (per example, see mg_layer_buffers):
+ * Activation scratch (per example, see preact_buffers):
  *   buf[0] a, buf[1] c1, buf[2] b, buf[3] d b, buf[4] d c1, buf[5] d a,
  *   buf[6] d a (projection branch); fixed buf[7] = bn1 stats (2 cin) then bn2
  *   stats (2 cout).
@@ -32,6 +32,14 @@ static preact_offsets offsets(const mg_layer *l)
     return o;
 }
 
+/* n_p, n_b from the shapes (0 on a record not set up yet) */
+static void preact_sizes(mg_layer *l)
+{
+    preact_offsets o = offsets(l);
+    l->n_p = o.pj + (l->has_proj ? mg_conv2d_n_params(&l->proj) : 0);
+    l->n_b = 2 * (size_t)l->c + 2 * (size_t)l->oc;
+}
+
 mg_status mg_preact_setup(mg_layer *l, int cin, int h, int w, int cout, int stride)
 {
     mg_status st = mg_conv2d_shape_init(&l->conv, cin, h, w, cout, 3, 3, stride, 1, 0);
@@ -47,16 +55,31 @@ mg_status mg_preact_setup(mg_layer *l, int cin, int h, int w, int cout, int stri
     l->oc = cout, l->oh = l->conv.ho, l->ow = l->conv.wo;
     l->in = cin * h * w;
     l->out = cout * l->oh * l->ow;
-    preact_offsets o = offsets(l);
-    l->n_p = o.pj + (l->has_proj ? mg_conv2d_n_params(&l->proj) : 0);
-    l->n_b = 2 * (size_t)cin + 2 * (size_t)cout;
+    preact_sizes(l);
     return MG_OK;
 }
 
-void mg_preact_init(const mg_layer *l, float *params, float *buffers, mg_rng *rng)
+static void preact_buffers(const mg_layer *l, int max_batch, mg_layer_mem *mem)
 {
+    size_t in = (size_t)l->in, out = (size_t)l->out;
+    mem->per_ex[0] = in, mem->per_ex[1] = out, mem->per_ex[2] = out, mem->per_ex[3] = out;
+    mem->per_ex[4] = out, mem->per_ex[5] = in, mem->per_ex[6] = l->has_proj ? in : 0;
+    mem->fixed[7] = 2 * (size_t)l->c + 2 * (size_t)l->oc;
+    size_t w1 = mg_conv2d_workspace(&l->conv, max_batch);
+    size_t w2 = mg_conv2d_workspace(&l->conv2, max_batch);
+    size_t w3 = l->has_proj ? mg_conv2d_workspace(&l->proj, max_batch) : 0;
+    mem->ws = w1 > w2 ? w1 : w2;
+    mem->ws = mem->ws > w3 ? mem->ws : w3;
+    size_t g1 = mg_conv2d_n_params(&l->conv), g2 = mg_conv2d_n_params(&l->conv2);
+    size_t g3 = l->has_proj ? mg_conv2d_n_params(&l->proj) : 0;
+    mem->team_grads = g1 > g2 ? g1 : g2;
+    mem->team_grads = mem->team_grads > g3 ? mem->team_grads : g3;
+}
+
+static void preact_init(const mg_layer *l, float *p, float *b, mg_init init, mg_rng *rng)
+{
+    (void)init;
     preact_offsets o = offsets(l);
-    float *p = params + l->p_off, *b = buffers + l->b_off;
     mg_bn2d_init(l->c, p + o.bn1, b);
     mg_conv2d_init_he(&l->conv, p + o.c1, 2.0f, rng);
     mg_bn2d_init(l->oc, p + o.bn2, b + 2 * l->c);
@@ -64,12 +87,13 @@ void mg_preact_init(const mg_layer *l, float *params, float *buffers, mg_rng *rn
     if (l->has_proj) mg_conv2d_init_he(&l->proj, p + o.pj, 1.0f, rng);
 }
 
-void mg_preact_forward(mg_layer *l, const float *params, float *buffers, const float *x, float *y,
-                       int n, int train, const mg_par *par)
+static void preact_forward(mg_layer *l, const mg_fwd_ctx *ctx)
 {
     preact_offsets o = offsets(l);
-    const float *p = params + l->p_off;
-    float *rb = buffers + l->b_off;
+    const float *p = ctx->p, *x = ctx->x;
+    float *rb = ctx->b, *y = ctx->y;
+    int n = ctx->n, train = ctx->train;
+    const mg_par *par = ctx->par;
     int hw = l->h * l->w, ohw = l->oh * l->ow;
     float *a = l->buf[0], *c1 = l->buf[1], *b = l->buf[2];
     float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
@@ -90,12 +114,13 @@ void mg_preact_forward(mg_layer *l, const float *params, float *buffers, const f
 /* grads + off, or NULL when no parameter gradients are wanted */
 static float *grad_at(float *grads, size_t off) { return grads ? grads + off : NULL; }
 
-void mg_preact_backward(const mg_layer *l, const float *params, float *grads, const float *dy,
-                        float *dx, int n, int train, const mg_par *par)
+static void preact_backward(const mg_layer *l, const mg_bwd_ctx *ctx)
 {
     preact_offsets o = offsets(l);
-    const float *p = params + l->p_off;
-    float *g = grad_at(grads, l->p_off);
+    const float *p = ctx->p, *dy = ctx->dy;
+    float *g = ctx->g, *dx = ctx->dx;
+    int n = ctx->n, train = ctx->train;
+    const mg_par *par = ctx->par;
     int hw = l->h * l->w, ohw = l->oh * l->ow;
     const float *a = l->buf[0], *c1 = l->buf[1], *b = l->buf[2];
     float *db = l->buf[3], *dc1 = l->buf[4], *da = l->buf[5], *dap = l->buf[6];
@@ -113,7 +138,28 @@ void mg_preact_backward(const mg_layer *l, const float *params, float *grads, co
     }
     /* bn1 + relu; the parameter gradients are needed even when dx is not
      * (with neither, the kernel returns at once) */
-    mg_par_bn2d_backward(par, l->c, hw, n, p + o.bn1, grad_at(g, o.bn1), l->x, a, st1, da, dx,
+    mg_par_bn2d_backward(par, l->c, hw, n, p + o.bn1, grad_at(g, o.bn1), ctx->x, a, st1, da, dx,
                          train, 1);
     if (dx && !l->has_proj) mg_par_add(par, dx, dy, cin_cnt); /* identity shortcut */
 }
+
+static double preact_flops(const mg_layer *l, int backward, int need_dx)
+{
+    (void)need_dx; /* the block's convolutions need their dx for the block's own layers */
+    double f = mg_conv2d_flops(&l->conv) + mg_conv2d_flops(&l->conv2) +
+               (l->has_proj ? mg_conv2d_flops(&l->proj) : 0.0);
+    return backward ? f * 2.0 : f;
+}
+
+/* The team splits the convolutions by examples and the batch norms by
+ * channels (src/par.c). */
+const mg_layer_ops mg_preact_ops = {
+    .name = "preact",
+    .sizes = preact_sizes,
+    .buffers = preact_buffers,
+    .init = preact_init,
+    .forward = preact_forward,
+    .backward = preact_backward,
+    .flops = preact_flops,
+    .split = MG_SPLIT_BATCH,
+};

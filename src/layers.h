@@ -1,12 +1,21 @@
-/* layers.h - internal: the layer record and the per-kind kernels.
+/* layers.h - internal: the layer record, the layer operations table and the
+ * per-kind entry points.
  *
  * A layer reads its input x (n x in) and writes its own output y (n x out).
- * Backward reads dy (n x out), ACCUMULATES parameter gradients into the
- * model's gradient arena and, when dx is non-NULL, OVERWRITES dx (n x in).
- * Every backward accepts grads == NULL: parameter gradients skipped, only
- * the work that dx needs is done (mg_model_backward_input).
- * Each kind lives in its own file (layer_<kind>.c); model.c dispatches with
- * one switch. */
+ * Backward reads dy (n x out), ACCUMULATES parameter gradients into its
+ * slice of the model's gradient arena and, when dx is non-NULL, OVERWRITES
+ * dx (n x in).  Every backward accepts g == NULL: parameter gradients
+ * skipped, only the work that dx needs is done (mg_model_backward_input);
+ * and dx == NULL: no input gradient (the first layer of a training pass).
+ *
+ * Dispatch: every layer record points at an mg_layer_ops, set when the
+ * architecture is planned (src/arch.c: mg_layer_ops_default(kind), the
+ * table of one object per mg_layer_kind).  model.c only runs the generic
+ * loop through l->ops.  Each kind's ops object lives in the kind's file
+ * (layer_<kind>.c).  A new kind is a new enum value, one entry in the
+ * table and its file; another algorithm for an existing kind (e.g. conv2d
+ * through oneDNN) is another ops object in a file of its own, chosen by
+ * the planner for the layers it suits; nothing in model.c changes. */
 #ifndef MG_LAYERS_H
 #define MG_LAYERS_H
 
@@ -15,11 +24,15 @@
 
 #define MG_LAYER_NBUF 8
 
+typedef struct mg_layer_ops mg_layer_ops;
+
 typedef struct {
     mg_layer_kind kind;
+    const mg_layer_ops *ops; /* how it computes (set by the planner, never NULL) */
     int block;       /* 1..L                                          */
     int in, out;     /* features in / out                            */
-    float param;     /* lrelu slope, dropout p, noise sigma            */
+    float param;     /* lrelu slope, dropout p, noise sigma, bn2d fused ReLU (1) */
+    float gain2;     /* dense, conv2d: He init gain^2 of what follows (1 for the logits) */
     size_t p_off;    /* first trainable parameter in the arenas        */
     size_t n_p;      /* number of trainable parameters                 */
     size_t b_off;    /* first saved buffer (bn running stats)          */
@@ -31,60 +44,120 @@ typedef struct {
     mg_conv2d_shape proj;  /* PREACT: 1x1 projection shortcut (has_proj)     */
     int has_proj;
     mg_pool_shape pool;    /* MAXPOOL / AVGPOOL                              */
-    /* activation arena views (max_batch rows) */
+    /* activation arena views (max_batch rows; sized by ops->buffers) */
     float *y;        /* output, n x out                                 */
-    float *aux;      /* kind-specific: dropout mask (n x out), bn x-hat (n x out) */
-    float *aux2;     /* bn: batch mean and inverse std (2 x out)        */
+    float *aux;      /* mg_layer_mem.aux: dropout mask, bn1d x-hat (n x out); else NULL */
+    float *aux2;     /* 2 x out: bn1d batch mean and inverse std        */
     float *dy;       /* gradient w.r.t. the output, n x out            */
     float *buf[MG_LAYER_NBUF]; /* image layers: per-example / fixed scratch (see layer_preact.c) */
     const float *x;  /* input of the last forward (not owned)          */
 } mg_layer;
 
-/* Extra activation memory of a layer: buf[i] gets per_ex[i] floats per
- * example plus fixed[i] floats; *ws the conv workspace it needs at max_batch. */
-void mg_layer_buffers(const mg_layer *l, int max_batch, size_t per_ex[MG_LAYER_NBUF],
-                      size_t fixed[MG_LAYER_NBUF], size_t *ws);
+/* A forward call.  p, b: the layer's own slices of the parameter and
+ * buffer arenas (n_p, n_b floats; b updated in train mode: running stats).
+ * y is l->y.  rng: for dropout and noise in train mode.  par: the worker
+ * team (par->n == 1: serial). */
+typedef struct {
+    const float *p;
+    float *b;
+    const float *x; /* n x in, read (not owned; also left in l->x)  */
+    float *y;       /* n x out, overwritten                         */
+    int n, train;
+    mg_rng *rng;
+    const mg_par *par;
+} mg_fwd_ctx;
 
-/* Pre-activation residual block (layer_preact.c).  Params: bn1 (2 cin),
- * conv1, bn2 (2 cout), conv2, [proj]; buffers: bn1 running (2 cin), bn2
- * running (2 cout). */
+/* A backward call, after the forward on the same batch.  g: the layer's
+ * slice of the gradient arena, or NULL for no parameter gradients.
+ * overwrite (only ever 1 for ops with MG_LAYER_OVERWRITES_GRADS, and only
+ * with g): g holds stale values, write instead of accumulating; ops
+ * without that flag get g zeroed by the model first. */
+typedef struct {
+    const float *p, *b;
+    float *g;
+    int overwrite;
+    const float *x, *y; /* the forward's input and output (l->x, l->y) */
+    const float *dy;    /* n x out                                     */
+    float *dx;          /* n x in, overwritten; NULL: not wanted       */
+    int n, train;
+    const mg_par *par;
+} mg_bwd_ctx;
+
+/* Activation memory of a layer beyond y, dy and aux2 (2 x out, always),
+ * at max_batch: aux gets aux floats per example; buf[i] per_ex[i] floats
+ * per example plus fixed[i]; ws is the workspace it needs (one shared by
+ * all layers); team_grads the private weight gradient (floats) each
+ * worker w >= 1 needs (the largest conv's parameter count). */
+typedef struct {
+    size_t aux;
+    size_t per_ex[MG_LAYER_NBUF], fixed[MG_LAYER_NBUF];
+    size_t ws;
+    size_t team_grads;
+} mg_layer_mem;
+
+/* How a layer's work is parallelised while the model's worker team is on
+ * (mg_model_set_threads; README, "Threads").  A model starts a team only
+ * when some layer is split by it (BATCH or CHANNELS). */
+typedef enum {
+    MG_SPLIT_SERIAL = 0, /* on the calling thread (OpenBLAS at one thread)         */
+    MG_SPLIT_BLAS,       /* one wide GEMM: OpenBLAS gets the team's thread count
+                            back for the call (the workers idle meanwhile)        */
+    MG_SPLIT_BATCH,      /* the team splits the examples (convolutions)            */
+    MG_SPLIT_CHANNELS    /* the team splits the channels (batch norm 2-d)          */
+} mg_layer_split;
+
+/* flags */
+#define MG_LAYER_OVERWRITES_GRADS 1u /* backward honours mg_bwd_ctx.overwrite */
+
+/* The operations of one kind (or one algorithm for a kind).  Optional
+ * (NULL): sizes (no parameters, no buffers), buffers (none), init
+ * (nothing to initialise), flops (0), detail (none).  Required: name,
+ * forward, backward. */
+struct mg_layer_ops {
+    const char *name; /* as in mg_model_describe */
+    /* Set n_p and n_b from the shape fields (called again after the planner
+     * sets them). */
+    void (*sizes)(mg_layer *l);
+    /* Extra activation memory at max_batch (> 0) into *mem (zeroed by the
+     * caller). */
+    void (*buffers)(const mg_layer *l, int max_batch, mg_layer_mem *mem);
+    /* Fresh parameters p (n_p) and buffers b (n_b); init: --init (dense). */
+    void (*init)(const mg_layer *l, float *p, float *b, mg_init init, mg_rng *rng);
+    void (*forward)(mg_layer *l, const mg_fwd_ctx *c);
+    void (*backward)(const mg_layer *l, const mg_bwd_ctx *c);
+    /* Multiply-adds x 2 per example: the forward pass, or (backward) the
+     * backward pass, need_dx 0 when the input gradient is not formed
+     * (the first layer). */
+    double (*flops)(const mg_layer *l, int backward, int need_dx);
+    /* The shape or parameter after the name in mg_model_describe, e.g.
+     * "(0.5)" (buf[0] = '\0' for none). */
+    void (*detail)(const mg_layer *l, char *buf, size_t len);
+    mg_layer_split split;
+    unsigned flags;
+};
+
+/* One ops object per kind, each in its kind's file. */
+extern const mg_layer_ops mg_dense_ops;   /* layer_dense.c   */
+extern const mg_layer_ops mg_bn1d_ops;    /* layer_bn1d.c    */
+extern const mg_layer_ops mg_relu_ops;    /* layer_act.c     */
+extern const mg_layer_ops mg_lrelu_ops;
+extern const mg_layer_ops mg_tanh_ops;
+extern const mg_layer_ops mg_dropout_ops; /* layer_dropout.c */
+extern const mg_layer_ops mg_noise_ops;
+extern const mg_layer_ops mg_conv2d_ops;  /* layer_conv2d.c  */
+extern const mg_layer_ops mg_bn2d_ops;    /* layer_bn2d.c    */
+extern const mg_layer_ops mg_maxpool_ops; /* layer_pool.c    */
+extern const mg_layer_ops mg_avgpool_ops;
+extern const mg_layer_ops mg_gap_ops;
+extern const mg_layer_ops mg_preact_ops;  /* layer_preact.c  */
+
+/* Pre-activation residual block (layer_preact.c): set its three conv
+ * shapes, image sizes, in, out, n_p and n_b.  Params: bn1 (2 cin), conv1,
+ * bn2 (2 cout), conv2, [proj]; buffers: bn1 running (2 cin), bn2 running
+ * (2 cout). */
 mg_status mg_preact_setup(mg_layer *l, int cin, int h, int w, int cout, int stride);
-void mg_preact_init(const mg_layer *l, float *params, float *buffers, mg_rng *rng);
-void mg_preact_forward(mg_layer *l, const float *params, float *buffers, const float *x, float *y,
-                       int n, int train, const mg_par *par);
-/* grads NULL: every sub-kernel gets NULL, only dx is computed. */
-void mg_preact_backward(const mg_layer *l, const float *params, float *grads, const float *dy,
-                        float *dx, int n, int train, const mg_par *par);
 
-/* Parameter and buffer counts of a layer (set n_p, n_b). */
-void mg_layer_sizes(mg_layer *l);
-/* Activation floats needed per example (y, aux, dy) and per layer (aux2). */
-size_t mg_layer_act_per_example(const mg_layer *l);
-
-void mg_dense_init(const mg_layer *l, float *params, mg_init init, float gain2, mg_rng *rng);
-void mg_dense_forward(const mg_layer *l, const float *params, const float *x, float *y, int n);
-/* accumulate = 0: the parameter gradients are OVERWRITTEN instead (saves
- * zeroing the arena and reading it back inside the GEMM).  grads NULL: no
- * dW, db (accumulate ignored), only dx. */
-void mg_dense_backward(const mg_layer *l, const float *params, float *grads, const float *x,
-                       const float *dy, float *dx, int n, int accumulate);
-
-void mg_bn1d_init(const mg_layer *l, float *params, float *buffers);
-void mg_bn1d_forward(mg_layer *l, const float *params, float *buffers, const float *x,
-                     float *y, int n, int train);
-void mg_bn1d_backward(const mg_layer *l, const float *params, float *grads,
-                      const float *buffers, const float *dy, float *dx, int n, int train);
 #define MG_BN_EPS 1e-5f
 #define MG_BN_MOMENTUM 0.1f
-
-void mg_act_forward(mg_layer_kind kind, float slope, const float *x, float *y, size_t count);
-void mg_act_backward(mg_layer_kind kind, float slope, const float *x, const float *y,
-                     const float *dy, float *dx, size_t count);
-
-/* Dropout (p) and Gaussian noise (sigma): identity when train == 0. */
-void mg_dropout_forward(float p, const float *x, float *y, float *mask, size_t count, int train,
-                        mg_rng *rng);
-void mg_dropout_backward(const float *mask, const float *dy, float *dx, size_t count, int train);
-void mg_noise_forward(float sigma, const float *x, float *y, size_t count, int train, mg_rng *rng);
 
 #endif

@@ -17,7 +17,7 @@ static int conv_share(const conv_job *j, int w, int nw, int *lo, size_t *in, siz
 {
     const mg_conv2d_shape *s = j->s;
     int hi;
-    mg_pool_share(j->n, w, nw, lo, &hi);
+    mg_team_share(j->n, w, nw, lo, &hi);
     *in = (size_t)s->cin * s->h * s->w;
     *out = (size_t)s->cout * s->ho * s->wo;
     return hi - *lo;
@@ -51,7 +51,7 @@ static void conv_bwd_part(void *ctx, int w, int nw)
 
 static int serial(const mg_par *par, int items)
 {
-    return !par->pool || par->n < 2 || items < 2;
+    return !par->team || par->n < 2 || items < 2;
 }
 
 void mg_par_conv_forward(const mg_par *par, const mg_conv2d_shape *s, const float *params,
@@ -62,7 +62,7 @@ void mg_par_conv_forward(const mg_par *par, const mg_conv2d_shape *s, const floa
         return;
     }
     conv_job j = {.par = par, .s = s, .params = params, .x = x, .y = y, .n = n};
-    mg_pool_run(par->pool, conv_fwd_part, &j);
+    mg_team_run(par->team, conv_fwd_part, &j);
 }
 
 void mg_par_conv_backward(const mg_par *par, const mg_conv2d_shape *s, const float *params,
@@ -77,7 +77,7 @@ void mg_par_conv_backward(const mg_par *par, const mg_conv2d_shape *s, const flo
     MG_ASSERT(!grads || np <= par->gbuf_n);
     conv_job j = {
         .par = par, .s = s, .params = params, .x = x, .dy = dy, .grads = grads, .dx = dx, .n = n};
-    mg_pool_run(par->pool, conv_bwd_part, &j);
+    mg_team_run(par->team, conv_bwd_part, &j);
     if (!grads) return; /* input gradient only: no private buffers to add */
     /* fixed order: worker 0's share is already in grads */
     int used = n < par->n ? n : par->n;
@@ -99,7 +99,7 @@ static void bn_part(void *ctx, int w, int nw)
 {
     const bn_job *j = ctx;
     int lo, hi;
-    mg_pool_share(j->c, w, nw, &lo, &hi);
+    mg_team_share(j->c, w, nw, &lo, &hi);
     if (hi == lo) return;
     if (j->bwd)
         mg_bn2d_backward_channels(j->c, lo, hi, j->hw, j->n, j->params, j->grads, j->x, j->y,
@@ -115,7 +115,7 @@ static void bn_run(const mg_par *par, bn_job *j)
     if (serial(par, j->c))
         bn_part(j, 0, 1);
     else
-        mg_pool_run(par->pool, bn_part, j);
+        mg_team_run(par->team, bn_part, j);
 }
 
 void mg_par_bn2d_forward(const mg_par *par, int c, int hw, int n, const float *params,
@@ -156,9 +156,9 @@ static void add_part(void *ctx, int w, int nw)
 void mg_par_add(const mg_par *par, float *y, const float *x, size_t count)
 {
     add_job j = {y, x, count};
-    if (!par->pool || par->n < 2 || count < 4096) {
+    if (!par->team || par->n < 2 || count < 4096) {
         add_part(&j, 0, 1);
         return;
     }
-    mg_pool_run(par->pool, add_part, &j);
+    mg_team_run(par->team, add_part, &j);
 }

@@ -8,7 +8,7 @@
  * given --threads (and differ from another thread count only by float
  * rounding of that final sum).
  *
- * With par->pool == NULL (or one worker) every call is the plain kernel on
+ * With par->team == NULL (or one worker) every call is the plain kernel on
  * ws[0].  The caller keeps OpenBLAS at one thread while a team runs.
  *
  * Backward calls take grads == NULL for no parameter gradients (the input
@@ -18,11 +18,11 @@
 #define MG_PAR_H
 
 #include "conv.h"
-#include "pool.h"
+#include "team.h"
 
 typedef struct {
-    mg_pool *pool;               /* NULL: serial                                   */
-    int n;                       /* workers (mg_pool_size)                         */
+    mg_team *team;               /* NULL: serial                                   */
+    int n;                       /* workers (mg_team_size)                         */
     float *ws[MG_MAX_WORKERS];   /* conv workspace of each worker                  */
     float *gbuf[MG_MAX_WORKERS]; /* w >= 1: private weight gradient, gbuf_n floats */
     size_t gbuf_n;

@@ -1,4 +1,4 @@
-/* test_team.c - the worker team of the image layers (src/pool.c, src/par.c,
+/* test_team.c - the worker team of the image layers (src/team.c, src/par.c,
  * mg_model_set_threads): every worker runs exactly once per run, shares
  * partition the items, a team gives the serial answer up to float rounding
  * (forward, parameter and input gradients, the input-only backward, running
@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "mixgeo.h"
-#include "pool.h"
+#include "team.h"
 
 typedef struct {
     int visits[MG_MAX_WORKERS];
@@ -30,29 +30,29 @@ static void visit(void *ctx, int w, int n)
     v->nseen[w] = n;
 }
 
-static void test_pool_runs_every_worker_once(void **s)
+static void test_team_runs_every_worker_once(void **s)
 {
     (void)s;
     for (int n = 1; n <= 4; n++) {
-        mg_pool *p;
-        assert_int_equal(mg_pool_create(n, &p), MG_OK);
-        assert_int_equal(mg_pool_size(p), n);
+        mg_team *p;
+        assert_int_equal(mg_team_create(n, &p), MG_OK);
+        assert_int_equal(mg_team_size(p), n);
         visit_ctx v;
         memset(&v, 0, sizeof v);
-        for (int r = 0; r < 500; r++) mg_pool_run(p, visit, &v);
+        for (int r = 0; r < 500; r++) mg_team_run(p, visit, &v);
         for (int w = 0; w < MG_MAX_WORKERS; w++) {
             assert_int_equal(v.visits[w], w < n ? 500 : 0);
             if (w < n) assert_int_equal(v.nseen[w], n);
         }
-        mg_pool_free(p);
+        mg_team_free(p);
     }
-    mg_pool *p;
-    assert_int_equal(mg_pool_create(MG_MAX_WORKERS + 1, &p), MG_ERR_CONFIG);
+    mg_team *p;
+    assert_int_equal(mg_team_create(MG_MAX_WORKERS + 1, &p), MG_ERR_CONFIG);
     assert_null(p);
-    mg_pool_free(NULL);
+    mg_team_free(NULL);
 }
 
-static void test_pool_share(void **s)
+static void test_team_share(void **s)
 {
     (void)s;
     for (int count = 0; count < 40; count++) {
@@ -60,7 +60,7 @@ static void test_pool_share(void **s)
             int next = 0;
             for (int w = 0; w < n; w++) {
                 int lo, hi;
-                mg_pool_share(count, w, n, &lo, &hi);
+                mg_team_share(count, w, n, &lo, &hi);
                 assert_int_equal(lo, next);
                 assert_true(hi - lo == count / n || hi - lo == count / n + 1);
                 next = hi;
@@ -188,8 +188,8 @@ static void test_team_mlp_stays_serial(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pool_runs_every_worker_once),
-        cmocka_unit_test(test_pool_share),
+        cmocka_unit_test(test_team_runs_every_worker_once),
+        cmocka_unit_test(test_team_share),
         cmocka_unit_test(test_team_matches_serial),
         cmocka_unit_test(test_team_bit_identical),
         cmocka_unit_test(test_team_mlp_stays_serial),

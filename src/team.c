@@ -1,15 +1,15 @@
-/* pool.c - a fixed team of worker threads (see pool.h).
+/* team.c - a fixed team of worker threads (see team.h).
  *
  * One mutex and two condition variables: the caller bumps a generation
  * counter and broadcasts `go`; each worker runs its share and the last one
  * to finish signals `done`.  A run costs two wake-ups (~10-50 us), small
  * against the convolutions it splits (milliseconds each). */
-#include "pool.h"
+#include "team.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
-struct mg_pool {
+struct mg_team {
     int n;
     pthread_t th[MG_MAX_WORKERS];
     int started; /* threads created (n - 1 when all went well)   */
@@ -18,18 +18,18 @@ struct mg_pool {
     unsigned long gen; /* bumped for every run                          */
     int pending;       /* workers 1..n-1 still running the current run  */
     int quit;
-    mg_pool_fn fn;
+    mg_team_fn fn;
     void *ctx;
 };
 
 typedef struct {
-    mg_pool *p;
+    mg_team *p;
     int w;
 } worker_arg;
 
 static void *worker_main(void *arg)
 {
-    mg_pool *p = ((worker_arg *)arg)->p;
+    mg_team *p = ((worker_arg *)arg)->p;
     int w = ((worker_arg *)arg)->w;
     free(arg);
     unsigned long seen = 0;
@@ -41,7 +41,7 @@ static void *worker_main(void *arg)
             return NULL;
         }
         seen = p->gen;
-        mg_pool_fn fn = p->fn;
+        mg_team_fn fn = p->fn;
         void *ctx = p->ctx;
         pthread_mutex_unlock(&p->mu);
         fn(ctx, w, p->n);
@@ -51,14 +51,14 @@ static void *worker_main(void *arg)
     }
 }
 
-mg_status mg_pool_create(int n, mg_pool **out)
+mg_status mg_team_create(int n, mg_team **out)
 {
     MG_ASSERT(out && n >= 1);
     *out = NULL;
     if (n > MG_MAX_WORKERS)
         return mg_fail(MG_ERR_CONFIG, "threads: at most %d (got %d)", MG_MAX_WORKERS, n);
-    mg_pool *p = calloc(1, sizeof *p);
-    if (!p) return mg_fail(MG_ERR_NOMEM, "out of memory for the thread pool");
+    mg_team *p = calloc(1, sizeof *p);
+    if (!p) return mg_fail(MG_ERR_NOMEM, "out of memory for the worker team");
     p->n = n;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
@@ -66,13 +66,13 @@ mg_status mg_pool_create(int n, mg_pool **out)
     for (int w = 1; w < n; w++) {
         worker_arg *a = malloc(sizeof *a);
         if (!a) {
-            mg_pool_free(p);
-            return mg_fail(MG_ERR_NOMEM, "out of memory for the thread pool");
+            mg_team_free(p);
+            return mg_fail(MG_ERR_NOMEM, "out of memory for the worker team");
         }
         a->p = p, a->w = w;
         if (pthread_create(&p->th[w], NULL, worker_main, a)) {
             free(a);
-            mg_pool_free(p);
+            mg_team_free(p);
             return mg_fail(MG_ERR_IO, "could not start worker thread %d of %d", w, n);
         }
         p->started = w;
@@ -81,12 +81,12 @@ mg_status mg_pool_create(int n, mg_pool **out)
     return MG_OK;
 }
 
-int mg_pool_size(const mg_pool *p)
+int mg_team_size(const mg_team *p)
 {
     return p ? p->n : 1;
 }
 
-void mg_pool_run(mg_pool *p, mg_pool_fn fn, void *ctx)
+void mg_team_run(mg_team *p, mg_team_fn fn, void *ctx)
 {
     if (!p || p->n == 1) {
         fn(ctx, 0, 1);
@@ -105,7 +105,7 @@ void mg_pool_run(mg_pool *p, mg_pool_fn fn, void *ctx)
     pthread_mutex_unlock(&p->mu);
 }
 
-void mg_pool_free(mg_pool *p)
+void mg_team_free(mg_team *p)
 {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
@@ -119,7 +119,7 @@ void mg_pool_free(mg_pool *p)
     free(p);
 }
 
-void mg_pool_share(int count, int w, int n, int *lo, int *hi)
+void mg_team_share(int count, int w, int n, int *lo, int *hi)
 {
     int q = count / n, r = count % n;
     *lo = w * q + (w < r ? w : r);

@@ -1,8 +1,8 @@
-/* pool.h - internal: a fixed team of worker threads for the image layers.
+/* team.h - internal: a fixed team of worker threads for the image layers.
  *
- * mg_pool_run(p, fn, ctx) calls fn(ctx, w, n) once for every worker
+ * mg_team_run(p, fn, ctx) calls fn(ctx, w, n) once for every worker
  * w = 0..n-1 (w = 0 on the calling thread) and returns when all have
- * finished.  The team is created once (mg_pool_create) and sleeps between
+ * finished.  The team is created once (mg_team_create) and sleeps between
  * runs.  Which worker does which share is fixed by w, so results never
  * depend on scheduling.
  *
@@ -10,28 +10,28 @@
  * of --threads workers only around the image kernels, and OpenBLAS at one
  * thread while they run, so the process never has more than --threads
  * threads computing at once. */
-#ifndef MG_POOL_H
-#define MG_POOL_H
+#ifndef MG_TEAM_H
+#define MG_TEAM_H
 
 #include "mixgeo.h"
 
 #define MG_MAX_WORKERS 16
 
-typedef struct mg_pool mg_pool;
-typedef void (*mg_pool_fn)(void *ctx, int w, int n);
+typedef struct mg_team mg_team;
+typedef void (*mg_team_fn)(void *ctx, int w, int n);
 
 /* n workers (1..MG_MAX_WORKERS): n - 1 threads are started.  MG_ERR_NOMEM /
  * MG_ERR_IO (thread creation failed) with a message. */
-mg_status mg_pool_create(int n, mg_pool **out);
-int mg_pool_size(const mg_pool *p);
-void mg_pool_run(mg_pool *p, mg_pool_fn fn, void *ctx);
-void mg_pool_free(mg_pool *p); /* NULL is fine */
+mg_status mg_team_create(int n, mg_team **out);
+int mg_team_size(const mg_team *p);
+void mg_team_run(mg_team *p, mg_team_fn fn, void *ctx);
+void mg_team_free(mg_team *p); /* NULL is fine */
 
 /* blas.c: set OpenBLAS to n threads for a while without changing the count
  * asked for through mg_set_threads; returns the count it had. */
 int mg_blas_threads_swap(int n);
 
 /* The share [*lo, *hi) of worker w out of n over count items (balanced). */
-void mg_pool_share(int count, int w, int n, int *lo, int *hi);
+void mg_team_share(int count, int w, int n, int *lo, int *hi);
 
 #endif
