@@ -499,6 +499,13 @@ grep -q '^- Manifold Mixup 1 ± 0 > No mixup – → \*\*no data\*\* (no finishe
 awk -F'\t' '$1 == "cells" && ($3 != 1 || $4 != 1) { exit 1 }' "$O/claims.tsv" ||
     fail "claim cells: expected 1 cell holding and 1 failing"
 grep -q '^### Claim up-spiral: holds' "$O/REPORT.md" || fail "REPORT.md lacks the claim section"
+# the summary's Measured column shows the relation the data show
+grep -q '^| \[up-spiral\].* | Manifold Mixup 2.1 > No mixup 1.1 |$' "$O/REPORT.md" ||
+    fail "summary: a claim that holds does not read 'Manifold Mixup 2.1 > No mixup 1.1'"
+grep -q '^| \[down-spiral\].* | Manifold Mixup 2.1 > No mixup 1.1 (expected <) |$' "$O/REPORT.md" ||
+    fail "summary: a claim that does not hold does not show the measured relation and the expected one"
+grep -q '^| \[noisy\].* ≈ .*(expected >) |$' "$O/REPORT.md" ||
+    fail "summary: an inconclusive claim does not read '≈ ... (expected >)'"
 grep -q '(figures/curves.png)' "$O/REPORT.md" || fail "REPORT.md lacks the claim's figure link"
 grep -q 'Manifold Mixup 2.1 ± 0.14 > No mixup 1.1 ± 0.14: difference 1, noise margin 0.28' "$O/REPORT.md" ||
     fail "REPORT.md lacks the numbers of a check"

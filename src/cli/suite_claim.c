@@ -32,6 +32,20 @@ const char *sx_cmp_text(cli_suite_cmp c)
     return names[c];
 }
 
+/* The relation the data show between A and B, for the claims' summary: the
+ * expected one when the comparison holds, "≈" when it is inside the noise,
+ * the sign of the difference of the means when it does not hold, "vs"
+ * without data. */
+static const char *measured_rel(cli_suite_cmp c, sx_verdict v, sx_agg a, sx_agg b)
+{
+    switch (v) {
+    case SX_HOLDS: return sx_cmp_text(c);
+    case SX_INCONCLUSIVE: return "≈";
+    case SX_FAILS: return a.mean < b.mean ? "<" : a.mean > b.mean ? ">" : "=";
+    default: return "vs";
+    }
+}
+
 /* A number >= lo from key (default def). */
 static int claim_number(cli_suite *s, const cli_suite_output *o, const char *key, double def,
                         double lo, double *out)
@@ -504,12 +518,14 @@ void sx_claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, sx_claim_eva
                             sx_fmt_g(br.f, a.mean, 3);
                         }
                     }
-                    fprintf(br.f, " %s %s", sx_cmp_text(cl->cmps[q]),
-                            operand_label(s, cl, B, each));
+                    const char *rel = measured_rel(cl->cmps[q], v, a, b);
+                    fprintf(br.f, " %s %s", rel, operand_label(s, cl, B, each));
                     if (B->kind != 1) {
                         fputc(' ', br.f);
                         sx_fmt_g(br.f, b.mean, 3);
                     }
+                    if (strcmp(rel, sx_cmp_text(cl->cmps[q])))
+                        fprintf(br.f, " (expected %s)", sx_cmp_text(cl->cmps[q]));
                 }
             }
             first_sub = 0;
