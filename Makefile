@@ -189,6 +189,7 @@ bench: all
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 	@echo "== bench/bench_python.py"; PYTHONPATH=python MIXGEO_LIB=$(abspath $(B))/libmganalysis.so \
 	  MIXGEO=$(abspath $(PROG)) $(PYTHON) bench/bench_python.py
+	@echo "== bench/bench_torch.py"; MIXGEO=$(abspath $(PROG)) $(PYTHON) bench/bench_torch.py
 
 # Install: DESTDIR stages (packaging), PREFIX is where it will live.  Every
 # public header (all but *_internal.h) goes into $(INCLUDEDIR), the directory
