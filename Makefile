@@ -245,14 +245,22 @@ demo: deps
 # Every shipped suite (experiments/*.suite but the test suite): train,
 # analyse, report.  QUICK=1: the suites' small budgets, into results/paper-quick
 # (so a quick run never overwrites full results).  JOBS: runs in parallel.
+# The full budget takes longer than one machine lives: the text records of
+# finished runs (no checkpoints; experiments/records.sh) are kept in
+# $(PAPER_DIR)/records/ and committed with the report; `make paper` restores
+# them first, so finished runs are skipped, and packs them again after the
+# runs.  FRESH=1: ignore the records and train everything.
 PAPER_SUITES ?= $(filter-out experiments/tiny.suite,$(sort $(wildcard experiments/*.suite)))
 JOBS ?= 2
 PAPER_DIR = results/paper$(if $(filter 1 yes true,$(QUICK)),-quick)
 PAPER_FLAGS = --root $(PAPER_DIR) $(if $(filter 1 yes true,$(QUICK)),--quick)
+RECORDS = sh experiments/records.sh
 paper: deps
 	@$(MAKE) --no-print-directory $(PROG)
 	@test -n "$(PAPER_SUITES)" || { echo "make paper: no experiments/*.suite"; exit 1; }
-	@$(PROG) suite run -j $(JOBS) $(PAPER_FLAGS) $(PAPER_SUITES); st=$$?; \
+	@$(if $(filter 1 yes true,$(FRESH)),,$(RECORDS) unpack $(PAPER_DIR) $(PAPER_DIR)/records &&) \
+	  $(PROG) suite run -j $(JOBS) $(PAPER_FLAGS) $(PAPER_SUITES); st=$$?; \
+	  $(RECORDS) pack $(PAPER_DIR) $(PAPER_DIR)/records || st=1; \
 	  [ $$st -eq 130 ] && exit 130; \
 	  $(PROG) suite report $(PAPER_FLAGS) --combined $(PAPER_DIR)/REPORT.md $(PAPER_SUITES) || st=1; \
 	  $(PROG) suite status -q $(PAPER_FLAGS) $(PAPER_SUITES); \
