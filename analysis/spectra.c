@@ -1,7 +1,10 @@
 /* spectra.c - per-class singular value spectra: streaming blocked QR
- * (qr-stream mode) or kept rows decomposed at the end (rows mode).
+ * (qr-stream mode) or kept rows decomposed at the end (rows mode).  This file
+ * holds the API, rows mode and the reference qr-stream kernel; the fast
+ * qr-stream kernel (the default) is in spectra_fast.c and stores a second
+ * stream in the lower triangle of R (spectra_internal.h).
  *
- * Storage: every R (per class, pooled) is p x p COLUMN-major (LAPACK's native
+ * Reference storage: every R (per class, pooled) is p x p COLUMN-major (LAPACK's native
  * layout) with its strict lower triangle kept at zero and only its first r
  * rows possibly non-zero.  The work matrix W is column-major with leading
  * dimension cap: the stacked matrices are assembled in it and factorised or
@@ -17,35 +20,13 @@
  * by it (bit-identical results).
  */
 #include "spectra.h"
+#include "spectra_internal.h"
 
 #include <float.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct mg_spectra_acc {
-    mg_spectra_mode mode; /* QR_STREAM or ROWS                                */
-    int classes, p, block_rows;
-    int cap;     /* rows of W                                        */
-    double *W;   /* cap x p, column-major, ld = cap                  */
-    double *tau; /* p                                                */
-    double *sv;  /* p: scratch singular values                       */
-    /* per class */
-    int64_t *n;     /* rows folded into R (rows mode: rows kept)        */
-    int *r;         /* rows of R that may be non-zero (<= p)            */
-    int *pending;   /* rows waiting in buf                              */
-    double *mean;   /* classes x p: mean of the rows folded into R      */
-    double *R;      /* classes x (p x p) column-major                   */
-    double *buf;    /* classes x (block_rows x p) row-major             */
-    double *mu_blk; /* p: scratch block mean                            */
-    /* rows mode */
-    int max_rows;      /* per-class cap, 0 = none                          */
-    float **rows;      /* classes: n[c] x p row-major, room for room[c] rows */
-    int64_t *room;     /* classes                                           */
-    int64_t *skipped;  /* classes: rows beyond the cap                      */
-    int64_t *incoming; /* classes: scratch counts of one add call           */
-};
 
 const char *mg_spectra_mode_name(mg_spectra_mode m)
 {
@@ -111,6 +92,10 @@ void mg_spectra_acc_free(mg_spectra_acc *acc)
     free(acc->R);
     free(acc->buf);
     free(acc->mu_blk);
+    free(acc->n1);
+    free(acc->mean1);
+    free(acc->diag1);
+    for (int w = 0; w < MG_SP_WORKERS; w++) free(acc->ws[w]);
     if (acc->rows)
         for (int c = 0; c < acc->classes; c++) free(acc->rows[c]);
     free(acc->rows);
@@ -204,8 +189,16 @@ mg_status mg_spectra_acc_create(int classes, int p, int block_rows, mg_spectra_a
     a->R = calloc((size_t)classes * pp, sizeof(double));
     a->buf = malloc((size_t)classes * block_rows * p * sizeof(double));
     a->mu_blk = malloc((size_t)p * sizeof(double));
+    a->n1 = calloc((size_t)classes, sizeof(int64_t));
+    a->mean1 = calloc((size_t)classes * p, sizeof(double));
+    a->diag1 = calloc((size_t)classes * p, sizeof(double));
+    int ws_ok = 1;
+    for (int w = 0; w < MG_SP_WORKERS; w++) {
+        a->ws[w] = malloc(mg_sp_fast_ws_doubles(classes, p, block_rows) * sizeof(double));
+        ws_ok = ws_ok && a->ws[w];
+    }
     if (!a->W || !a->tau || !a->sv || !a->n || !a->r || !a->pending || !a->mean || !a->R ||
-        !a->buf || !a->mu_blk) {
+        !a->buf || !a->mu_blk || !a->n1 || !a->mean1 || !a->diag1 || !ws_ok) {
         mg_spectra_acc_free(a);
         return mg_fail(MG_ERR_NOMEM, "spectra: out of memory for %d classes x %d dims", classes, p);
     }
@@ -214,7 +207,7 @@ mg_status mg_spectra_acc_create(int classes, int p, int block_rows, mg_spectra_a
 }
 
 /* LAPACKE info -> status. */
-static mg_status lapack_status(lapack_int info, const char *routine, const char *what, int cls)
+mg_status mg_sp_lapack_status(lapack_int info, const char *routine, const char *what, int cls)
 {
     if (info == 0) return MG_OK;
     if (info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR)
@@ -240,7 +233,7 @@ static mg_status qr_into(double *W, int ld, int rows, int p, double *tau, double
                          const char *what, int cls)
 {
     lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, rows, p, W, ld, tau);
-    mg_status st = lapack_status(info, "dgeqrf", what, cls);
+    mg_status st = mg_sp_lapack_status(info, "dgeqrf", what, cls);
     if (st != MG_OK) return st;
     int r = imin(rows, p);
     for (int j = 0; j < p; j++) {
@@ -255,14 +248,14 @@ static mg_status qr_into(double *W, int ld, int rows, int p, double *tau, double
 }
 
 /* Singular values of W's first `rows` rows (destroyed) into sv (min(rows, p)). */
-static mg_status svd_values(double *W, int ld, int rows, int p, double *sv, const char *what,
-                            int cls)
+mg_status mg_sp_svd_values(double *W, int ld, int rows, int p, double *sv, const char *what,
+                           int cls)
 {
     if (rows == 0) return MG_OK;
     double u_dummy = 0, vt_dummy = 0;
     lapack_int info =
         LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', rows, p, W, ld, sv, &u_dummy, 1, &vt_dummy, 1);
-    return lapack_status(info, "dgesdd", what, cls);
+    return mg_sp_lapack_status(info, "dgesdd", what, cls);
 }
 
 /* Fold the pending rows of class c into R_c. */
@@ -339,7 +332,7 @@ static mg_status flush_class(mg_spectra_acc *a, int c)
         for (int i = 0; i < n; i++) {                                                              \
             int c = y[i];                                                                          \
             if (acc->pending[c] == acc->block_rows) { /* full: fold it in first */                 \
-                mg_status st = flush_class(acc, c);                                                \
+                mg_status st = acc->reference ? flush_class(acc, c) : mg_sp_fast_flush(acc, c);    \
                 if (st != MG_OK) return st;                                                        \
             }                                                                                      \
             double *dst = acc->buf + ((size_t)c * acc->block_rows + acc->pending[c]) * p;          \
@@ -424,7 +417,7 @@ void mg_spectra_result_free(mg_spectra_result *r)
     free(r);
 }
 
-static size_t align8(size_t x)
+size_t mg_sp_align8(size_t x)
 {
     return (x + 7) & ~(size_t)7;
 }
@@ -432,10 +425,10 @@ static size_t align8(size_t x)
 /* The head of a result laid out in mem (the struct, the class array, then
  * doubles from mem + head): counts, mode and the three p-vectors mean,
  * s_within, s_total.  Returns the doubles after those three. */
-static double *result_head(char *mem, size_t head, int C, int p, int64_t N, mg_spectra_mode mode)
+double *mg_sp_result_head(char *mem, size_t head, int C, int p, int64_t N, mg_spectra_mode mode)
 {
     mg_spectra_result *res = (mg_spectra_result *)mem;
-    res->cls = (mg_class_spectrum *)(mem + align8(sizeof(mg_spectra_result)));
+    res->cls = (mg_class_spectrum *)(mem + mg_sp_align8(sizeof(mg_spectra_result)));
     double *d = (double *)(mem + head);
     res->classes = C;
     res->p = p;
@@ -464,11 +457,12 @@ static mg_status finish_stream(mg_spectra_acc *acc, mg_spectra_result **out)
         int ns = (int)(acc->n[c] < p ? acc->n[c] : p);
         nd += 2 * (size_t)ns + p + (size_t)p * p;
     }
-    size_t head = align8(sizeof(mg_spectra_result)) + align8((size_t)C * sizeof(mg_class_spectrum));
+    size_t head = mg_sp_align8(sizeof(mg_spectra_result)) +
+                  mg_sp_align8((size_t)C * sizeof(mg_class_spectrum));
     char *mem = calloc(1, head + nd * sizeof(double));
     if (!mem) return mg_fail(MG_ERR_NOMEM, "spectra: out of memory for the result");
     mg_spectra_result *res = (mg_spectra_result *)mem;
-    double *d = result_head(mem, head, C, p, N, MG_SPECTRA_QR_STREAM);
+    double *d = mg_sp_result_head(mem, head, C, p, N, MG_SPECTRA_QR_STREAM);
 
     double *W = acc->W, *sv = acc->sv;
     for (int c = 0; c < C; c++) {
@@ -492,7 +486,7 @@ static mg_status finish_stream(mg_spectra_acc *acc, mg_spectra_result **out)
         if (cs->n == 0) continue;
 
         load_R(W, ld, R, r, p);
-        if ((st = svd_values(W, ld, r, p, sv, "centred", c)) != MG_OK) goto fail;
+        if ((st = mg_sp_svd_values(W, ld, r, p, sv, "centred", c)) != MG_OK) goto fail;
         memcpy(cs->s_centred, sv, (size_t)cs->ns * sizeof(double));
 
         /* uncentred: X^T X = R^T R + n mu mu^T, so X has the singular values
@@ -501,7 +495,7 @@ static mg_status finish_stream(mg_spectra_acc *acc, mg_spectra_result **out)
         load_R(W, ld, R, r, p);
         double sn = sqrt((double)cs->n);
         for (int j = 0; j < p; j++) W[(size_t)j * ld + r] = sn * mu[j];
-        if ((st = svd_values(W, ld, r + 1, p, sv, "uncentred", c)) != MG_OK) goto fail;
+        if ((st = mg_sp_svd_values(W, ld, r + 1, p, sv, "uncentred", c)) != MG_OK) goto fail;
         memcpy(cs->s_uncentred, sv, (size_t)cs->ns * sizeof(double));
     }
     if (N == 0) {
@@ -537,7 +531,7 @@ static mg_status finish_stream(mg_spectra_acc *acc, mg_spectra_result **out)
         }
     }
     load_R(W, ld, RW, rw, p);
-    if ((st = svd_values(W, ld, rw, p, sv, "pooled within", -1)) != MG_OK) {
+    if ((st = mg_sp_svd_values(W, ld, rw, p, sv, "pooled within", -1)) != MG_OK) {
         free(RW);
         goto fail;
     }
@@ -554,7 +548,7 @@ static mg_status finish_stream(mg_spectra_acc *acc, mg_spectra_result **out)
         rows++;
     }
     free(RW);
-    if ((st = svd_values(W, ld, rows, p, sv, "pooled total", -1)) != MG_OK) goto fail;
+    if ((st = mg_sp_svd_values(W, ld, rows, p, sv, "pooled total", -1)) != MG_OK) goto fail;
     memcpy(res->s_total, sv, (size_t)res->ns_total * sizeof(double));
     *out = res;
     return MG_OK;
@@ -577,7 +571,7 @@ static mg_status svd_triangle(const double *T, int ld, int k, double *work, doub
         memcpy(dst, T + (size_t)j * ld, (size_t)(j + 1) * sizeof(double));
         memset(dst + j + 1, 0, (size_t)(k - j - 1) * sizeof(double));
     }
-    return svd_values(work, k, k, k, sv, what, cls);
+    return mg_sp_svd_values(work, k, k, k, sv, what, cls);
 }
 
 /* The centred rows of a class as columns of A (p x m, column-major, ld),
@@ -641,7 +635,7 @@ static mg_spectra_result *rows_layout(char *mem, const mg_spectra_acc *acc, size
     float *f = (float *)((double *)(mem + head) + nd);
     int64_t N = 0;
     for (int c = 0; c < C; c++) N += acc->n[c];
-    double *d = result_head(mem, head, C, p, N, MG_SPECTRA_ROWS);
+    double *d = mg_sp_result_head(mem, head, C, p, N, MG_SPECTRA_ROWS);
     for (int c = 0; c < C; c++) {
         mg_class_spectrum *cs = &res->cls[c];
         cs->n = acc->n[c];
@@ -675,7 +669,8 @@ static mg_status finish_rows(mg_spectra_acc *acc, mg_spectra_result **out)
         nd += 2 * (size_t)ns + p;
         nf += (size_t)acc->n[c] * p;
     }
-    size_t head = align8(sizeof(mg_spectra_result)) + align8((size_t)C * sizeof(mg_class_spectrum));
+    size_t head = mg_sp_align8(sizeof(mg_spectra_result)) +
+                  mg_sp_align8((size_t)C * sizeof(mg_class_spectrum));
     if ((double)nf * sizeof(float) + (double)nd * sizeof(double) > (double)SIZE_MAX / 2)
         return mg_fail(MG_ERR_NOMEM, "spectra: result too large");
     char *mem = calloc(1, head + nd * sizeof(double));
@@ -744,7 +739,7 @@ static mg_status finish_rows(mg_spectra_acc *acc, mg_spectra_result **out)
             double sn = sqrt((double)n);
             for (int j = 0; j < p; j++) A[(size_t)(m - 1) * p + j] = sn * cs->mean[j];
             lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, p, m, A, p, tau);
-            st = lapack_status(info, "dgeqrf", "class rows", c);
+            st = mg_sp_lapack_status(info, "dgeqrf", "class rows", c);
             if (st == MG_OK) st = svd_triangle(A, p, m - 1, sq, sv, "centred", c);
             if (st == MG_OK) memcpy(cs->s_centred, sv, (size_t)cs->ns * sizeof(double));
             if (st == MG_OK) st = svd_triangle(A, p, m, sq, sv, "uncentred", c);
@@ -758,12 +753,12 @@ static mg_status finish_rows(mg_spectra_acc *acc, mg_spectra_result **out)
             list[0] = c;
             if ((st = fold_rows(acc, list, 1, mu, Wk, ldw, tau, T, &r, "class rows", c))) goto done;
             load_R(Wk, ldw, T, r, p);
-            if ((st = svd_values(Wk, ldw, r, p, sv, "centred", c))) goto done;
+            if ((st = mg_sp_svd_values(Wk, ldw, r, p, sv, "centred", c))) goto done;
             memcpy(cs->s_centred, sv, (size_t)cs->ns * sizeof(double));
             load_R(Wk, ldw, T, r, p);
             double sn = sqrt((double)n);
             for (int j = 0; j < p; j++) Wk[(size_t)j * ldw + r] = sn * cs->mean[j];
-            if ((st = svd_values(Wk, ldw, r + 1, p, sv, "uncentred", c))) goto done;
+            if ((st = mg_sp_svd_values(Wk, ldw, r + 1, p, sv, "uncentred", c))) goto done;
             memcpy(cs->s_uncentred, sv, (size_t)cs->ns * sizeof(double));
         }
     }
@@ -794,7 +789,7 @@ static mg_status finish_rows(mg_spectra_acc *acc, mg_spectra_result **out)
             for (int j = 0; j < p; j++) A[(size_t)col * p + j] = sn * (mu[c][j] - res->mean[j]);
         }
         lapack_int info = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, p, m, A, p, tau);
-        if ((st = lapack_status(info, "dgeqrf", "pooled", -1))) goto done;
+        if ((st = mg_sp_lapack_status(info, "dgeqrf", "pooled", -1))) goto done;
         /* keep only the triangle: T = R (m x m), then free A */
         T = malloc(sizeof(double) * (size_t)m * m);
         if (!T) {
@@ -820,7 +815,7 @@ static mg_status finish_rows(mg_spectra_acc *acc, mg_spectra_result **out)
         if ((st = fold_rows(acc, list, nl, mu, Wk, ldw, tau, T, &r, "pooled within", -1)))
             goto done;
         load_R(Wk, ldw, T, r, p);
-        if ((st = svd_values(Wk, ldw, r, p, sv, "pooled within", -1))) goto done;
+        if ((st = mg_sp_svd_values(Wk, ldw, r, p, sv, "pooled within", -1))) goto done;
         memcpy(res->s_within, sv, (size_t)res->ns_within * sizeof(double));
         load_R(Wk, ldw, T, r, p);
         int rows = r;
@@ -829,7 +824,7 @@ static mg_status finish_rows(mg_spectra_acc *acc, mg_spectra_result **out)
             double sn = sqrt((double)acc->n[c]);
             for (int j = 0; j < p; j++) Wk[(size_t)j * ldw + rows] = sn * (mu[c][j] - res->mean[j]);
         }
-        if ((st = svd_values(Wk, ldw, rows, p, sv, "pooled total", -1))) goto done;
+        if ((st = mg_sp_svd_values(Wk, ldw, rows, p, sv, "pooled total", -1))) goto done;
         memcpy(res->s_total, sv, (size_t)res->ns_total * sizeof(double));
     }
 done:
@@ -865,7 +860,21 @@ mg_status mg_spectra_acc_finish(mg_spectra_acc *acc, mg_spectra_result **out)
 {
     MG_ASSERT(acc && out);
     *out = NULL;
-    return acc->mode == MG_SPECTRA_ROWS ? finish_rows(acc, out) : finish_stream(acc, out);
+    if (acc->mode == MG_SPECTRA_ROWS) return finish_rows(acc, out);
+    /* the fast finish once the fast kernel has streamed a block; before that
+     * (every class within one block) the reference one, whose results the
+     * small-data fixtures (tests/regress) pin down */
+    return acc->streamed ? mg_sp_fast_finish(acc, out) : finish_stream(acc, out);
+}
+
+mg_status mg_spectra_acc_use_reference(mg_spectra_acc *acc, int reference)
+{
+    MG_ASSERT(acc);
+    for (int c = 0; c < acc->classes; c++)
+        if (acc->n[c] > 0 || (acc->pending && acc->pending[c] > 0))
+            return mg_fail(MG_ERR_CONFIG, "spectra: the kernel can only be chosen before any row");
+    acc->reference = reference != 0;
+    return MG_OK;
 }
 
 /* ---------------------------------------------------------------- summaries */

@@ -22,7 +22,10 @@
  *    [R_c ; sqrt(n_c) mu_c^T] (uncentred), of R_W = qr([R_1; ...; R_C])
  *    (pooled within) and of [R_W ; sqrt(n_c) (mu_c - mu)^T rows] (pooled
  *    total).  Memory: classes * p * (p + block_rows) doubles plus one work
- *    matrix, whatever the number of rows.
+ *    matrix, whatever the number of rows (the fast kernel, see
+ *    mg_spectra_acc_use_reference, adds 2 work matrices of
+ *    p (p + max(block_rows, p + classes) + 2) doubles and, during finish,
+ *    classes * p^2 doubles for the merged triangles).
  *
  *  rows (wide layers, e.g. the 12544-dim stage outputs of a convolutional
  *    net, where classes * p^2 doubles would not fit): the rows themselves
@@ -54,7 +57,9 @@
  * Conventions: input rows are row-major (n x p); labels are int32 in
  * 0..classes-1 (a label outside that range is a runtime error, MG_ERR_CONFIG,
  * and nothing of that batch is added).  Singular values are in descending
- * order.  Parallelism only through OpenBLAS threads (mg_set_threads).
+ * order.  Parallelism: OpenBLAS threads (mg_set_threads) in rows mode and
+ * the reference kernel; the fast qr-stream kernel runs two workers of one
+ * OpenBLAS thread each instead (see mg_spectra_acc_use_reference).
  */
 #ifndef MG_SPECTRA_H
 #define MG_SPECTRA_H
@@ -122,6 +127,27 @@ mg_status mg_spectra_acc_create_cfg(int classes, int p, const mg_spectra_config 
                                     mg_spectra_acc **out);
 /* The resolved mode of an accumulator (never MG_SPECTRA_AUTO). */
 mg_spectra_mode mg_spectra_acc_mode(const mg_spectra_acc *acc);
+/* qr-stream kernels: 0 = fast (the default), 1 = reference (the plain
+ * algorithm: one triangle per class updated by dgeqrf of [R; block;
+ * correction row], the pooled factor by dgeqrf of stacked triangles, every
+ * dgesdd in turn with OpenBLAS's own threads); the tests and benchmarks
+ * compare the two.  Only before the first row is added (MG_ERR_CONFIG
+ * otherwise); no effect in rows mode.
+ *
+ * The fast kernel keeps two streams per class (the first and second half
+ * of every full block, each with its own triangle, mean and count, stored
+ * together in the class's p x p array) and folds a half block into its
+ * triangle with one triangular-pentagonal QR (dtpqrt: 2 m p^2 flops
+ * instead of the 2 (p + m) p^2 of a QR of the stacked matrix).  The two
+ * halves, the per-class work of finish (the last partial block, the merge
+ * of the two streams, the two SVDs), the pairwise tree of the pooled
+ * merges and the two pooled SVDs run on two workers with OpenBLAS at one
+ * thread each when mg_get_threads() >= 2, in turn otherwise.  The split of
+ * the work is fixed (by halves and by class index, never by timing), so the
+ * results are bit-identical run to run and for any thread count.  Until a
+ * class has had a full block, nothing differs from the reference (finish
+ * runs the reference code), so small data gives the reference's bits. */
+mg_status mg_spectra_acc_use_reference(mg_spectra_acc *acc, int reference);
 void mg_spectra_acc_free(mg_spectra_acc *acc);
 
 /* Add n states X (n x p, row-major) with labels y (n), any mix of classes.
