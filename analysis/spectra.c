@@ -112,6 +112,7 @@ static mg_status create_rows(int classes, int p, int block_rows, int max_rows, m
     mg_spectra_acc *a = calloc(1, sizeof *a);
     if (!a) return mg_fail(MG_ERR_NOMEM, "spectra: out of memory");
     a->mode = MG_SPECTRA_ROWS;
+    a->parts = MG_SPECTRA_ALL;
     a->classes = classes;
     a->p = p;
     a->block_rows = block_rows;
@@ -175,6 +176,7 @@ mg_status mg_spectra_acc_create(int classes, int p, int block_rows, mg_spectra_a
     if (!a) return mg_fail(MG_ERR_NOMEM, "spectra: out of memory");
     size_t pp = (size_t)p * p;
     a->mode = MG_SPECTRA_QR_STREAM;
+    a->parts = MG_SPECTRA_ALL;
     a->classes = classes;
     a->p = p;
     a->block_rows = block_rows;
@@ -856,15 +858,44 @@ done:
     return MG_OK;
 }
 
+mg_status mg_spectra_acc_set_parts(mg_spectra_acc *acc, unsigned parts)
+{
+    MG_ASSERT(acc);
+    if (parts == 0 || (parts & ~MG_SPECTRA_ALL))
+        return mg_fail(MG_ERR_CONFIG, "spectra: parts must be a non-empty mask of centred, "
+                                      "uncentred and pooled (got %#x)", parts);
+    acc->parts = parts;
+    return MG_OK;
+}
+
+static void fill_nan(double *v, int n)
+{
+    for (int i = 0; i < n; i++) v[i] = NAN;
+}
+
 mg_status mg_spectra_acc_finish(mg_spectra_acc *acc, mg_spectra_result **out)
 {
     MG_ASSERT(acc && out);
     *out = NULL;
-    if (acc->mode == MG_SPECTRA_ROWS) return finish_rows(acc, out);
-    /* the fast finish once the fast kernel has streamed a block; before that
-     * (every class within one block) the reference one, whose results the
-     * small-data fixtures (tests/regress) pin down */
-    return acc->streamed ? mg_sp_fast_finish(acc, out) : finish_stream(acc, out);
+    mg_status st;
+    if (acc->mode == MG_SPECTRA_ROWS)
+        st = finish_rows(acc, out);
+    else /* the fast finish once the fast kernel has streamed a block; before
+          * that (every class within one block) the reference one, whose
+          * results the small-data fixtures (tests/regress) pin down */
+        st = acc->streamed ? mg_sp_fast_finish(acc, out) : finish_stream(acc, out);
+    if (st != MG_OK) return st;
+    /* the parts not asked for read NaN whichever path ran */
+    mg_spectra_result *r = *out;
+    for (int c = 0; c < r->classes; c++) {
+        if (!(acc->parts & MG_SPECTRA_CENTRED)) fill_nan(r->cls[c].s_centred, r->cls[c].ns);
+        if (!(acc->parts & MG_SPECTRA_UNCENTRED)) fill_nan(r->cls[c].s_uncentred, r->cls[c].ns);
+    }
+    if (!(acc->parts & MG_SPECTRA_POOLED)) {
+        fill_nan(r->s_within, r->ns_within);
+        fill_nan(r->s_total, r->ns_total);
+    }
+    return MG_OK;
 }
 
 mg_status mg_spectra_acc_use_reference(mg_spectra_acc *acc, int reference)

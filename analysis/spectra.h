@@ -150,6 +150,19 @@ mg_spectra_mode mg_spectra_acc_mode(const mg_spectra_acc *acc);
 mg_status mg_spectra_acc_use_reference(mg_spectra_acc *acc, int reference);
 void mg_spectra_acc_free(mg_spectra_acc *acc);
 
+/* Which spectra finish computes (a mask, default MG_SPECTRA_ALL): the
+ * per-class centred values, the per-class uncentred values, the two pooled
+ * spectra.  The means, counts and R are always there.  A part left out
+ * costs nothing in the fast qr-stream finish (each is one SVD per class or
+ * two pooled ones: asking for the centred spectra alone does 10 SVDs of
+ * 10 classes instead of 22) and its values are NaN in the result, in every
+ * mode.  MG_ERR_CONFIG for an empty or unknown mask. */
+#define MG_SPECTRA_CENTRED 1u
+#define MG_SPECTRA_UNCENTRED 2u
+#define MG_SPECTRA_POOLED 4u
+#define MG_SPECTRA_ALL 7u
+mg_status mg_spectra_acc_set_parts(mg_spectra_acc *acc, unsigned parts);
+
 /* Add n states X (n x p, row-major) with labels y (n), any mix of classes.
  * The rows are copied (qr-stream: converted to double; rows: kept as
  * float32, up to the per-class cap); X and y are not kept.

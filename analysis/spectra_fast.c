@@ -262,13 +262,15 @@ typedef struct {
     sp_status status;
 } finish_ctx;
 
-/* Centred SVD of T (p x p) and uncentred of [T; sqrt(n) mu^T] via ws->B. */
+/* Centred SVD of T (p x p) and uncentred of [T; sqrt(n) mu^T] via ws->B,
+ * those of the two that parts asks for. */
 static mg_status class_svds(const double *T, int p, int64_t n, const double *mu, const sp_ws *ws,
-                            mg_class_spectrum *cs, int c)
+                            unsigned parts, mg_class_spectrum *cs, int c)
 {
     const int ld = p + 1;
     mg_status st;
     for (int pass = 0; pass < 2; pass++) {
+        if (!(parts & (pass ? MG_SPECTRA_UNCENTRED : MG_SPECTRA_CENTRED))) continue;
         for (int j = 0; j < p; j++)
             memcpy(ws->B + (size_t)j * ld, T + (size_t)j * p, p * sizeof(double));
         if (pass == 1) {
@@ -321,7 +323,7 @@ static mg_status finish_class(finish_ctx *x, int c, const sp_ws *ws)
     }
     for (int i = 0; i < p; i++) /* row-major copy of the column-major triangle */
         for (int j = i; j < p; j++) cs->R[(size_t)i * p + j] = T[(size_t)j * p + i];
-    return class_svds(T, p, n, cs->mean, ws, cs, c);
+    return class_svds(T, p, n, cs->mean, ws, acc->parts, cs, c);
 }
 
 static void classes_job(void *p, int w)
@@ -425,7 +427,7 @@ mg_status mg_sp_fast_finish(mg_spectra_acc *acc, mg_spectra_result **out)
             for (int j = 0; j < p; j++) res->mean[j] += (double)res->cls[c].n * res->cls[c].mean[j];
         for (int j = 0; j < p; j++) res->mean[j] /= (double)N;
         /* pairwise tree: (list[0], list[1]), (list[2], list[3]), ... */
-        while (st == MG_OK && x.nl > 1) {
+        while (st == MG_OK && (acc->parts & MG_SPECTRA_POOLED) && x.nl > 1) {
             x.np = x.nl / 2;
             for (int j = 0; j < x.np; j++) x.pa[j] = x.list[2 * j], x.pb[j] = x.list[2 * j + 1];
             sp_run(tree_job, &x);
@@ -434,7 +436,7 @@ mg_status mg_sp_fast_finish(mg_spectra_acc *acc, mg_spectra_result **out)
             for (int j = 0; j < x.nl; j += 2) x.list[k++] = x.list[j];
             x.nl = k;
         }
-        if (st == MG_OK) {
+        if (st == MG_OK && (acc->parts & MG_SPECTRA_POOLED)) {
             sp_run(pooled_job, &x);
             st = sp_result(&x.status);
         }

@@ -37,6 +37,7 @@ struct mg_spectra_acc {
     double *mu_blk; /* p: scratch block mean                            */
     /* fast qr-stream kernel (see the top of this file) */
     int reference;             /* 1: reference kernels only                */
+    unsigned parts;            /* MG_SPECTRA_* parts finish computes       */
     int streamed;              /* a full block went through the fast kernel */
     int64_t *n1;               /* classes: rows of stream 1                 */
     double *mean1;             /* classes x p: mean of stream 1             */

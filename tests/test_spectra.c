@@ -438,6 +438,8 @@ static void test_finish_then_continue(void **state)
  * rank-5 signal with scales 10 .. 1e-3 + noise 1e-4), fed in batches of 37
  * mixed rows with block rows `block`, by the fast (reference = 0) or the
  * reference kernel; drop_row >= 0 leaves that row out. */
+static unsigned g_parts = MG_SPECTRA_ALL; /* run_kernel's mg_spectra_acc_set_parts */
+
 static mg_spectra_result *run_kernel(int reference, int classes, int p, int block, int n,
                                      int drop_row)
 {
@@ -468,6 +470,7 @@ static mg_spectra_result *run_kernel(int reference, int classes, int p, int bloc
     mg_spectra_acc *acc;
     assert_int_equal(mg_spectra_acc_create(classes, p, block, &acc), MG_OK);
     assert_int_equal(mg_spectra_acc_use_reference(acc, reference), MG_OK);
+    assert_int_equal(mg_spectra_acc_set_parts(acc, g_parts), MG_OK);
     for (int i = 0; i < m; i += 37) {
         int b = m - i < 37 ? m - i : 37;
         assert_int_equal(mg_spectra_acc_add(acc, X + (size_t)i * p, y + i, b), MG_OK);
@@ -602,6 +605,64 @@ static void test_fast_bit_identical(void **state)
     assert_int_equal(mg_spectra_acc_create(1, 20, 0, &acc), MG_OK);
     assert_int_equal(mg_spectra_acc_add(acc, x, &y, 1), MG_OK);
     assert_int_equal(mg_spectra_acc_use_reference(acc, 1), MG_ERR_CONFIG);
+    mg_spectra_acc_free(acc);
+}
+
+static int all_nan(const double *v, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) k += isnan(v[i]) != 0;
+    return n > 0 && k == n;
+}
+
+/* Parts: what is asked for is bit-identical to the full finish, the rest is
+ * NaN, with the fast kernel (blocks filled) and the reference (they don't). */
+static void test_parts(void **state)
+{
+    (void)state;
+    mg_set_threads(2);
+    const unsigned masks[] = {MG_SPECTRA_CENTRED, MG_SPECTRA_UNCENTRED, MG_SPECTRA_POOLED,
+                              MG_SPECTRA_CENTRED | MG_SPECTRA_POOLED};
+    for (int ref = 0; ref < 2; ref++) {
+        for (int block = 32; block <= 256; block += 224) {
+            g_parts = MG_SPECTRA_ALL;
+            mg_spectra_result *full = run_kernel(ref, 4, 20, block, 700, -1);
+            for (size_t k = 0; k < sizeof masks / sizeof *masks; k++) {
+                g_parts = masks[k];
+                mg_spectra_result *r = run_kernel(ref, 4, 20, block, 700, -1);
+                for (int c = 0; c < 4; c++) {
+                    const mg_class_spectrum *a = &r->cls[c], *b = &full->cls[c];
+                    assert_int_equal(a->ns, b->ns);
+                    assert_true(a->ns > 0);
+                    assert_memory_equal(a->R, b->R, sizeof(double) * 20 * 20);
+                    assert_memory_equal(a->mean, b->mean, sizeof(double) * 20);
+                    if (masks[k] & MG_SPECTRA_CENTRED)
+                        assert_memory_equal(a->s_centred, b->s_centred, sizeof(double) * a->ns);
+                    else
+                        assert_true(all_nan(a->s_centred, a->ns));
+                    if (masks[k] & MG_SPECTRA_UNCENTRED)
+                        assert_memory_equal(a->s_uncentred, b->s_uncentred, sizeof(double) * a->ns);
+                    else
+                        assert_true(all_nan(a->s_uncentred, a->ns));
+                }
+                if (masks[k] & MG_SPECTRA_POOLED) {
+                    assert_memory_equal(r->s_within, full->s_within, sizeof(double) * r->ns_within);
+                    assert_memory_equal(r->s_total, full->s_total, sizeof(double) * r->ns_total);
+                } else {
+                    assert_true(all_nan(r->s_within, r->ns_within));
+                    assert_true(all_nan(r->s_total, r->ns_total));
+                }
+                mg_spectra_result_free(r);
+            }
+            mg_spectra_result_free(full);
+        }
+    }
+    g_parts = MG_SPECTRA_ALL;
+    mg_spectra_acc *acc;
+    assert_int_equal(mg_spectra_acc_create(2, 4, 0, &acc), MG_OK);
+    assert_int_equal(mg_spectra_acc_set_parts(acc, 0), MG_ERR_CONFIG);
+    assert_int_equal(mg_spectra_acc_set_parts(acc, 8), MG_ERR_CONFIG);
+    assert_int_equal(mg_spectra_acc_set_parts(acc, MG_SPECTRA_ALL), MG_OK);
     mg_spectra_acc_free(acc);
 }
 
@@ -1068,6 +1129,7 @@ int main(void)
         cmocka_unit_test(test_finish_then_continue),
         cmocka_unit_test(test_fast_equals_reference),
         cmocka_unit_test(test_fast_bit_identical),
+        cmocka_unit_test(test_parts),
         cmocka_unit_test(test_summary_hand),
         cmocka_unit_test(test_rows_mode_choice),
         cmocka_unit_test(test_rows_equals_stream),

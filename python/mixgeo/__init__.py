@@ -293,7 +293,8 @@ _MODE_DOC = """mode: 'auto' (default), 'qr-stream' or 'rows' (analysis/spectra.h
       max_rows_per_class < p."""
 
 
-def _spectra_result(fn, X, y32, classes, mode, block_rows, max_rows_per_class):
+def _spectra_result(fn, X, y32, classes, mode, block_rows, max_rows_per_class,
+                    parts=None):
     key = mode.replace("_", "-") if isinstance(mode, str) else mode
     if key not in _lib.SPECTRA_MODES:
         _fail(fn, "mode must be one of %s, got %r" % (", ".join(_lib.SPECTRA_MODES), mode))
@@ -306,6 +307,8 @@ def _spectra_result(fn, X, y32, classes, mode, block_rows, max_rows_per_class):
     _check(_L.mg_spectra_acc_create_cfg(classes, p, ctypes.byref(cfg), ctypes.byref(acc)), fn)
     res = ctypes.c_void_p()
     try:
+        if parts is not None:
+            _check(_L.mg_spectra_acc_set_parts(acc, parts), fn)
         add = _L.mg_spectra_acc_add_f64 if X.dtype == np.float64 else _L.mg_spectra_acc_add
         _check(add(acc, _ptr(X), _ptr(y32), n), fn)
         _check(_L.mg_spectra_acc_finish(acc, ctypes.byref(res)), fn)
@@ -332,7 +335,8 @@ def spectra(H, y, classes=None, centred=True, mode="auto", block_rows=0, max_row
     Returns {{c: float64 array}} for every class c present in y (classes
     without examples are left out): min(n_c, p) singular values in descending
     order, computed from the data itself (Householder QR + dgesdd), never
-    from X^T X.  The centred data has rank <= n_c - 1, so when n_c <= p its
+    from X^T X; only the spectra asked for are computed (spectra_full gives
+    every one in a single pass).  The centred data has rank <= n_c - 1, so when n_c <= p its
     last value is 0 up to rounding.
     Errors: InputError (shapes, labels), Error (non-finite value in H:
     MG_ERR_NUMERIC "non-finite value in row i, column j"; LAPACK failure).
@@ -342,7 +346,10 @@ def spectra(H, y, classes=None, centred=True, mode="auto", block_rows=0, max_row
     y32, C = _labels(y, fn, X.shape[0], classes)
     part = _lib.PART_CENTRED if centred else _lib.PART_UNCENTRED
     out = {}
-    with _spectra_result(fn, X, y32, C, mode, block_rows, max_rows_per_class) as r:
+    # only the spectra asked for (the pooled ones and the other centring are
+    # not computed: 10 SVDs for 10 classes instead of 22)
+    parts = _lib.PARTS_CENTRED if centred else _lib.PARTS_UNCENTRED
+    with _spectra_result(fn, X, y32, C, mode, block_rows, max_rows_per_class, parts) as r:
         for c in range(C):
             if r.class_n(c)[0] > 0:
                 out[c] = r.values(part, c)

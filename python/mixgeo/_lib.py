@@ -142,6 +142,7 @@ _PROTOTYPES = {
     "mg_spectra_acc_add": (c_int, [P, P, P, c_int]),
     "mg_spectra_acc_add_f64": (c_int, [P, P, P, c_int]),
     "mg_spectra_acc_finish": (c_int, [P, ctypes.POINTER(c_void_p)]),
+    "mg_spectra_acc_set_parts": (c_int, [P, ctypes.c_uint]),
     "mg_spectra_result_free": (None, [P]),
     "mg_spectrum_summarize": (None, [P, c_int, c_int64, c_int, ctypes.POINTER(SpectrumSummary)]),
     # analysis/theory.h
@@ -285,3 +286,6 @@ def load():
 
 lib, path = load()
 HAVE_ANALYZE = hasattr(lib, "mg_analyze_arrays")
+
+# mg_spectra_acc_set_parts masks (analysis/spectra.h)
+PARTS_CENTRED, PARTS_UNCENTRED, PARTS_POOLED, PARTS_ALL = 1, 2, 4, 7
