@@ -25,7 +25,7 @@ PKGS    := openblas lapacke cmocka libcjson zlib nettle
 DEBPKGS := libopenblas-dev liblapacke-dev libcmocka-dev libcjson-dev \
            zlib1g-dev nettle-dev pkg-config gnuplot-nox dataset-fashion-mnist \
            python3-numpy python3-pytest clang libclang-rt-dev \
-           slurmctld slurmd slurm-client munge
+           slurmctld slurmd slurm-client munge libdnnl-dev
 # What the shared libraries link (and their .pc files require): libmixgeo
 # MG_PKGS; libmganalysis libmixgeo plus every other package of PKGS but the
 # tests' and the program's own (so a package added to PKGS for analysis/ is
@@ -41,7 +41,10 @@ CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN     := -Wall -Wextra -Wshadow
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -Ianalysis -MMD -MP
-LDLIBS   := $(PKG_LIBS) -lm -lpthread
+# oneDNN (src/conv_dnnl.c) has no .pc file; -lgomp: its OpenMP runtime, whose
+# thread count conv_dnnl.c sets.
+DNNL_LIBS := -ldnnl -lgomp
+LDLIBS   := $(PKG_LIBS) $(DNNL_LIBS) -lm -lpthread
 
 # Shared libraries: every library object is compiled with -fPIC, so one set
 # of objects serves the .a and the .so (measured with bench_train's MLP
@@ -50,7 +53,7 @@ LDLIBS   := $(PKG_LIBS) -lm -lpthread
 # time; --as-needed: DT_NEEDED lists only the libraries actually used.
 PIC        := -fPIC
 SO_LDFLAGS  = -shared -Wl,--no-undefined -Wl,--as-needed
-MG_SOLIBS  := $(shell pkg-config --libs $(MG_PKGS) 2>/dev/null) -lm -lpthread
+MG_SOLIBS  := $(shell pkg-config --libs $(MG_PKGS) 2>/dev/null) $(DNNL_LIBS) -lm -lpthread
 ANA_SOLIBS := $(shell pkg-config --libs $(ANA_PKGS) $(MG_PKGS) 2>/dev/null) -lm -lpthread
 
 B ?= build

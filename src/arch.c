@@ -6,6 +6,7 @@
  * per kind); a planner that chooses another algorithm for a layer (e.g. a
  * conv2d through oneDNN) sets l->ops to that object instead. */
 #include "arch.h"
+#include "conv_backend.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -528,6 +529,21 @@ static mg_status build_cnn(mg_plan *pl, const char *arch, const cnn_token *toks,
 
 /* (arch.h)  Every size is checked against the limits of mixgeo.h before it
  * is formed in int arithmetic. */
+/* An activation right after a dense layer in the same block (not the
+ * model's last layer: its gradient then arrives in its own dy) runs in the
+ * dense layer's epilogue (layers.h, mg_layer.fused): the dense layer gets
+ * the pointer, the activation its kind's fused ops. */
+static void fuse_activations(mg_plan *pl)
+{
+    for (int i = 0; i + 2 < pl->nl; i++) {
+        mg_layer *d = &pl->layers[i], *a = &pl->layers[i + 1];
+        const mg_layer_ops *fo = mg_act_fused_ops(a->kind);
+        if (d->ops != &mg_dense_ops || !fo || a->block != d->block || a->in != d->out) continue;
+        d->fused = a;
+        a->ops = fo;
+    }
+}
+
 mg_status mg_plan_arch(mg_plan *pl, const char *arch, const mg_arch_opts *opts)
 {
     mg_arch_opts o = opts ? *opts : mg_arch_opts_default();
@@ -585,6 +601,8 @@ mg_status mg_plan_arch(mg_plan *pl, const char *arch, const mg_arch_opts *opts)
     }
     count_pending(pl);
     pl->first[pl->L + 1] = pl->nl;
+    if (pl->layers) fuse_activations(pl);
+    if (pl->layers) mg_conv_pick_ops(pl->layers, pl->nl); /* oneDNN where it suits */
     if (pl->n_params > (size_t)MG_ARCH_MAX_PARAMS)
         return mg_fail(MG_ERR_CONFIG, "--arch '%s': %zu parameters (at most %ld)", arch,
                        pl->n_params, (long)MG_ARCH_MAX_PARAMS);

@@ -3,6 +3,7 @@
  * layer (mg_conv2d_ops, at the end).  See conv.h for the layout and the
  * algorithms; bench/bench_conv.c measures them. */
 #include "conv.h"
+#include "conv_backend.h"
 #include "layers.h"
 
 #include <math.h>
@@ -1073,19 +1074,19 @@ void mg_conv2d_backward_ref(const mg_conv2d_shape *s, const float *params, float
 
 /* MG_LAYER_CONV2D over l->conv: the team splits the examples (src/par.c),
  * each worker with its own workspace and, w >= 1, its own weight gradient. */
-static void conv2d_sizes(mg_layer *l)
+void mg_conv2d_layer_sizes(mg_layer *l)
 {
     l->n_p = mg_conv2d_n_params(&l->conv);
     l->n_b = 0;
 }
 
-static void conv2d_buffers(const mg_layer *l, int max_batch, mg_layer_mem *mem)
+void mg_conv2d_layer_buffers(const mg_layer *l, int max_batch, mg_layer_mem *mem)
 {
     mem->ws = mg_conv2d_workspace(&l->conv, max_batch);
     mem->team_grads = mg_conv2d_n_params(&l->conv);
 }
 
-static void conv2d_init(const mg_layer *l, float *p, float *b, mg_init init, mg_rng *rng)
+void mg_conv2d_layer_init(const mg_layer *l, float *p, float *b, mg_init init, mg_rng *rng)
 {
     (void)b, (void)init;
     mg_conv2d_init_he(&l->conv, p, l->gain2, rng);
@@ -1101,13 +1102,13 @@ static void conv2d_layer_backward(const mg_layer *l, const mg_bwd_ctx *c)
     mg_par_conv_backward(c->par, &l->conv, c->p, c->g, c->x, c->dy, c->dx, c->n);
 }
 
-static double conv2d_layer_flops(const mg_layer *l, int backward, int need_dx)
+double mg_conv2d_layer_flops(const mg_layer *l, int backward, int need_dx)
 {
     double f = mg_conv2d_flops(&l->conv);
     return backward ? f * (need_dx ? 2.0 : 1.0) : f;
 }
 
-static void conv2d_detail(const mg_layer *l, char *buf, size_t len)
+void mg_conv2d_layer_detail(const mg_layer *l, char *buf, size_t len)
 {
     snprintf(buf, len, "(%d, %dx%d, stride %d)", l->conv.cout, l->conv.kh, l->conv.kw,
              l->conv.stride);
@@ -1115,12 +1116,12 @@ static void conv2d_detail(const mg_layer *l, char *buf, size_t len)
 
 const mg_layer_ops mg_conv2d_ops = {
     .name = "conv2d",
-    .sizes = conv2d_sizes,
-    .buffers = conv2d_buffers,
-    .init = conv2d_init,
+    .sizes = mg_conv2d_layer_sizes,
+    .buffers = mg_conv2d_layer_buffers,
+    .init = mg_conv2d_layer_init,
     .forward = conv2d_layer_forward,
     .backward = conv2d_layer_backward,
-    .flops = conv2d_layer_flops,
-    .detail = conv2d_detail,
+    .flops = mg_conv2d_layer_flops,
+    .detail = mg_conv2d_layer_detail,
     .split = MG_SPLIT_BATCH,
 };

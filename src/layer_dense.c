@@ -1,14 +1,32 @@
 /* layer_dense.c - fully connected layer, y = x W^T + b.
  * params: W (out x in, row-major) then b (out).
  *
- * One wide GEMM per pass (cnn:...-f1024: 3136 x 1024): split MG_SPLIT_BLAS,
- * OpenBLAS's own threads even while the model runs a worker team.  Backward
- * may overwrite stale gradients (MG_LAYER_OVERWRITES_GRADS: beta = 0 in the
- * GEMM saves zeroing the arena and reading it back). */
+ * Split MG_SPLIT_COLUMNS: with the model's worker team each GEMM is cut
+ * into column blocks of 16 floats (whole cache lines), a fixed range per
+ * worker, and OpenBLAS runs at one thread inside each worker's call:
+ *   forward          y[:, lo:hi]  = b[lo:hi] + x W[lo:hi, :]^T   (out features)
+ *   weight gradient  dW[lo:hi, :] (+)= dy[:, lo:hi]^T x,  db[lo:hi] (+)= colsum
+ *   input gradient   dx[:, lo:hi] = dy W[:, lo:hi]               (in features)
+ * Each output element is computed by exactly one worker, over the whole K
+ * in OpenBLAS's own order, so a run is bit-identical for a given team size.
+ * The bias is preloaded into y and the GEMM adds to it (beta = 1), as the
+ * serial layer always did, so the rounding is unchanged.
+ *
+ * Fused activation (l->fused, set by the planner): the forward applies it to
+ * the worker's block of y right after the GEMM (cache-hot) and writes the
+ * activation layer's y; the backward first forms this layer's dy from the
+ * activation's dy on the worker's block of out features, then the weight
+ * gradient on the same block; the input gradient (which needs all of dy)
+ * follows in a second team run.
+ *
+ * Backward may overwrite stale gradients (MG_LAYER_OVERWRITES_GRADS: beta =
+ * 0 in the GEMM saves zeroing the arena and reading it back). */
 #include "layers.h"
 
 #include <math.h>
 #include <string.h>
+
+#define COL_BLOCK 16
 
 static void dense_sizes(mg_layer *l)
 {
@@ -33,33 +51,121 @@ static void dense_init(const mg_layer *l, float *p, float *b, mg_init init, mg_r
     memset(bias, 0, sizeof(float) * l->out);
 }
 
-/* x: n x in, y: n x out */
+/* Worker w's column range [lo, hi) of count columns, in blocks of COL_BLOCK;
+ * returns hi - lo. */
+static int col_share(int count, int w, int nw, int *lo, int *hi)
+{
+    int blocks = (count + COL_BLOCK - 1) / COL_BLOCK, blo, bhi;
+    mg_team_share(blocks, w, nw, &blo, &bhi);
+    *lo = blo * COL_BLOCK;
+    *hi = bhi * COL_BLOCK < count ? bhi * COL_BLOCK : count;
+    return *hi > *lo ? *hi - *lo : 0;
+}
+
+/* Whether a pass over count columns goes on the team (two blocks or more
+ * and a team of two or more). */
+static int on_team(const mg_par *par, int count)
+{
+    return par && par->team && par->n > 1 && count > COL_BLOCK;
+}
+
+typedef struct {
+    const mg_layer *l;
+    const float *W, *b, *x, *dy;
+    float *y, *g, *dx;
+    int n, overwrite;
+} dense_job;
+
+/* x: n x in, y: n x out; the fused activation on the same block */
+static void fwd_part(void *ctx, int w, int nw)
+{
+    const dense_job *j = ctx;
+    const mg_layer *l = j->l;
+    int in = l->in, out = l->out, lo, hi, n = j->n;
+    int cols = col_share(out, w, nw, &lo, &hi);
+    if (!cols) return;
+    for (int i = 0; i < n; i++) memcpy(j->y + (size_t)i * out + lo, j->b + lo, sizeof(float) * cols);
+    mg_sgemm(0, 1, n, cols, in, 1.0f, j->x, in, j->W + (size_t)lo * in, in, 1.0f, j->y + lo, out);
+    if (l->fused) mg_act_forward_block(l->fused, n, cols, j->y + lo, l->fused->y + lo, (size_t)out);
+}
+
 static void dense_forward(mg_layer *l, const mg_fwd_ctx *c)
 {
-    const float *W = c->p, *b = W + (size_t)l->out * l->in;
-    int out = l->out, n = c->n;
-    for (int i = 0; i < n; i++) memcpy(c->y + (size_t)i * out, b, sizeof(float) * out);
-    mg_sgemm(0, 1, n, out, l->in, 1.0f, c->x, l->in, W, l->in, 1.0f, c->y, out);
+    dense_job j = {.l = l, .W = c->p, .b = c->p + (size_t)l->out * l->in, .x = c->x, .y = c->y,
+                   .n = c->n};
+    if (on_team(c->par, l->out))
+        mg_team_run(c->par->team, fwd_part, &j);
+    else
+        fwd_part(&j, 0, 1);
+}
+
+/* The block lo..hi of out features: dy from the fused activation's dy,
+ * then db and dW rows lo..hi.  dy here is this layer's l->dy. */
+static void wgrad_part(void *ctx, int w, int nw)
+{
+    const dense_job *j = ctx;
+    const mg_layer *l = j->l, *a = l->fused;
+    int in = l->in, out = l->out, lo, hi, n = j->n;
+    int cols = col_share(out, w, nw, &lo, &hi);
+    if (!cols) return;
+    if (a) mg_act_backward_block(a, n, cols, a->x + lo, a->y + lo, a->dy + lo, l->dy + lo, (size_t)out);
+    if (!j->g) return;
+    float *dW = j->g, *db = dW + (size_t)out * in;
+    mg_sgemm(1, 0, cols, in, n, 1.0f, j->dy + lo, out, j->x, in, j->overwrite ? 0.0f : 1.0f,
+             dW + (size_t)lo * in, in);
+    if (j->overwrite) memset(db + lo, 0, sizeof(float) * cols);
+    for (int i = 0; i < n; i++) {
+        const float *r = j->dy + (size_t)i * out;
+        for (int k = lo; k < hi; k++) db[k] += r[k];
+    }
+}
+
+/* dx[:, lo:hi] = dy W[:, lo:hi] */
+static void dgrad_part(void *ctx, int w, int nw)
+{
+    const dense_job *j = ctx;
+    const mg_layer *l = j->l;
+    int in = l->in, out = l->out, lo, hi;
+    int cols = col_share(in, w, nw, &lo, &hi);
+    if (cols)
+        mg_sgemm(0, 0, j->n, cols, out, 1.0f, j->dy, out, j->W + lo, in, 0.0f, j->dx + lo, in);
+}
+
+/* Both in one run (no fused activation: dy is complete from the start). */
+static void bwd_part(void *ctx, int w, int nw)
+{
+    const dense_job *j = ctx;
+    wgrad_part(ctx, w, nw);
+    if (j->dx) dgrad_part(ctx, w, nw);
 }
 
 /* dW += dy^T x ; db += colsum(dy) ; dx = dy W (if dx).  With c->overwrite
  * dW and db are overwritten instead.  g NULL: no parameter gradients, only
- * dx. */
+ * dx.  With a fused activation, dy (= l->dy) is formed first from the
+ * activation's dy. */
 static void dense_backward(const mg_layer *l, const mg_bwd_ctx *c)
 {
-    const float *W = c->p;
-    int in = l->in, out = l->out, n = c->n;
-    if (c->g) {
-        float *dW = c->g, *db = dW + (size_t)l->out * l->in;
-        mg_sgemm(1, 0, out, in, n, 1.0f, c->dy, out, c->x, in, c->overwrite ? 0.0f : 1.0f, dW,
-                 in);
-        if (c->overwrite) memset(db, 0, sizeof(float) * out);
-        for (int i = 0; i < n; i++) {
-            const float *r = c->dy + (size_t)i * out;
-            for (int j = 0; j < out; j++) db[j] += r[j];
-        }
+    MG_ASSERT(!l->fused || c->dy == l->dy);
+    dense_job j = {.l = l, .W = c->p, .x = c->x, .dy = c->dy, .g = c->g, .dx = c->dx, .n = c->n,
+                   .overwrite = c->overwrite};
+    const mg_par *par = c->par;
+    int team_w = on_team(par, l->out), team_d = on_team(par, l->in);
+    if (!l->fused && c->g && c->dx && team_w && team_d) {
+        mg_team_run(par->team, bwd_part, &j);
+        return;
     }
-    if (c->dx) mg_sgemm(0, 0, n, in, out, 1.0f, c->dy, out, W, in, 0.0f, c->dx, in);
+    if (l->fused || c->g) {
+        if (team_w)
+            mg_team_run(par->team, wgrad_part, &j);
+        else
+            wgrad_part(&j, 0, 1);
+    }
+    if (c->dx) {
+        if (team_d)
+            mg_team_run(par->team, dgrad_part, &j);
+        else
+            dgrad_part(&j, 0, 1);
+    }
 }
 
 static double dense_flops(const mg_layer *l, int backward, int need_dx)
@@ -75,6 +181,6 @@ const mg_layer_ops mg_dense_ops = {
     .forward = dense_forward,
     .backward = dense_backward,
     .flops = dense_flops,
-    .split = MG_SPLIT_BLAS,
+    .split = MG_SPLIT_COLUMNS,
     .flags = MG_LAYER_OVERWRITES_GRADS,
 };

@@ -12,9 +12,16 @@
  *   buf[6] d a (projection branch); fixed buf[7] = bn1 stats (2 cin) then bn2
  *   stats (2 cout).
  * Params: bn1 gamma, beta (cin each) | conv1 W | bn2 gamma, beta | conv2 W |
- * proj W.  Buffers: bn1 running mean, var | bn2 running mean, var. */
+ * proj W.  Buffers: bn1 running mean, var | bn2 running mean, var.
+ *
+ * Two ops objects: mg_preact_ops runs the three convs on today's kernels
+ * (src/par.c); mg_preact_dnnl_ops (picked by the planner when a conv suits
+ * oneDNN, conv_backend.h) holds an executor per conv in l->impl (NULL for a
+ * conv that stays on today's kernels, e.g. the 1x1 projection). */
+#include "conv_backend.h"
 #include "layers.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -87,6 +94,23 @@ static void preact_init(const mg_layer *l, float *p, float *b, mg_init init, mg_
     if (l->has_proj) mg_conv2d_init_he(&l->proj, p + o.pj, 1.0f, rng);
 }
 
+/* l->impl of mg_preact_dnnl_ops: the executors of conv1, conv2, proj */
+typedef struct {
+    mg_conv_exec *e[3];
+} preact_impl;
+
+void mg_preact_execs(const mg_layer *l, const mg_conv_exec *out[3])
+{
+    const preact_impl *pi = l->impl;
+    for (int k = 0; k < 3; k++) out[k] = pi ? pi->e[k] : NULL;
+}
+
+static mg_conv_exec *exec_of(const mg_layer *l, int k)
+{
+    const preact_impl *pi = l->impl;
+    return pi ? pi->e[k] : NULL;
+}
+
 static void preact_forward(mg_layer *l, const mg_fwd_ctx *ctx)
 {
     preact_offsets o = offsets(l);
@@ -98,13 +122,13 @@ static void preact_forward(mg_layer *l, const mg_fwd_ctx *ctx)
     float *a = l->buf[0], *c1 = l->buf[1], *b = l->buf[2];
     float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
     mg_par_bn2d_forward(par, l->c, hw, n, p + o.bn1, rb, x, a, st1, train, 1);
-    mg_par_conv_forward(par, &l->conv, p + o.c1, a, c1, n);
+    mg_conv_exec_forward(exec_of(l, 0), par, &l->conv, p + o.c1, a, c1, n);
     mg_par_bn2d_forward(par, l->oc, ohw, n, p + o.bn2, rb + 2 * l->c, c1, b, st2, train, 1);
-    mg_par_conv_forward(par, &l->conv2, p + o.c2, b, y, n);
+    mg_conv_exec_forward(exec_of(l, 1), par, &l->conv2, p + o.c2, b, y, n);
     size_t cnt = (size_t)n * l->out;
     if (l->has_proj) {
         float *sc = l->buf[3]; /* the d b slot is free during the forward pass */
-        mg_par_conv_forward(par, &l->proj, p + o.pj, a, sc, n);
+        mg_conv_exec_forward(exec_of(l, 2), par, &l->proj, p + o.pj, a, sc, n);
         mg_par_add(par, y, sc, cnt);
     } else {
         mg_par_add(par, y, x, cnt);
@@ -126,14 +150,17 @@ static void preact_backward(const mg_layer *l, const mg_bwd_ctx *ctx)
     float *db = l->buf[3], *dc1 = l->buf[4], *da = l->buf[5], *dap = l->buf[6];
     const float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
     /* residual branch */
-    mg_par_conv_backward(par, &l->conv2, p + o.c2, grad_at(g, o.c2), b, dy, db, n);
+    mg_conv_exec_backward(exec_of(l, 1), par, &l->conv2, p + o.c2, grad_at(g, o.c2), b, dy, db,
+                          n);
     mg_par_bn2d_backward(par, l->oc, ohw, n, p + o.bn2, grad_at(g, o.bn2), c1, b, st2, db, dc1,
                          train, 1);
-    mg_par_conv_backward(par, &l->conv, p + o.c1, grad_at(g, o.c1), a, dc1, da, n);
+    mg_conv_exec_backward(exec_of(l, 0), par, &l->conv, p + o.c1, grad_at(g, o.c1), a, dc1, da,
+                          n);
     size_t cin_cnt = (size_t)n * l->in;
     if (l->has_proj) {
         /* the shortcut reads a as well: its gradient joins da */
-        mg_par_conv_backward(par, &l->proj, p + o.pj, grad_at(g, o.pj), a, dy, dap, n);
+        mg_conv_exec_backward(exec_of(l, 2), par, &l->proj, p + o.pj, grad_at(g, o.pj), a, dy,
+                              dap, n);
         mg_par_add(par, da, dap, cin_cnt);
     }
     /* bn1 + relu; the parameter gradients are needed even when dx is not
@@ -161,5 +188,41 @@ const mg_layer_ops mg_preact_ops = {
     .forward = preact_forward,
     .backward = preact_backward,
     .flops = preact_flops,
+    .split = MG_SPLIT_BATCH,
+};
+
+static mg_status preact_dnnl_reserve(mg_layer *l, int max_batch, const mg_par *par)
+{
+    preact_impl *pi = l->impl;
+    if (!pi) {
+        pi = calloc(1, sizeof *pi);
+        if (!pi) return MG_OK; /* today's kernels for all three */
+        l->impl = pi;
+    }
+    const mg_conv2d_shape *sh[3] = {&l->conv, &l->conv2, l->has_proj ? &l->proj : NULL};
+    for (int k = 0; k < 3; k++)
+        if (sh[k]) mg_conv_exec_reserve(&pi->e[k], sh[k], max_batch, par);
+    return MG_OK;
+}
+
+static void preact_dnnl_release(mg_layer *l)
+{
+    preact_impl *pi = l->impl;
+    for (int k = 0; pi && k < 3; k++) mg_conv_exec_free(pi->e[k]);
+    free(pi);
+    l->impl = NULL;
+}
+
+/* The same block with its 3x3 convs through oneDNN where they suit. */
+const mg_layer_ops mg_preact_dnnl_ops = {
+    .name = "preact",
+    .sizes = preact_sizes,
+    .buffers = preact_buffers,
+    .init = preact_init,
+    .forward = preact_forward,
+    .backward = preact_backward,
+    .flops = preact_flops,
+    .reserve = preact_dnnl_reserve,
+    .release = preact_dnnl_release,
     .split = MG_SPLIT_BATCH,
 };

@@ -26,7 +26,8 @@
 
 typedef struct mg_layer_ops mg_layer_ops;
 
-typedef struct {
+typedef struct mg_layer mg_layer;
+struct mg_layer {
     mg_layer_kind kind;
     const mg_layer_ops *ops; /* how it computes (set by the planner, never NULL) */
     int block;       /* 1..L                                          */
@@ -51,7 +52,18 @@ typedef struct {
     float *dy;       /* gradient w.r.t. the output, n x out            */
     float *buf[MG_LAYER_NBUF]; /* image layers: per-example / fixed scratch (see layer_preact.c) */
     const float *x;  /* input of the last forward (not owned)          */
-} mg_layer;
+    /* An activation layer whose passes this layer does in its own epilogue
+     * (dense followed by relu/lrelu/tanh in the same block; set by the
+     * planner, which gives that layer the kind's *_fused_ops whose forward
+     * and backward do nothing), or NULL.  The fusing layer writes the
+     * activation's y in its forward and, in its backward, forms its own dy
+     * from the activation's dy, so every layer's y and dy stay what the
+     * unfused passes would give (bit for bit). */
+    mg_layer *fused;
+    /* Per-layer state of an implementation (e.g. a oneDNN primitive),
+     * created by ops->reserve and freed by ops->release; NULL otherwise. */
+    void *impl;
+};
 
 /* A forward call.  p, b: the layer's own slices of the parameter and
  * buffer arenas (n_p, n_b floats; b updated in train mode: running stats).
@@ -96,14 +108,19 @@ typedef struct {
 } mg_layer_mem;
 
 /* How a layer's work is parallelised while the model's worker team is on
- * (mg_model_set_threads; README, "Threads").  A model starts a team only
- * when some layer is split by it (BATCH or CHANNELS). */
+ * (mg_model_set_threads; README, "Threads").  Every model with threads > 1
+ * runs a team; OpenBLAS is at one thread during the passes except inside a
+ * layer split MG_SPLIT_BLAS. */
 typedef enum {
     MG_SPLIT_SERIAL = 0, /* on the calling thread (OpenBLAS at one thread)         */
     MG_SPLIT_BLAS,       /* one wide GEMM: OpenBLAS gets the team's thread count
                             back for the call (the workers idle meanwhile)        */
     MG_SPLIT_BATCH,      /* the team splits the examples (convolutions)            */
-    MG_SPLIT_CHANNELS    /* the team splits the channels (batch norm 2-d)          */
+    MG_SPLIT_CHANNELS,   /* the team splits the channels (batch norm 2-d)          */
+    MG_SPLIT_COLUMNS     /* the team splits a GEMM's output columns (dense: forward
+                            by output features, weight gradient by its rows, input
+                            gradient by input features), OpenBLAS at one thread;
+                            every output element is computed by one worker        */
 } mg_layer_split;
 
 /* flags */
@@ -111,8 +128,8 @@ typedef enum {
 
 /* The operations of one kind (or one algorithm for a kind).  Optional
  * (NULL): sizes (no parameters, no buffers), buffers (none), init
- * (nothing to initialise), flops (0), detail (none).  Required: name,
- * forward, backward. */
+ * (nothing to initialise), flops (0), detail (none), reserve and release
+ * (no per-layer state).  Required: name, forward, backward. */
 struct mg_layer_ops {
     const char *name; /* as in mg_model_describe */
     /* Set n_p and n_b from the shape fields (called again after the planner
@@ -132,6 +149,17 @@ struct mg_layer_ops {
     /* The shape or parameter after the name in mg_model_describe, e.g.
      * "(0.5)" (buf[0] = '\0' for none). */
     void (*detail)(const mg_layer *l, char *buf, size_t len);
+    /* Called by mg_model_reserve for every layer, after its activation
+     * views (y, dy, aux, buf) are assigned for max_batch and the team's
+     * buffers set up (par: the model's team, as the passes will see it;
+     * called again when reserve grows the batch or the thread count
+     * changes).  May create per-layer state in l->impl (e.g. primitives
+     * for a batch size); a failure returns a status with mg_fail's message,
+     * which mg_model_reserve / mg_model_set_threads pass on. */
+    mg_status (*reserve)(mg_layer *l, int max_batch, const mg_par *par);
+    /* Free l->impl (called by mg_model_free, also when reserve never ran
+     * or failed; must accept l->impl == NULL) and set it to NULL. */
+    void (*release)(mg_layer *l);
     mg_layer_split split;
     unsigned flags;
 };
@@ -142,6 +170,11 @@ extern const mg_layer_ops mg_bn1d_ops;    /* layer_bn1d.c    */
 extern const mg_layer_ops mg_relu_ops;    /* layer_act.c     */
 extern const mg_layer_ops mg_lrelu_ops;
 extern const mg_layer_ops mg_tanh_ops;
+/* The same activations fused into the dense layer before them (forward and
+ * backward do nothing: the dense layer's epilogue does the work). */
+extern const mg_layer_ops mg_relu_fused_ops;
+extern const mg_layer_ops mg_lrelu_fused_ops;
+extern const mg_layer_ops mg_tanh_fused_ops;
 extern const mg_layer_ops mg_dropout_ops; /* layer_dropout.c */
 extern const mg_layer_ops mg_noise_ops;
 extern const mg_layer_ops mg_conv2d_ops;  /* layer_conv2d.c  */
@@ -150,6 +183,18 @@ extern const mg_layer_ops mg_maxpool_ops; /* layer_pool.c    */
 extern const mg_layer_ops mg_avgpool_ops;
 extern const mg_layer_ops mg_gap_ops;
 extern const mg_layer_ops mg_preact_ops;  /* layer_preact.c  */
+
+/* The activation of layer a (RELU, LRELU, TANH) on a rows x cols block of
+ * row stride ld: y = f(x) (layer_act.c).  Backward: dx = f'(.) dy, reading
+ * x (relu, lrelu) or y (tanh).  The plain passes and the dense epilogue
+ * both use these, so fused and unfused give the same bits. */
+void mg_act_forward_block(const mg_layer *a, int rows, int cols, const float *x, float *y,
+                          size_t ld);
+void mg_act_backward_block(const mg_layer *a, int rows, int cols, const float *x,
+                           const float *y, const float *dy, float *dx, size_t ld);
+/* The fused ops of an activation kind, or NULL for a kind that cannot be
+ * fused into a dense epilogue. */
+const mg_layer_ops *mg_act_fused_ops(mg_layer_kind kind);
 
 /* Pre-activation residual block (layer_preact.c): set its three conv
  * shapes, image sizes, in, out, n_p and n_b.  Params: bn1 (2 cin), conv1,

@@ -337,6 +337,21 @@ void mg_model_copy_params(mg_model *dst, const mg_model *src);
 mg_status mg_model_set_threads(mg_model *m, int n);
 int mg_model_threads(const mg_model *m);
 
+/* Convolution implementations (README, "Threads"): MG_CONV_BACKEND_AUTO
+ * (default) runs the 3x3 convs with >= 8 input channels (stride 1 or 2)
+ * through oneDNN's direct convolutions in its blocked layout and every
+ * other conv (1x1 projections, the stem) on our im2col / shift + sgemm
+ * kernels; MG_CONV_BACKEND_IM2COL runs all of them on our kernels.  The two
+ * agree up to float rounding.  Process-wide; applies to models created
+ * afterwards (mg_model_create, loading a checkpoint). */
+typedef enum { MG_CONV_BACKEND_AUTO = 0, MG_CONV_BACKEND_IM2COL = 1 } mg_conv_backend;
+void mg_set_conv_backend(mg_conv_backend b);
+mg_conv_backend mg_get_conv_backend(void);
+/* Which implementation m's convs use (after mg_model_reserve), one line
+ * into buf, e.g. "onednn 2.6.3 (jit:avx2, blocked layout) for 5 of 7 convs
+ * (3x3, >= 8 input channels), im2col for the others". */
+void mg_model_conv_backend(const mg_model *m, char *buf, size_t len);
+
 /* Activation memory for batches of up to max_batch examples.  Done once
  * before training; forward calls with n > max_batch trip an assert. */
 mg_status mg_model_reserve(mg_model *m, int max_batch);
@@ -383,6 +398,25 @@ void mg_model_backward(mg_model *m, const float *dlogits, float *dx);
  * dx NULL: nothing to compute, returns at once.  Batch-norm running
  * statistics are never touched by a backward pass. */
 void mg_model_backward_input(mg_model *m, const float *dlogits, float *dx);
+
+/* Per-layer timing, opt-in.  mg_model_profile(m, 1) zeroes the counters and
+ * from then on times every layer's forward and backward call (and the mix
+ * operations at block boundaries) with a monotonic clock; 0 stops timing
+ * (the counters are kept for reading).  Off by default, and then nothing is
+ * timed.  A layer whose work another layer does in the same pass (an
+ * activation fused into the dense layer before it, mg_model_layer_name
+ * "relu (fused)") shows near-zero time: the dense layer's time includes it. */
+typedef struct {
+    double forward_sec, backward_sec; /* wall seconds summed over all calls */
+    long forward_calls, backward_calls;
+} mg_layer_time;
+void mg_model_profile(mg_model *m, int on);
+/* Layer i (0..mg_model_n_layers-1), or i = mg_model_n_layers: the mix
+ * operations (mg_mix_forward/backward inside the model's passes). */
+mg_layer_time mg_model_layer_time(const mg_model *m, int i);
+/* The name of layer i's implementation, as in mg_model_describe ("dense",
+ * "relu", "preact", ...; a static string). */
+const char *mg_model_layer_name(const mg_model *m, int i);
 
 /* The mix op and its exact adjoint on flat states (n x d):
  *   out = lambda*h + (1-lambda)*h[perm]
@@ -524,6 +558,23 @@ void mg_trainer_free(mg_trainer *t);
 mg_status mg_trainer_run(mg_trainer *t, const mg_train_hooks *hooks);
 int mg_trainer_epoch(const mg_trainer *t);  /* epochs finished             */
 int mg_trainer_step(const mg_trainer *t);   /* steps finished in the epoch */
+/* Phase timing of the training steps, opt-in like mg_model_profile (which
+ * mg_trainer_profile switches on and off with it, for the per-layer part):
+ * on = 1 zeroes the sums.  Seconds summed over `steps` steps: batch (copying
+ * the examples, augmentation, drawing the mix, the targets), forward, loss,
+ * backward (with zeroing the gradients), optim (the parameter update). */
+typedef struct {
+    double batch, forward, loss, backward, optim;
+    long steps;
+} mg_train_profile;
+void mg_trainer_profile(mg_trainer *t, int on);
+mg_train_profile mg_trainer_profile_get(const mg_trainer *t);
+/* The profile as a text table into buf (len bytes, always terminated;
+ * truncated when short; 8 KiB holds 60 layers): per layer its index, block,
+ * name, forward and backward ms per step and share of the step time, then
+ * the mix, the trainer's phases and the total.  Returns the length it
+ * needed (as snprintf). */
+size_t mg_trainer_profile_report(const mg_trainer *t, char *buf, size_t len);
 /* Checkpoint: architecture + parameters + buffers + optimiser + progress,
  * written atomically (path.tmp then rename).  Loading restores exactly, so a
  * resumed run is bit-identical to an uninterrupted one. */

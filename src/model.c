@@ -13,10 +13,12 @@
  * and the backward pass applies the exact adjoint, so the gradient reaches
  * both h and h[perm] and every layer before k. */
 #include "arch.h"
+#include "conv_backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct mg_model {
     mg_plan plan;                    /* arch, opts, blocks, layers, arena sizes */
@@ -31,6 +33,8 @@ struct mg_model {
     float *team_mem;                 /* workspaces and gradients of workers 1.. */
     size_t ws_floats;                /* one workspace                   */
     int grads_stale;                 /* zero_grad pending: the next backward overwrites */
+    int profiling;                   /* mg_model_profile on                 */
+    mg_layer_time *prof;             /* nl + 1 (the last: the mix operations) */
     /* the last forward */
     int f_from, f_n, f_train, f_has_mix;
     mg_mix f_mix;
@@ -49,7 +53,10 @@ mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rn
     mg_model *m = calloc(1, sizeof *m);
     if (!m) return mg_fail(MG_ERR_NOMEM, "out of memory creating the model");
     m->plan.layers = calloc((size_t)sz.n_layers, sizeof(mg_layer));
-    if (!m->plan.layers) {
+    m->prof = calloc((size_t)sz.n_layers + 1, sizeof(mg_layer_time));
+    if (!m->plan.layers || !m->prof) {
+        free(m->plan.layers);
+        free(m->prof);
         free(m);
         return mg_fail(MG_ERR_NOMEM, "out of memory creating the model");
     }
@@ -81,12 +88,50 @@ mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rn
 void mg_model_free(mg_model *m)
 {
     if (!m) return;
+    for (int i = 0; m->plan.layers && i < m->plan.nl; i++) {
+        mg_layer *l = &m->plan.layers[i];
+        if (l->ops && l->ops->release) l->ops->release(l);
+    }
     mg_team_free(m->par.team);
     free(m->team_mem);
     free(m->params);
     free(m->act);
     free(m->plan.layers);
+    free(m->prof);
     free(m);
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void mg_model_profile(mg_model *m, int on)
+{
+    MG_ASSERT(m);
+    if (on) memset(m->prof, 0, sizeof(mg_layer_time) * ((size_t)m->plan.nl + 1));
+    m->profiling = on != 0;
+}
+
+mg_layer_time mg_model_layer_time(const mg_model *m, int i)
+{
+    MG_ASSERT(i >= 0 && i <= m->plan.nl);
+    return m->prof[i];
+}
+
+const char *mg_model_layer_name(const mg_model *m, int i)
+{
+    MG_ASSERT(i >= 0 && i < m->plan.nl);
+    return m->plan.layers[i].ops->name;
+}
+
+/* conv_backend.h: the record itself, for mg_model_conv_backend */
+const mg_layer *mg_model_layer_record(const mg_model *m, int i)
+{
+    MG_ASSERT(i >= 0 && i < m->plan.nl);
+    return &m->plan.layers[i];
 }
 
 const char *mg_model_arch(const mg_model *m) { return m->plan.arch; }
@@ -187,20 +232,6 @@ void mg_model_copy_params(mg_model *dst, const mg_model *src)
     memcpy(dst->buffers, src->buffers, sizeof(float) * src->plan.n_buffers);
 }
 
-/* Whether some layer is split by the worker team (MG_SPLIT_BATCH, _CHANNELS).
- * Pooling runs serially and does not count: a net with one always has a
- * conv before it (cnn: and preact: grammars), and a net without conv or
- * batch norm 2-d gains nothing from a team while its dense layers lose
- * OpenBLAS's threads. */
-static int has_team_layers(const mg_model *m)
-{
-    for (int i = 0; i < m->plan.nl; i++) {
-        mg_layer_split sp = m->plan.layers[i].ops->split;
-        if (sp == MG_SPLIT_BATCH || sp == MG_SPLIT_CHANNELS) return 1;
-    }
-    return 0;
-}
-
 /* The extra activation memory of layer l at max_batch (layers.h). */
 static mg_layer_mem layer_mem(const mg_layer *l, int max_batch)
 {
@@ -243,12 +274,24 @@ static mg_status team_buffers(mg_model *m)
     return MG_OK;
 }
 
+/* The layers' reserve hooks (layers.h), once the activation views and the
+ * team's buffers are in place; nothing before the first mg_model_reserve. */
+static mg_status reserve_layers(mg_model *m)
+{
+    for (int i = 0; i < m->plan.nl && m->max_batch > 0; i++) {
+        mg_layer *l = &m->plan.layers[i];
+        if (!l->ops->reserve) continue;
+        mg_status st = l->ops->reserve(l, m->max_batch, &m->par);
+        if (st) return st;
+    }
+    return MG_OK;
+}
+
 mg_status mg_model_set_threads(mg_model *m, int n)
 {
     MG_ASSERT(m);
     if (n < 1) n = 1;
     if (n > MG_MAX_WORKERS) n = MG_MAX_WORKERS;
-    if (!has_team_layers(m)) n = 1; /* MLPs: OpenBLAS's own threads serve best */
     if (n == mg_team_size(m->par.team)) return MG_OK;
     mg_team_free(m->par.team);
     m->par.team = NULL;
@@ -259,7 +302,13 @@ mg_status mg_model_set_threads(mg_model *m, int n)
             return st;
         }
     }
-    return team_buffers(m);
+    mg_status st = team_buffers(m);
+    return st ? st : reserve_layers(m);
+}
+
+mg_team *mg_model_team(const mg_model *m)
+{
+    return m->par.team;
 }
 
 int mg_model_threads(const mg_model *m)
@@ -271,6 +320,7 @@ mg_status mg_model_reserve(mg_model *m, int max_batch)
 {
     MG_ASSERT(max_batch > 0);
     if (max_batch <= m->max_batch) return MG_OK;
+    mg_status st;
     int maxd = 0;
     for (int k = 0; k <= m->plan.L; k++) maxd = m->plan.dims[k] > maxd ? m->plan.dims[k] : maxd;
     size_t B = (size_t)max_batch, total = 0, ws_max = 0;
@@ -309,7 +359,8 @@ mg_status mg_model_reserve(mg_model *m, int max_batch)
     p += ws_max;
     MG_ASSERT((size_t)(p - act) == total);
     m->ws_floats = ws_max;
-    return team_buffers(m);
+    st = team_buffers(m);
+    return st ? st : reserve_layers(m);
 }
 
 /* A layer split MG_SPLIT_BLAS (one wide GEMM) gets OpenBLAS's threads back
@@ -331,7 +382,13 @@ static void layer_forward(mg_model *m, mg_layer *l, const float *x, int n, int t
     mg_fwd_ctx c = {.p = m->params + l->p_off, .b = m->buffers + l->b_off, .x = x, .y = l->y,
                     .n = n, .train = train, .rng = rng, .par = &m->par};
     int old = blas_threads_begin(m, l);
+    double t0 = m->profiling ? mono_now() : 0.0;
     l->ops->forward(l, &c);
+    if (m->profiling) {
+        mg_layer_time *pt = &m->prof[l - m->plan.layers];
+        pt->forward_sec += mono_now() - t0;
+        pt->forward_calls++;
+    }
     blas_threads_end(old);
 }
 
@@ -353,7 +410,13 @@ static void layer_backward(mg_model *m, const mg_layer *l, const float *dy, floa
                     .overwrite = overwrite, .x = l->x, .y = l->y, .dy = dy, .dx = dx, .n = n,
                     .train = train, .par = &m->par};
     int old = blas_threads_begin(m, l);
+    double t0 = m->profiling ? mono_now() : 0.0;
     l->ops->backward(l, &c);
+    if (m->profiling) {
+        mg_layer_time *pt = &m->prof[l - m->plan.layers];
+        pt->backward_sec += mono_now() - t0;
+        pt->backward_calls++;
+    }
     blas_threads_end(old);
 }
 
@@ -374,7 +437,12 @@ const float *mg_model_forward(mg_model *m, int from, const float *x, int n, int 
     const float *cur = x;
     for (int b = from;; b++) {
         if (mix && mix->k == b) {
+            double t0 = m->profiling ? mono_now() : 0.0;
             mg_mix_forward(cur, m->mix_h, n, m->plan.dims[b], mix->lambda, mix->perm);
+            if (m->profiling) {
+                m->prof[m->plan.nl].forward_sec += mono_now() - t0;
+                m->prof[m->plan.nl].forward_calls++;
+            }
             cur = m->mix_h;
         }
         m->state[b] = cur;
@@ -439,9 +507,14 @@ static void backward_pass(mg_model *m, const float *dlogits, float *dx, int want
             else
                 dh = m->plan.layers[m->plan.first[b] - 1].dy;
             if (dh && g) {
+                double t0 = m->profiling ? mono_now() : 0.0;
                 memset(dh, 0, sizeof(float) * (size_t)n * m->plan.dims[b - 1]);
                 mg_mix_backward(m->mix_g, dh, n, m->plan.dims[b - 1], m->f_mix.lambda,
                                 m->f_mix.perm);
+                if (m->profiling) {
+                    m->prof[m->plan.nl].backward_sec += mono_now() - t0;
+                    m->prof[m->plan.nl].backward_calls++;
+                }
             }
             g = dh;
         }

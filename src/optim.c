@@ -8,7 +8,7 @@
  *   g = grad + wd p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
  *   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
  * SGD runs in float like PyTorch's; Adam's per-element arithmetic is in double. */
-#include "mixgeo.h"
+#include "team.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -42,13 +42,15 @@ void mg_optim_free(mg_optim_state *s)
 }
 
 /* Float arithmetic in the order PyTorch uses; branch-free inner loops so
- * that the compiler vectorises them (this pass is memory-bound: p, g, v). */
-static void sgd_step(mg_optim_state *s, const mg_optim_config *c, double lr_d,
-                     float *restrict p, const float *restrict grad)
+ * that the compiler vectorises them (this pass is memory-bound: p, g, v).
+ * Elements [lo, hi). */
+static void sgd_step(const mg_optim_state *s, const mg_optim_config *c, double lr_d,
+                     float *restrict p, const float *restrict grad, size_t lo, size_t hi)
 {
     const float mu = (float)c->momentum, wd = (float)c->weight_decay, lr = (float)lr_d;
-    float *restrict v = s->m;
-    const size_t n = s->n;
+    float *restrict v = s->m + lo;
+    p += lo, grad += lo;
+    const size_t n = hi - lo;
     if (mu == 0.0f) {
         for (size_t i = 0; i < n; i++) p[i] -= lr * (grad[i] + wd * p[i]);
     } else if (s->t == 1) { /* PyTorch initialises the buffer to g */
@@ -74,15 +76,15 @@ static void sgd_step(mg_optim_state *s, const mg_optim_config *c, double lr_d,
     }
 }
 
-static void adam_step(mg_optim_state *s, const mg_optim_config *c, double lr, float *p,
-                      const float *grad)
+static void adam_step(const mg_optim_state *s, const mg_optim_config *c, double lr, float *p,
+                      const float *grad, size_t lo, size_t hi)
 {
     const double b1 = c->beta1, b2 = c->beta2, eps = c->eps, wd = c->weight_decay;
     const double bc1 = 1.0 - pow(b1, (double)s->t);
     const double bc2 = 1.0 - pow(b2, (double)s->t);
     const double step_size = lr / bc1;
     const double sqrt_bc2 = sqrt(bc2);
-    for (size_t i = 0; i < s->n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         double g = (double)grad[i] + wd * (double)p[i];
         double m = b1 * (double)s->m[i] + (1.0 - b1) * g;
         double v = b2 * (double)s->v[i] + (1.0 - b2) * g * g;
@@ -93,19 +95,52 @@ static void adam_step(mg_optim_state *s, const mg_optim_config *c, double lr, fl
     }
 }
 
-void mg_optim_step(mg_optim_state *s, const mg_optim_config *c, double lr, float *params,
-                   const float *grads)
+typedef struct {
+    const mg_optim_state *s;
+    const mg_optim_config *c;
+    double lr;
+    float *p;
+    const float *g;
+} step_job;
+
+/* Worker w's range: blocks of 16 floats (whole cache lines of aligned
+ * arenas), so no two workers write the same line. */
+static void step_part(void *ctx, int w, int nw)
+{
+    const step_job *j = ctx;
+    size_t blocks = (j->s->n + 15) / 16, q = blocks / (size_t)nw, r = blocks % (size_t)nw;
+    size_t uw = (size_t)w, lo = (uw * q + (uw < r ? uw : r)) * 16;
+    size_t hi = lo + (q + (uw < r)) * 16;
+    if (hi > j->s->n) hi = j->s->n;
+    if (hi <= lo) return;
+    if (j->c->kind == MG_OPT_SGD)
+        sgd_step(j->s, j->c, j->lr, j->p, j->g, lo, hi);
+    else
+        adam_step(j->s, j->c, j->lr, j->p, j->g, lo, hi);
+}
+
+/* Below this many parameters a team run costs more than it saves. */
+#define TEAM_MIN_PARAMS 32768
+
+void mg_optim_step_team(mg_optim_state *s, const mg_optim_config *c, double lr, float *params,
+                        const float *grads, mg_team *team)
 {
     MG_ASSERT(s && c && s->m);
     MG_ASSERT(s->n == 0 || (params && grads));
+    MG_ASSERT(c->kind == MG_OPT_SGD || c->kind == MG_OPT_ADAM);
+    MG_ASSERT(c->kind != MG_OPT_ADAM || s->v);
     s->t++;
-    switch (c->kind) {
-    case MG_OPT_SGD: sgd_step(s, c, lr, params, grads); break;
-    case MG_OPT_ADAM:
-        MG_ASSERT(s->v);
-        adam_step(s, c, lr, params, grads);
-        break;
-    }
+    step_job j = {s, c, lr, params, grads};
+    if (team && mg_team_size(team) > 1 && s->n >= TEAM_MIN_PARAMS)
+        mg_team_run(team, step_part, &j);
+    else
+        step_part(&j, 0, 1);
+}
+
+void mg_optim_step(mg_optim_state *s, const mg_optim_config *c, double lr, float *params,
+                   const float *grads)
+{
+    mg_optim_step_team(s, c, lr, params, grads, NULL);
 }
 
 double mg_lr_at(const mg_optim_config *c, int epoch, int step, int steps_per_epoch)

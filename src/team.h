@@ -1,15 +1,17 @@
-/* team.h - internal: a fixed team of worker threads for the image layers.
+/* team.h - internal: a fixed team of worker threads (the model's, for its
+ * layers, and the trainer's optimizer step).
  *
  * mg_team_run(p, fn, ctx) calls fn(ctx, w, n) once for every worker
  * w = 0..n-1 (w = 0 on the calling thread) and returns when all have
- * finished.  The team is created once (mg_team_create) and sleeps between
- * runs.  Which worker does which share is fixed by w, so results never
- * depend on scheduling.
+ * finished.  The team is created once (mg_team_create); between runs a
+ * worker polls an atomic generation counter briefly, then sleeps on a
+ * condition variable (team.c: MG_TEAM_SPIN_NS).  Which worker does which share is
+ * fixed by w, so results never depend on scheduling.
  *
  * Parallelism contract (see README, "Threads"): the model runs its own team
- * of --threads workers only around the image kernels, and OpenBLAS at one
- * thread while they run, so the process never has more than --threads
- * threads computing at once. */
+ * of --threads workers around its layers, and OpenBLAS at one thread while
+ * they run, so the process never has more than --threads threads computing
+ * at once. */
 #ifndef MG_TEAM_H
 #define MG_TEAM_H
 
@@ -33,5 +35,16 @@ int mg_blas_threads_swap(int n);
 
 /* The share [*lo, *hi) of worker w out of n over count items (balanced). */
 void mg_team_share(int count, int w, int n, int *lo, int *hi);
+
+/* model.c: the model's worker team (NULL: one thread), for the trainer's
+ * work outside the model's passes. */
+mg_team *mg_model_team(const mg_model *m);
+
+/* optim.c: mg_optim_step with the elementwise update split over team (NULL
+ * or one worker: serial) in ranges of whole cache lines; every element is
+ * updated by the same arithmetic as mg_optim_step, so the result is
+ * bit-identical to it for any team size. */
+void mg_optim_step_team(mg_optim_state *s, const mg_optim_config *c, double lr, float *params,
+                        const float *grads, mg_team *team);
 
 #endif

@@ -6,8 +6,10 @@
  * everything drawn in global step s (k, lambda, permutation, dropout masks,
  * noise) from (seed, STEP, s).  The only state to save is the position. */
 #include "train_internal.h"
+#include "team.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -241,6 +243,66 @@ void mg_trainer_free(mg_trainer *t)
 int mg_trainer_epoch(const mg_trainer *t) { return t->epoch; }
 int mg_trainer_step(const mg_trainer *t) { return t->step; }
 
+void mg_trainer_profile(mg_trainer *t, int on)
+{
+    MG_ASSERT(t);
+    if (on) memset(&t->prof, 0, sizeof t->prof);
+    t->profiling = on != 0;
+    mg_model_profile(t->m, on);
+}
+
+mg_train_profile mg_trainer_profile_get(const mg_trainer *t)
+{
+    return t->prof;
+}
+
+/* snprintf into buf at *used, counting what did not fit */
+#define REPORT(...)                                                                        \
+    do {                                                                                   \
+        int w_ = snprintf(len > used ? buf + used : NULL, len > used ? len - used : 0,     \
+                          __VA_ARGS__);                                                    \
+        used += w_ > 0 ? (size_t)w_ : 0;                                                   \
+    } while (0)
+
+size_t mg_trainer_profile_report(const mg_trainer *t, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (len) buf[0] = '\0';
+    const mg_train_profile *p = &t->prof;
+    double steps = p->steps > 0 ? (double)p->steps : 1.0, ms = 1e3 / steps;
+    double total = p->batch + p->forward + p->loss + p->backward + p->optim;
+    double share = total > 0.0 ? 100.0 / total : 0.0;
+    const mg_model *m = t->m;
+    int nl = mg_model_n_layers(m);
+    REPORT("# profile: %ld steps of batch %d, %d thread%s; ms per step\n", p->steps, t->batch,
+           mg_model_threads(m), mg_model_threads(m) == 1 ? "" : "s");
+    REPORT("%-5s %5s %-14s %9s %9s %7s\n", "layer", "block", "kind", "fwd_ms", "bwd_ms", "share");
+    double lsum = 0.0;
+    for (int i = 0; i <= nl; i++) {
+        mg_layer_time lt = mg_model_layer_time(m, i);
+        double s = lt.forward_sec + lt.backward_sec;
+        lsum += s;
+        if (i == nl) {
+            REPORT("%-5s %5s %-14s %9.3f %9.3f %6.1f%%\n", "-", "-", "mix", lt.forward_sec * ms,
+                   lt.backward_sec * ms, s * share);
+        } else {
+            REPORT("%-5d %5d %-14s %9.3f %9.3f %6.1f%%\n", i, mg_model_layer(m, i).block,
+                   mg_model_layer_name(m, i), lt.forward_sec * ms, lt.backward_sec * ms, s * share);
+        }
+    }
+    double other = p->forward + p->backward - lsum;
+    REPORT("%-26s %9.3f %9s %6.1f%%\n", "model passes, other", other * ms, "", other * share);
+    REPORT("%-26s %9.3f %9s %6.1f%%\n", "batch assembly", p->batch * ms, "", p->batch * share);
+    REPORT("%-26s %9.3f %9s %6.1f%%\n", "loss", p->loss * ms, "", p->loss * share);
+    REPORT("%-26s %9.3f %9s %6.1f%%\n", "optimizer", p->optim * ms, "", p->optim * share);
+    REPORT("%-26s %9.3f %9s %6.1f%%\n", "step (forward)", p->forward * ms, "",
+           p->forward * share);
+    REPORT("%-26s %9.3f %9s %6.1f%%\n", "step (backward)", p->backward * ms, "",
+           p->backward * share);
+    REPORT("%-26s %9.3f\n", "step total", total * ms);
+    return used;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -288,6 +350,8 @@ static mg_status train_step(mg_trainer *t, double *loss_out)
     int C = mg_model_classes(m);
     int i0 = t->step * t->batch;
     int n = d->n - i0 < t->batch ? d->n - i0 : t->batch;
+    double tp[6] = {0}; /* phase boundaries, when profiling */
+    if (t->profiling) tp[0] = now_seconds();
     for (int i = 0; i < n; i++) {
         int idx = t->order[i0 + i];
         memcpy(t->xb + (size_t)i * d->dim, d->x + (size_t)idx * d->dim, sizeof(float) * d->dim);
@@ -315,7 +379,9 @@ static mg_status train_step(mg_trainer *t, double *loss_out)
     }
     mg_mix_targets(t->yb, n, C, lam, mixp ? t->perm : NULL, t->tb);
     memcpy(t->saved_buffers, mg_model_buffers(m), sizeof(float) * mg_model_n_buffers(m));
+    if (t->profiling) tp[1] = now_seconds();
     const float *z = mg_model_forward(m, 0, t->xb, n, 1, mixp, &r);
+    if (t->profiling) tp[2] = now_seconds();
     double loss = mg_loss(t->cfg.loss, z, t->tb, n, C, t->dz);
     if (!isfinite(loss)) {
         memcpy(mg_model_buffers(m), t->saved_buffers, sizeof(float) * mg_model_n_buffers(m));
@@ -327,10 +393,22 @@ static mg_status train_step(mg_trainer *t, double *loss_out)
         const float *ti = t->tb + (size_t)i * C;
         t->ep_correct += argmax(z + (size_t)i * C, C) == argmax(ti, C);
     }
+    if (t->profiling) tp[3] = now_seconds();
     mg_model_zero_grad(m);
     mg_model_backward(m, t->dz, NULL);
+    if (t->profiling) tp[4] = now_seconds();
     double lr = mg_lr_at(&t->cfg.optim, t->epoch, t->step, t->steps_per_epoch);
-    mg_optim_step(&t->opt, &t->cfg.optim, lr, mg_model_params(m), mg_model_grads(m));
+    mg_optim_step_team(&t->opt, &t->cfg.optim, lr, mg_model_params(m), mg_model_grads(m),
+                       mg_model_team(m));
+    if (t->profiling) {
+        tp[5] = now_seconds();
+        t->prof.batch += tp[1] - tp[0];
+        t->prof.forward += tp[2] - tp[1];
+        t->prof.loss += tp[3] - tp[2];
+        t->prof.backward += tp[4] - tp[3];
+        t->prof.optim += tp[5] - tp[4];
+        t->prof.steps++;
+    }
     t->last_lr = lr;
     t->ep_loss_sum += loss;
     t->ep_seen += n;

@@ -20,6 +20,9 @@ struct mg_trainer {
     int *perm;
     float *xb, *tb, *dz, *saved_buffers, *aug_tmp;
     int32_t *yb;
+    /* mg_trainer_profile */
+    int profiling;
+    mg_train_profile prof;
 };
 
 #endif

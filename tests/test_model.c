@@ -473,7 +473,7 @@ static void test_cnn_shapes(void **s)
     mg_model_free(m);
 
     /* even kernel (padding K/2 grows the output by one), stride, input noise,
-     * tanh; an all-dense cnn: keeps one worker */
+     * tanh; an all-dense cnn: a team too (dense layers split by columns) */
     o = opts_image(3, 5, 5, 4);
     o.act = MG_ACT_TANH;
     o.input_noise = 0.1f;
@@ -487,7 +487,7 @@ static void test_cnn_shapes(void **s)
     assert_int_equal(mg_model_n_blocks(m), 2);
     assert_int_equal(mg_model_dim(m, 1), 8);
     assert_int_equal(mg_model_set_threads(m, 2), MG_OK);
-    assert_int_equal(mg_model_threads(m), 1);
+    assert_int_equal(mg_model_threads(m), 2); /* every model gets a team */
     mg_model_free(m);
 }
 

@@ -12,6 +12,9 @@
 #include <string.h>
 
 #include "mixgeo.h"
+#include "team.h"
+
+#include <stdlib.h>
 
 static void expect_close(const char *what, double got, double want, double rel, double abs_floor)
 {
@@ -258,6 +261,55 @@ static void test_schedule_cosine(void **state)
     expect_close("cosine e = 6", mg_lr_at(&c, 6, 0, 10), 0.05, 1e-12, 0);
 }
 
+
+/* The optimizer step split over a worker team (mg_optim_step_team, used by
+ * the trainer) is the serial mg_optim_step bit for bit: SGD plain,
+ * momentum, Nesterov (first step and later ones) and Adam, over a parameter
+ * count that is no multiple of the 16-float shares, for teams of 2 and 3. */
+static void test_team_step_bit_identical(void **state)
+{
+    (void)state;
+    enum { N = 100003, K = 4 };
+    mg_optim_config cfgs[4] = {base_config(MG_OPT_SGD), base_config(MG_OPT_SGD),
+                               base_config(MG_OPT_SGD), base_config(MG_OPT_ADAM)};
+    cfgs[0].momentum = 0.0, cfgs[0].nesterov = 0;
+    cfgs[1].momentum = 0.9, cfgs[1].nesterov = 0, cfgs[1].weight_decay = 1e-4;
+    cfgs[2].momentum = 0.9, cfgs[2].nesterov = 1, cfgs[2].weight_decay = 5e-4;
+    cfgs[3].weight_decay = 1e-4;
+    float *p0 = malloc(sizeof(float) * N), *p1 = malloc(sizeof(float) * N);
+    float *g = malloc(sizeof(float) * N);
+    assert_non_null(p0), assert_non_null(p1), assert_non_null(g);
+    mg_rng r;
+    mg_rng_seed(&r, 7);
+    for (int team_n = 2; team_n <= 3; team_n++) {
+        mg_team *team;
+        assert_int_equal(mg_team_create(team_n, &team), MG_OK);
+        for (int ci = 0; ci < 4; ci++) {
+            mg_optim_state a, b;
+            assert_int_equal(mg_optim_init(&a, &cfgs[ci], N), MG_OK);
+            assert_int_equal(mg_optim_init(&b, &cfgs[ci], N), MG_OK);
+            for (int i = 0; i < N; i++) p0[i] = p1[i] = (float)mg_rng_normal(&r);
+            float first = p0[N - 1];
+            for (int k = 0; k < K; k++) {
+                for (int i = 0; i < N; i++) g[i] = (float)mg_rng_normal(&r);
+                double lr = 0.05 * (k + 1);
+                mg_optim_step(&a, &cfgs[ci], lr, p0, g);
+                mg_optim_step_team(&b, &cfgs[ci], lr, p1, g, team);
+                assert_int_equal(a.t, b.t);
+                assert_memory_equal(p0, p1, sizeof(float) * N);
+                assert_memory_equal(a.m, b.m, sizeof(float) * N);
+                if (a.v) assert_memory_equal(a.v, b.v, sizeof(float) * N);
+            }
+            /* it moved the parameters (not a vacuous comparison) */
+            assert_true(p0[N - 1] != first);
+            mg_optim_free(&a);
+            mg_optim_free(&b);
+        }
+        mg_team_free(team);
+    }
+    free(p0), free(p1), free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_schedule_constant_and_step),
         cmocka_unit_test(test_schedule_warmup),
         cmocka_unit_test(test_schedule_cosine),
+        cmocka_unit_test(test_team_step_bit_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

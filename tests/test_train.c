@@ -885,11 +885,79 @@ static void test_augment(void **s)
     assert_memory_equal(y, z, sizeof y);
 }
 
+
+/* Two threads (the model's team: dense GEMMs split by columns, the
+ * optimizer step split by ranges): the same seed gives bit-identical
+ * parameters run to run, with or without the profile on; the profile
+ * counts every step, layer pass and mix, and stops counting when off. */
+static void test_team_training_and_profile(void **s)
+{
+    (void)s;
+    mg_dataset *tr = make_data(MG_SYNTH_MOONS, 200, 0.1, 4);
+    mg_train_config c = spiral_cfg(MG_MIX_MANIFOLD);
+    c.epochs = 3;
+    c.batch = 40;
+    c.optim.kind = MG_OPT_SGD;
+    c.optim.lr = 0.05;
+    c.threads = 2;
+    run_t a = make_run("2-48-40-2", &c, tr, NULL), b = make_run("2-48-40-2", &c, tr, NULL);
+    mg_trainer_profile(b.t, 1);
+    assert_int_equal(mg_trainer_run(a.t, NULL), MG_OK);
+    assert_int_equal(mg_trainer_run(b.t, NULL), MG_OK);
+    assert_int_equal(mg_model_threads(a.m), 2);
+    size_t np = mg_model_n_params(a.m);
+    assert_memory_equal(mg_model_params(a.m), mg_model_params(b.m), np * sizeof(float));
+    mg_train_profile tp = mg_trainer_profile_get(b.t);
+    long steps = 3L * ((400 + 39) / 40);
+    assert_int_equal(tp.steps, steps);
+    assert_true(tp.forward > 0.0 && tp.backward > 0.0 && tp.optim > 0.0 && tp.batch > 0.0);
+    assert_true(tp.loss >= 0.0);
+    int nl = mg_model_n_layers(b.m);
+    double lsum = 0.0;
+    for (int i = 0; i < nl; i++) {
+        mg_layer_time lt = mg_model_layer_time(b.m, i);
+        assert_int_equal(lt.forward_calls, steps);
+        assert_int_equal(lt.backward_calls, steps);
+        assert_true(lt.forward_sec >= 0.0 && lt.backward_sec >= 0.0);
+        lsum += lt.forward_sec + lt.backward_sec;
+    }
+    assert_true(mg_model_layer_time(b.m, 0).forward_sec > 0.0);
+    mg_layer_time mix = mg_model_layer_time(b.m, nl);
+    assert_int_equal(mix.forward_calls, steps); /* every step mixes somewhere */
+    assert_true(mix.backward_calls <= steps);  /* not at the input (no input gradient) */
+    assert_true(lsum <= tp.forward + tp.backward);
+    char rep[8192];
+    size_t need = mg_trainer_profile_report(b.t, rep, sizeof rep);
+    assert_true(need < sizeof rep && need == strlen(rep));
+    assert_non_null(strstr(rep, "dense"));
+    assert_non_null(strstr(rep, "relu"));
+    assert_non_null(strstr(rep, "optimizer"));
+    assert_non_null(strstr(rep, "step total"));
+    char small[32];
+    assert_int_equal(mg_trainer_profile_report(b.t, small, sizeof small), need);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    /* off: the counters stay; on again: zeroed */
+    mg_trainer_profile(b.t, 0);
+    mg_model_forward(b.m, 0, tr->x, 10, 0, NULL, NULL);
+    assert_int_equal(mg_model_layer_time(b.m, 0).forward_calls, steps);
+    mg_trainer_profile(b.t, 1);
+    assert_int_equal(mg_model_layer_time(b.m, 0).forward_calls, 0);
+    assert_int_equal(mg_trainer_profile_get(b.t).steps, 0);
+    mg_model_forward(b.m, 0, tr->x, 10, 0, NULL, NULL);
+    assert_int_equal(mg_model_layer_time(b.m, 0).forward_calls, 1);
+    assert_int_equal(mg_model_layer_time(b.m, 1).forward_calls, 1);
+    assert_int_equal(mg_model_layer_time(b.m, 0).backward_calls, 0);
+    free_run(&a);
+    free_run(&b);
+    mg_dataset_free(tr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spiral_learns),
         cmocka_unit_test(test_determinism_and_resume),
+        cmocka_unit_test(test_team_training_and_profile),
         cmocka_unit_test(test_checkpoint_corruption),
         cmocka_unit_test(test_checkpoint_crafted),
         cmocka_unit_test(test_checkpoint_write_error),

@@ -272,6 +272,8 @@ typedef struct {
     /* training */
     mg_train_config train;
     int threads;               /* as given: 0 = all cores                  */
+    mg_conv_backend conv;      /* --conv (set with mg_set_conv_backend
+                                  before the model is built)               */
     char out[1024];
     int checkpoint_every;
 } cli_run_config;

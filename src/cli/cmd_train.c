@@ -181,6 +181,9 @@ static mg_status write_summary(train_run *r, const char *status, const char *err
     cJSON_AddNumberToObject(root, "n_val", r->data->val ? r->data->val->n : 0);
     cJSON_AddNumberToObject(root, "n_test", r->data->test ? r->data->test->n : 0);
     cJSON_AddNumberToObject(root, "n_params", (double)mg_model_n_params(r->m));
+    char conv[256];
+    mg_model_conv_backend(r->m, conv, sizeof conv);
+    cJSON_AddStringToObject(root, "conv_backend", conv);
     cJSON_AddItemToObject(root, "config", cli_values_to_json(r->v));
     if (r->nrows) cJSON_AddItemToObject(root, "final", row_json(r->rows + (size_t)(r->nrows - 1) * N_COLS));
     else cJSON_AddNullToObject(root, "final");
@@ -550,6 +553,7 @@ int cli_cmd_train(int argc, char **argv)
 
     /* Data, then the model (an auto --arch needs the data's shape). */
     mg_set_threads(c.train.threads);
+    mg_set_conv_backend(c.conv);
     st = cli_data_load(&c, &data);
     if (st != MG_OK) {
         rc = cli_fail_status(st);
@@ -631,10 +635,19 @@ int cli_cmd_train(int argc, char **argv)
     else if (*resume)
         cli_info("  resuming after epoch %d", r.resumed_epoch);
 
+    int profile = 0;
+    if (cli_get_bool(&v, "profile", &profile)) goto done;
+    if (profile) mg_trainer_profile(t, 1);
     cli_signals_install();
     mg_train_hooks hooks = {on_step, on_epoch, &r};
     st = mg_trainer_run(t, &hooks);
     cli_progress_clear();
+    if (profile) { /* asked for: printed even with --quiet, also after an interruption */
+        char table[16384];
+        mg_trainer_profile_report(t, table, sizeof table);
+        fputs(table, stdout);
+        fflush(stdout);
+    }
     if (r.hook_err != MG_OK) {
         rc = fail_run(&r, r.hook_err, r.hook_msg);
         goto done;

@@ -138,6 +138,12 @@ const cli_opt cli_train_opts[] = {
      "threads of OpenBLAS and of the image layers' worker team (0 = all cores); a run is "
      "bit-identical for the same N, and 1 makes results independent of the machine",
      NULL},
+    {"conv", 0, CLI_VALUE, "auto|im2col", "auto", S | R,
+     "convolution implementation.  auto: oneDNN's direct convolutions for the 3x3 convs with "
+     ">= 8 input channels, our im2col/shift + sgemm kernels for the others (1x1 projections, "
+     "the stem); im2col: our kernels for every conv (the reference; results differ from auto "
+     "by float rounding only).  Which one ran: conv_backend in summary.json",
+     NULL},
     {"out", 0, CLI_VALUE, "RUN", "auto", S | R,
      "run directory; auto: runs/NAME-seedSEED, NAME = the --config file's name without .ini, "
      "else DATA-MIX",
@@ -157,6 +163,10 @@ const cli_opt cli_train_opts[] = {
     {"resume", 0, CLI_VALUE, "RUN", "", 0,
      "continue the interrupted or finished run in RUN (its config.ini and model.ckpt)", NULL},
     {"force", 0, CLI_FLAG, NULL, "false", NN, "overwrite a run that already exists in --out",
+     NULL},
+    {"profile", 0, CLI_FLAG, NULL, "false", NN,
+     "time every layer's forward and backward pass and the step's phases (batch, loss, "
+     "optimizer) and print the table, ms per step, at the end; the results are unchanged",
      NULL},
     {"dry-run", 0, CLI_FLAG, NULL, "false", NN,
      "check the options and print the resolved configuration (an auto --arch stays auto: no "

@@ -30,6 +30,10 @@ void cli_analysis_add_opts(cli_opt *opts, int *n, const char *default_split)
                              "threads of OpenBLAS and of the image layers' worker team "
                              "(0 = all cores)",
                              NULL};
+    opts[(*n)++] = (cli_opt){"conv", 0, CLI_VALUE, "auto|im2col", "as in RUN/config.ini", 0,
+                             "convolution implementation (train's --conv); im2col: our "
+                             "reference kernels for every conv",
+                             NULL};
     cli_add_data_overrides(opts, n, CLI_MAX_OPTS - 24);
 }
 
@@ -94,8 +98,11 @@ int cli_analysis_open(cli_analysis_run *r, const char *run, const cli_values *ev
         cli_set_by_name(&r->rv, ev->opts[i].name, ev->value[i], ev->origin[i]);
     }
     cli_set_by_name(&r->rv, "threads", cli_get(ev, "threads"), cli_origin(ev, "threads"));
+    if (cli_opt_index(ev, "conv") >= 0 && cli_is_set(ev, "conv"))
+        cli_set_by_name(&r->rv, "conv", cli_get(ev, "conv"), cli_origin(ev, "conv"));
     if (cli_run_config_resolve(&r->rv, &r->c)) return CLI_EXIT_USAGE;
     mg_set_threads(r->c.train.threads);
+    mg_set_conv_backend(r->c.conv);
 
     mg_data_spec spec;
     cli_data_spec(&r->c, &spec);

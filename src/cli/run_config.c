@@ -414,6 +414,10 @@ static int resolve_run(cli_values *v, cli_run_config *c)
         }
         t->threads = n;
     }
+    static const char *const conv_names[] = {"auto", "im2col", NULL};
+    int conv = 0;
+    if (!tally(&bad, cli_get_enum(v, "conv", conv_names, &conv)))
+        c->conv = conv ? MG_CONV_BACKEND_IM2COL : MG_CONV_BACKEND_AUTO;
     if (!tally(&bad, cli_get_int(v, "checkpoint-every", 0, 10000000, &c->checkpoint_every)))
         canon_int(v, "checkpoint-every", c->checkpoint_every);
     if (!tally(&bad, cli_get_int(v, "clean-eval", 0, 2147483647, &t->clean_eval)))

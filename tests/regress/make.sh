@@ -33,7 +33,7 @@ gzip -9n "$R"/idx/*-ubyte
 "$MIXGEO" train -q --data spiral --classes 3 --n-per-class 100 --n-test-per-class 100 \
     --arch 2-32-16-3 --mix manifold --mix-layers 0,1,2 --epochs 30 --seed 1 --out "$T/mlp"
 "$MIXGEO" train -q --data "idx:$R/idx" --arch preact:16-8x1 --epochs 2 --batch 20 --lr 0.05 \
-    --mix manifold --seed 1 --out "$T/preact"
+    --mix manifold --conv im2col --seed 1 --out "$T/preact"
 for r in mlp preact; do
     mkdir -p "$R/$r"
     cp "$T/$r/model.ckpt" "$R/$r/"
