@@ -131,9 +131,22 @@ echo "cluster up in $(($(date +%s) - t0)) s: $(sinfo -h -o '%P %T %c CPUs')"
 srun -t 1 hostname >srun.out 2>&1 || { fail "srun hostname failed:"; cat srun.out; }
 
 # wait_gone JOB SECONDS: until squeue no longer lists JOB (0), or 1 after SECONDS
+# wait_gone JOB SECONDS: the job has left the queue -- three answers in a
+# row that do not list it (an empty list, or "Invalid job id" once the
+# controller has purged it); a failed or busy squeue answers nothing (seen:
+# a requeued task briefly missing from one answer).
 wait_gone() {
-    i=0
-    while [ -n "$(squeue -h -j "$1" -o %i 2>/dev/null)" ]; do
+    i=0 gone=0
+    while [ $gone -lt 3 ]; do
+        out=$(squeue -h -j "$1" -o %i 2>&1)
+        rc=$?
+        if [ $rc -eq 0 ] && [ -z "$out" ]; then
+            gone=$((gone + 1))
+        elif [ $rc -ne 0 ] && echo "$out" | grep -q 'Invalid job id'; then
+            gone=$((gone + 1))
+        else
+            gone=0
+        fi
         i=$((i + 1))
         [ $i -gt $(($2 * 5)) ] && return 1
         sleep 0.2
@@ -206,6 +219,12 @@ grep -q "^requeued  *$LID  *job ${J}_0 PENDING.*requeued 1 time; epoch [0-9]*/60
 grep -q "requeue 1 of 3: scontrol requeue ${J}_0" "sig/slurm/$J/${J}_0.log" || fail "the task log does not show the requeue"
 # Slurm holds a requeued job back for about two minutes (BeginTime); not a test of ours
 scontrol update JobId="${J}_0" StartTime=now
+i=0 # the second attempt has started: its line in the task log
+until [ "$(grep -c 'array task' "sig/slurm/$J/${J}_0.log")" -ge 2 ]; do
+    i=$((i + 1))
+    [ $i -gt 900 ] && break
+    sleep 0.2
+done
 wait_gone "$J" 180 || fail "the requeued task did not finish"
 wait "$ref_long_pid" || fail "the local reference run of long.suite failed"
 [ -f "sig/runs/$LID/DONE" ] || { fail "the requeued run is not done"; cat "sig/slurm/$J/${J}_0.log"; }
