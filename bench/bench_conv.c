@@ -646,19 +646,33 @@ static conv_time time_model_conv(const mg_conv2d_shape *s, int n, int need_dx, i
     return t;
 }
 
+/* A worker team of `threads` for a table when none is set up (returns 1:
+ * team_end frees it and restores the split). */
+static int team_begin(int threads)
+{
+    if (g_par.team != NULL || threads < 2) return 0;
+    if (mg_team_create(threads, &g_par.team)) {
+        fprintf(stderr, "bench_conv: %s\n", mg_errmsg());
+        exit(1);
+    }
+    g_par.n = threads;
+    g_split = threads;
+    return 1;
+}
+
+static void team_end(int own_team, int saved_split)
+{
+    if (!own_team) return;
+    mg_team_free(g_par.team);
+    g_par.team = NULL;
+    g_par.n = 0;
+    g_split = saved_split;
+}
+
 /* The network's convs as the model runs them against today's kernels. */
 static void model_table(int n, int threads, int reps, double peak)
 {
-    int own_team = g_par.team == NULL && threads > 1;
-    int saved_split = g_split;
-    if (own_team) {
-        if (mg_team_create(threads, &g_par.team)) {
-            fprintf(stderr, "bench_conv: %s\n", mg_errmsg());
-            exit(1);
-        }
-        g_par.n = threads;
-        g_split = threads;
-    }
+    int saved_split = g_split, own_team = team_begin(threads);
     mg_set_threads(1);
     printf("\nthe convs as the model runs them (batch %d, worker team of %d, %s; GF/s, %% of "
            "sgemm %.1f):\n", n, g_split, g_fastest ? "fastest repeats" : "medians", peak);
@@ -685,26 +699,12 @@ static void model_table(int n, int threads, int reps, double peak)
            "%.0f%% of sgemm; model/today speed-up %.2fx\n",
            tt * 1e3, 100.0 * tf / tt * 1e-9 / peak, tm * 1e3, 100.0 * tf / tm * 1e-9 / peak,
            tt / tm);
-    if (own_team) {
-        mg_team_free(g_par.team);
-        g_par.team = NULL;
-        g_par.n = 0;
-        g_split = saved_split;
-    }
+    team_end(own_team, saved_split);
 }
 
 static void compare_dnnl(int n, int threads, int reps, double peak)
 {
-    int own_team = g_par.team == NULL && threads > 1;
-    int saved_split = g_split;
-    if (own_team) {
-        if (mg_team_create(threads, &g_par.team)) {
-            fprintf(stderr, "bench_conv: %s\n", mg_errmsg());
-            exit(1);
-        }
-        g_par.n = threads;
-        g_split = threads;
-    }
+    int saved_split = g_split, own_team = team_begin(threads);
     mg_set_threads(1); /* the team runs OpenBLAS on one thread */
     printf("\ncomparison (batch %d, %d thread(s), %s): team = today's kernels on the worker team "
            "(OpenBLAS 1 thread);\noneDNN plain = NCHW primitives, blocked = oneDNN's layouts "
@@ -782,12 +782,7 @@ static void compare_dnnl(int n, int threads, int reps, double peak)
            n / (tot[0] + bt[0]), n / (tot[1] + bt[1]), n / (tot[2] + bt[2]),
            n / (tot[3] + bt[2]));
     if (g_par.team) interleave_probe(n, threads, reps);
-    if (own_team) {
-        mg_team_free(g_par.team);
-        g_par.team = NULL;
-        g_par.n = 0;
-        g_split = saved_split;
-    }
+    team_end(own_team, saved_split);
 }
 
 int main(int argc, char **argv)
