@@ -227,7 +227,14 @@ until [ "$(grep -c 'array task' "sig/slurm/$J/${J}_0.log")" -ge 2 ]; do
 done
 wait_gone "$J" 180 || fail "the requeued task did not finish"
 wait "$ref_long_pid" || fail "the local reference run of long.suite failed"
-[ -f "sig/runs/$LID/DONE" ] || { fail "the requeued run is not done"; cat "sig/slurm/$J/${J}_0.log"; }
+[ -f "sig/runs/$LID/DONE" ] || {
+    fail "the requeued run is not done"
+    cat "sig/slurm/$J/${J}_0.log"
+    echo "slurmctld.log on job $J:"
+    grep -E "JobId=$J[ _]|${J}_0|JobId=$((J + 1)) " "$slurm_dir/log/slurmctld.log" | tail -n 25
+    echo "slurmd.log:"
+    tail -n 25 "$slurm_dir/log/slurmd.log"
+}
 cmp -s "ref-long/runs/$LID/model.ckpt" "sig/runs/$LID/model.ckpt" ||
     fail "the run interrupted by USR1 and requeued differs from the uninterrupted one"
 grep -q '"resumed_from"' "sig/runs/$LID/summary.json" || fail "the requeued run was not resumed from its checkpoint"
