@@ -204,6 +204,8 @@ fi
 expect_exit 2 res-change "--lr: cannot change on --resume" "$MIXGEO" train --resume c --lr 0.05
 expect_exit 2 res-out "--out cannot be combined with --resume" "$MIXGEO" train --resume c --out zz
 expect_exit 2 exists "--force" "$MIXGEO" train $SMALL --epochs 1 --out a
+expect_exit 2 conv-bad "--conv: unknown value" "$MIXGEO" train $SMALL --epochs 1 --conv bogus --out convbad
+[ -e convbad ] && fail "conv-bad: a run directory was made"
 
 # ---------------------------------------------------------------- crafted checkpoints
 # craft SRC DST KEY=VALUE...: SRC's checkpoint with header lines replaced and

@@ -30,25 +30,9 @@
 #include <string.h>
 
 #include "conv.h"
+#include "buffers.h"
 
 /* ---------------------------------------------------------------- helpers */
-
-static float *falloc(size_t n)
-{
-    float *p = malloc(sizeof(float) * (n ? n : 1));
-    assert_non_null(p);
-    return p;
-}
-
-static void fill_normal(float *v, size_t n, mg_rng *r, double sd)
-{
-    for (size_t i = 0; i < n; i++) v[i] = (float)(sd * mg_rng_normal(r));
-}
-
-static void fill_nan(float *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) v[i] = NAN;
-}
 
 /* max |a - b| <= tol * (max |b| + floor) */
 static void assert_close_arrays(const float *a, const float *b, size_t n, double tol,
