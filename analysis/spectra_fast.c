@@ -44,7 +44,7 @@ size_t mg_sp_fast_ws_doubles(int classes, int p, int block_rows)
 {
     size_t pp = (size_t)p * p;
     return pp + (size_t)sp_brows(classes, p, block_rows) * p + 2 * (size_t)sp_nb(p) * p +
-           4 * (size_t)p + 2;
+           4 * (size_t)p + 2 + MG_SP_SVD_CLASS_WORK(p) + (size_t)p;
 }
 
 /* One worker's workspace carved from acc->ws[w]. */
@@ -56,6 +56,8 @@ typedef struct {
     double *mu;  /* p                                              */
     double *sv;  /* p + 1                                          */
     double *tau; /* p                                              */
+    double *cw;  /* MG_SP_SVD_CLASS_WORK(p)                        */
+    double *su;  /* p                                              */
 } sp_ws;
 
 static sp_ws sp_ws_of(const mg_spectra_acc *acc, int w)
@@ -69,7 +71,9 @@ static sp_ws sp_ws_of(const mg_spectra_acc *acc, int w)
     s.wk = d, d += (size_t)nb * p;
     s.mu = d, d += p;
     s.sv = d, d += p + 1;
-    s.tau = d;
+    s.tau = d, d += p;
+    s.cw = d, d += MG_SP_SVD_CLASS_WORK(p);
+    s.su = d;
     return s;
 }
 
@@ -262,25 +266,22 @@ typedef struct {
     sp_status status;
 } finish_ctx;
 
-/* Centred SVD of T (p x p) and uncentred of [T; sqrt(n) mu^T] via ws->B,
- * those of the two that parts asks for. */
+/* The centred singular values of T (p x p, the class's R) and, when parts
+ * asks for them, the uncentred ones of [T; sqrt(n) mu^T], both from one
+ * bidiagonal reduction (mg_sp_svd_class).  The centred values do not depend
+ * on parts. */
 static mg_status class_svds(const double *T, int p, int64_t n, const double *mu, const sp_ws *ws,
                             unsigned parts, mg_class_spectrum *cs, int c)
 {
-    const int ld = p + 1;
-    mg_status st;
-    for (int pass = 0; pass < 2; pass++) {
-        if (!(parts & (pass ? MG_SPECTRA_UNCENTRED : MG_SPECTRA_CENTRED))) continue;
-        for (int j = 0; j < p; j++)
-            memcpy(ws->B + (size_t)j * ld, T + (size_t)j * p, p * sizeof(double));
-        if (pass == 1) {
-            double sn = sqrt((double)n);
-            for (int j = 0; j < p; j++) ws->B[(size_t)j * ld + p] = sn * mu[j];
-        }
-        st = mg_sp_svd_values(ws->B, ld, p + pass, p, ws->sv, pass ? "uncentred" : "centred", c);
-        if (st != MG_OK) return st;
-        memcpy(pass ? cs->s_uncentred : cs->s_centred, ws->sv, (size_t)cs->ns * sizeof(double));
-    }
+    if (!(parts & (MG_SPECTRA_CENTRED | MG_SPECTRA_UNCENTRED))) return MG_OK;
+    const int unc = (parts & MG_SPECTRA_UNCENTRED) != 0;
+    double sn = sqrt((double)n);
+    memcpy(ws->B, T, (size_t)p * p * sizeof(double));
+    for (int j = 0; j < p; j++) ws->mu[j] = sn * mu[j];
+    mg_status st = mg_sp_svd_class(p, ws->B, ws->mu, unc, ws->sv, ws->su, ws->cw, c);
+    if (st != MG_OK) return st;
+    if (parts & MG_SPECTRA_CENTRED) memcpy(cs->s_centred, ws->sv, (size_t)cs->ns * sizeof(double));
+    if (unc) memcpy(cs->s_uncentred, ws->su, (size_t)cs->ns * sizeof(double));
     return MG_OK;
 }
 

@@ -59,6 +59,25 @@ mg_status mg_sp_svd_values(double *W, int ld, int rows, int p, double *sv, const
 size_t mg_sp_align8(size_t x);
 double *mg_sp_result_head(char *mem, size_t head, int C, int p, int64_t N, mg_spectra_mode mode);
 
+/* spectra_update.c */
+/* Singular values of [diag(s); w^T] ((p + 1) x p) into s, in decreasing
+ * order, in O(p^2) (plane rotations to bidiagonal form, then dqds).  w is
+ * destroyed; work: 3 p doubles.  0; > 0: dbdsqr did not converge; -1: an
+ * internal invariant broke or the input holds NaN. */
+int mg_sp_svd_append_row(int p, double *s, double *w, double *work);
+/* Doubles of mg_sp_svd_class's work. */
+#define MG_SP_SVD_CLASS_WORK(p) (9 * (size_t)(p))
+/* The centred singular values sc of a class whose centred rows have the R
+ * factor T (p x p column-major, ld p; destroyed) and, when uncentred != 0,
+ * the uncentred ones su, those of [T; v^T] with v = sqrt(n) mu, from the
+ * same bidiagonal form B (dgebrd): sc by dqds on B, su by dbdsqr on B
+ * carrying V^T P^T v along, then mg_sp_svd_append_row; one O(p^3)
+ * reduction for both, and sc the same bits whether su is asked or not.  sc, su: p
+ * values each; work: MG_SP_SVD_CLASS_WORK(p) doubles; cls names the class
+ * in an error message. */
+mg_status mg_sp_svd_class(int p, double *T, const double *v, int uncentred, double *sc, double *su,
+                          double *work, int cls);
+
 /* spectra_fast.c */
 /* Doubles of one worker's workspace. */
 size_t mg_sp_fast_ws_doubles(int classes, int p, int block_rows);
