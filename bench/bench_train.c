@@ -20,10 +20,13 @@
  * --breakdown: the per-layer profile (mg_trainer_profile_report) of the MLP's
  * epochs after the first and of the PreActResNet's steps after the warm-up.
  * Usage: bench_train [--threads N] [--epochs E] [--cnn-steps S] [--net mlp|cnn|both]
- *                    [--data DIR] [--breakdown] [--conv auto|im2col]
- * --conv im2col: every conv on our own kernels (the reference), for A/B. */
+ *                    [--data DIR] [--breakdown] [--conv auto|im2col|nchw]
+ * --conv im2col: every conv on our own kernels (the reference), for A/B;
+ * --conv nchw: oneDNN for the 3x3 convs with NCHW tensors between layers
+ * (reorders around every call: the path before nChw8c end to end). */
 #include "mixgeo.h"
 #include "bench.h"
+#include "conv_backend.h" /* mg_conv_set_blk8 */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,12 +184,13 @@ int main(int argc, char **argv)
             breakdown = 1;
         else if (!strcmp(argv[i], "--conv") && i + 1 < argc) {
             const char *v = argv[++i];
-            if (strcmp(v, "auto") && strcmp(v, "im2col")) {
-                fprintf(stderr, "bench_train: --conv: auto or im2col, got '%s'\n", v);
+            if (strcmp(v, "auto") && strcmp(v, "im2col") && strcmp(v, "nchw")) {
+                fprintf(stderr, "bench_train: --conv: auto, im2col or nchw, got '%s'\n", v);
                 return 2;
             }
             mg_set_conv_backend(strcmp(v, "im2col") ? MG_CONV_BACKEND_AUTO
                                                     : MG_CONV_BACKEND_IM2COL);
+            mg_conv_set_blk8(strcmp(v, "nchw") != 0);
         } else if (!strcmp(argv[i], "--net") && i + 1 < argc) {
             const char *v = argv[++i];
             do_mlp = !strcmp(v, "mlp") || !strcmp(v, "both");
@@ -194,7 +198,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: bench_train [--threads N] [--epochs E] [--cnn-steps S] "
-                    "[--net mlp|cnn|both] [--data DIR] [--breakdown] [--conv auto|im2col]\n");
+                    "[--net mlp|cnn|both] [--data DIR] [--breakdown] [--conv auto|im2col|nchw]\n");
             return 2;
         }
     }

@@ -37,6 +37,13 @@ int mg_conv_dnnl_suits(const mg_conv2d_shape *s);
  * oneDNN ops below to the CONV2D and PREACT layers with a conv that suits,
  * unless mg_get_conv_backend() is MG_CONV_BACKEND_IM2COL. */
 void mg_conv_pick_ops(mg_layer *layers, int nl);
+/* Also (on by default): a PreActResNet in nChw8c from its first residual
+ * block to its global average pooling, when oneDNN has JIT kernels here
+ * (AVX2) and every channel count is a multiple of 8 (blk_in / blk_out,
+ * mg_preact_blk8_ops, mg_bn2d_blk8_ops, mg_gap_blk8_ops); benchmarks switch
+ * it off with mg_conv_set_blk8(0) to measure the NCHW + reorders path.
+ * Takes effect for models planned afterwards. */
+void mg_conv_set_blk8(int on);
 
 /* The same layers, with reserve / release hooks that build and free the
  * oneDNN executors in l->impl (layer_conv2d_dnnl.c, layer_preact.c). */
@@ -58,6 +65,13 @@ typedef struct mg_conv_exec mg_conv_exec;
  * oneDNN cannot.  Never fails. */
 void mg_conv_exec_reserve(mg_conv_exec **e, const mg_conv2d_shape *s, int max_batch,
                           const mg_par *par);
+/* Free *e and build an executor for nChw8c tensors (MG_CONV_DNNL_BLK8, any
+ * shape with channels in multiples of 8, oneDNN's reference loops where it
+ * has no JIT kernel) into *e.  Its calls never run today's kernels: a call
+ * that fails (an allocation for a batch size not built yet) writes NaN into
+ * its outputs, which stops a training run at its loss check. */
+mg_status mg_conv_exec_reserve_blk8(mg_conv_exec **e, const mg_conv2d_shape *s, int max_batch,
+                                    const mg_par *par);
 void mg_conv_exec_free(mg_conv_exec *e); /* NULL: nothing */
 /* oneDNN's implementation of the forward primitive, e.g. "jit:avx2". */
 const char *mg_conv_exec_impl(const mg_conv_exec *e);

@@ -167,7 +167,13 @@ static mg_status slot_build(mg_conv_dnnl *c, slot *sl, int n)
         (ms = md_init(&w_plain, 4, wd, dnnl_oihw)) || (ms = md_init(&b_plain, 1, bd, dnnl_x)) ||
         (ms = md_init(&w_any, 4, wd, dnnl_format_tag_any)))
         return ms;
-    if (c->layout == MG_CONV_DNNL_BLOCKED) {
+    if (c->layout == MG_CONV_DNNL_BLK8) { /* the caller's tensors are the primitives' */
+        if ((ms = md_init(&x_plain, 4, xd, dnnl_nChw8c)) ||
+            (ms = md_init(&y_plain, 4, yd, dnnl_nChw8c)))
+            return ms;
+        x_any = x_plain;
+        y_any = y_plain;
+    } else if (c->layout == MG_CONV_DNNL_BLOCKED) {
         if ((ms = md_init(&x_any, 4, xd, dnnl_format_tag_any)) ||
             (ms = md_init(&y_any, 4, yd, dnnl_format_tag_any)))
             return ms;
@@ -302,8 +308,13 @@ mg_status mg_conv_dnnl_create(const mg_conv2d_shape *s, int max_batch, int threa
                        "(use mg_conv2d_shape_init)",
                        s->cin, s->h, s->w, s->cout, s->ho, s->wo, s->kh, s->kw, s->stride, s->pad);
     if (threads < 1) return mg_fail(MG_ERR_CONFIG, "oneDNN conv: threads %d < 1", threads);
-    if (layout != MG_CONV_DNNL_PLAIN && layout != MG_CONV_DNNL_BLOCKED)
+    if (layout != MG_CONV_DNNL_PLAIN && layout != MG_CONV_DNNL_BLOCKED &&
+        layout != MG_CONV_DNNL_BLK8)
         return mg_fail(MG_ERR_CONFIG, "oneDNN conv: unknown layout %d", (int)layout);
+    if (layout == MG_CONV_DNNL_BLK8 && (s->cin % 8 || s->cout % 8))
+        return mg_fail(MG_ERR_CONFIG,
+                       "oneDNN conv: nChw8c tensors need channels in multiples of 8 (%d -> %d)",
+                       s->cin, s->cout);
     mg_conv_dnnl *c = calloc(1, sizeof *c);
     if (!c) return mg_fail(MG_ERR_NOMEM, "oneDNN conv: out of memory");
     c->s = *s;

@@ -29,6 +29,11 @@
  *    when both backward primitives take it in the same layout).  Faster
  *    for the 3x3 convs despite the reorders, slower for the 1x1 stride-2
  *    projections (bench/bench_conv.c).
+ *  - MG_CONV_DNNL_BLK8: the caller's x, y, dx, dy are in oneDNN's nChw8c
+ *    layout already (cin and cout multiples of 8; src/blk8.h gives the
+ *    index), and the primitives are built for it: no reorder of the
+ *    activations at all, only of the small weight tensor.  For networks
+ *    kept in that layout end to end (the PreActResNet, layer_preact.c).
  *
  * Threads: the primitives run on `threads` OpenMP threads (oneDNN's CPU
  * runtime here; the count is set with omp_set_num_threads around every
@@ -36,8 +41,8 @@
  * with threads > 1, never from inside a worker team that already uses the
  * cores (src/par.c): oneDNN is then the one source of parallelism of the
  * pass.  Objects with threads = 1 run no OpenMP region at all, so each
- * worker of a team may call its own (what the model does, conv_backend.h).  Results are bit-identical run
- * to run for a given thread count (tests/test_conv_dnnl.c checks it; the
+ * worker of a team may call its own (what the model does, conv_backend.h).  Results are
+ * bit-identical run to run for a given thread count (tests/test_conv_dnnl.c checks it; the
  * backward-weights reduction may differ between thread counts by float
  * rounding).
  *
@@ -50,8 +55,9 @@
 #include "conv.h"
 
 typedef enum {
-    MG_CONV_DNNL_PLAIN = 0,  /* NCHW activations in the primitives          */
-    MG_CONV_DNNL_BLOCKED = 1 /* oneDNN's preferred layouts, with reorders    */
+    MG_CONV_DNNL_PLAIN = 0,   /* NCHW activations in the primitives          */
+    MG_CONV_DNNL_BLOCKED = 1, /* oneDNN's preferred layouts, with reorders   */
+    MG_CONV_DNNL_BLK8 = 2     /* the caller's activations are nChw8c        */
 } mg_conv_dnnl_layout;
 
 #define MG_CONV_DNNL_SLOTS 4 /* batch sizes kept per object */

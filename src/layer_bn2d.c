@@ -8,6 +8,7 @@
  * before summing squares so that a large mean does not cancel the variance.
  * Backward recomputes x-hat from x, mean and inverse std (nothing n x c x hw
  * is stored besides the output). */
+#include "blk8.h"
 #include "conv.h"
 #include "layers.h" /* MG_BN_EPS, MG_BN_MOMENTUM */
 
@@ -258,8 +259,8 @@ static void bn2d_layer_forward(mg_layer *l, const mg_fwd_ctx *c)
 
 static void bn2d_layer_backward(const mg_layer *l, const mg_bwd_ctx *c)
 {
-    mg_par_bn2d_backward(c->par, l->c, l->h * l->w, c->n, c->p, c->g, c->x, c->y, l->buf[0],
-                         c->dy, c->dx, c->train, l->param != 0.0f);
+    mg_par_bn2d_backward(c->par, l->c, l->h * l->w, c->n, c->p, c->g, c->x, c->y, l->buf[0], c->dy,
+                         c->dx, c->train, l->param != 0.0f);
 }
 
 const mg_layer_ops mg_bn2d_ops = {
@@ -269,5 +270,29 @@ const mg_layer_ops mg_bn2d_ops = {
     .init = bn2d_layer_init,
     .forward = bn2d_layer_forward,
     .backward = bn2d_layer_backward,
+    .split = MG_SPLIT_CHANNELS,
+};
+
+/* The same layer on nChw8c tensors in and out (src/blk8.h; the head of a
+ * PreActResNet kept in that layout, mg_conv_pick_ops). */
+static void bn2d_blk8_forward(mg_layer *l, const mg_fwd_ctx *c)
+{
+    mg_par_bn2d_blk8_forward(c->par, l->c, l->h * l->w, c->n, c->p, c->b, c->x, c->y, l->buf[0],
+                             c->train, l->param != 0.0f);
+}
+
+static void bn2d_blk8_backward(const mg_layer *l, const mg_bwd_ctx *c)
+{
+    mg_par_bn2d_blk8_backward(c->par, l->c, l->h * l->w, c->n, c->p, c->g, c->x, c->y, l->buf[0],
+                              c->dy, c->dx, c->train, l->param != 0.0f);
+}
+
+const mg_layer_ops mg_bn2d_blk8_ops = {
+    .name = "bn2d",
+    .sizes = bn2d_sizes,
+    .buffers = bn2d_buffers,
+    .init = bn2d_layer_init,
+    .forward = bn2d_blk8_forward,
+    .backward = bn2d_blk8_backward,
     .split = MG_SPLIT_CHANNELS,
 };

@@ -6,6 +6,7 @@
 
 #include <oneapi/dnnl/dnnl.h>
 #include <stdatomic.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,49 @@ int mg_conv_dnnl_suits(const mg_conv2d_shape *s)
            s->cin >= MG_CONV_DNNL_MIN_CIN;
 }
 
+static _Atomic int g_blk8 = 1;
+
+void mg_conv_set_blk8(int on)
+{
+    g_blk8 = on != 0;
+}
+
+/* oneDNN has its JIT kernels for nChw8c here (AVX2 or later). */
+static int blk8_isa(void)
+{
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & (unsigned)dnnl_cpu_isa_avx2) == (unsigned)dnnl_cpu_isa_avx2;
+}
+
+/* The nChw8c chain: from the first PREACT layer up to and including the
+ * first GAP after it, every layer a PREACT or BN2D with channels in
+ * multiples of 8 (then a GAP).  Returns the GAP's index, or -1 when the
+ * network does not have that shape. */
+static int blk8_chain(const mg_layer *layers, int nl, int *first)
+{
+    int f = 0;
+    while (f < nl && layers[f].kind != MG_LAYER_PREACT) f++;
+    if (f == nl) return -1;
+    for (int i = f; i < nl; i++) {
+        const mg_layer *l = &layers[i];
+        if (l->kind == MG_LAYER_GAP) {
+            *first = f;
+            return l->c % 8 ? -1 : i;
+        }
+        if (l->kind == MG_LAYER_PREACT) {
+            if (l->c % 8 || l->oc % 8) return -1;
+        } else if (l->kind == MG_LAYER_BN2D) {
+            if (l->c % 8) return -1;
+        } else {
+            return -1;
+        }
+    }
+    return -1;
+}
+
 void mg_conv_pick_ops(mg_layer *layers, int nl)
 {
+    for (int i = 0; i < nl; i++) layers[i].blk_in = layers[i].blk_out = 0;
     if (mg_get_conv_backend() == MG_CONV_BACKEND_IM2COL) return;
     for (int i = 0; i < nl; i++) {
         mg_layer *l = &layers[i];
@@ -42,6 +84,19 @@ void mg_conv_pick_ops(mg_layer *layers, int nl)
                  (mg_conv_dnnl_suits(&l->conv) || mg_conv_dnnl_suits(&l->conv2) ||
                   (l->has_proj && mg_conv_dnnl_suits(&l->proj))))
             l->ops = &mg_preact_dnnl_ops;
+    }
+    /* A PreActResNet stays in nChw8c from its first block to the pooling:
+     * no layout conversion between its convs (bench/bench_conv.c,
+     * "blocked-reorders"), the 1x1 projections through oneDNN too. */
+    int f, g = g_blk8 && blk8_isa() ? blk8_chain(layers, nl, &f) : -1;
+    if (g < 0) return;
+    for (int i = f; i <= g; i++) {
+        mg_layer *l = &layers[i];
+        l->blk_in = i > f;
+        l->blk_out = i < g;
+        l->ops = l->kind == MG_LAYER_PREACT ? &mg_preact_blk8_ops
+                 : l->kind == MG_LAYER_BN2D ? &mg_bn2d_blk8_ops
+                                            : &mg_gap_blk8_ops;
     }
 }
 
@@ -54,6 +109,7 @@ void mg_conv_pick_ops(mg_layer *layers, int nl)
  * 2-core machine): 150 against 63 images/s (medians of 3; im2col: 114). */
 struct mg_conv_exec {
     int nw;        /* workers (objects)                                  */
+    int blk8;      /* the tensors are nChw8c (mg_conv_exec_reserve_blk8) */
     char impl[32]; /* oneDNN's forward implementation, e.g. "jit:avx2"  */
     mg_conv_dnnl *obj[MG_MAX_WORKERS];
 };
@@ -89,8 +145,7 @@ void mg_conv_exec_reserve(mg_conv_exec **e, const mg_conv2d_shape *s, int max_ba
         mg_team_share(max_batch, w, x->nw, &lo, &hi);
         if (hi == lo) continue; /* an idle worker at this batch size */
         mg_conv_dnnl *c = NULL;
-        if (mg_conv_dnnl_create(s, hi - lo, 1, MG_CONV_DNNL_BLOCKED, &c) ||
-            !usable(c, hi - lo)) {
+        if (mg_conv_dnnl_create(s, hi - lo, 1, MG_CONV_DNNL_BLOCKED, &c) || !usable(c, hi - lo)) {
             mg_conv_dnnl_free(c);
             mg_conv_exec_free(x);
             return;
@@ -99,6 +154,32 @@ void mg_conv_exec_reserve(mg_conv_exec **e, const mg_conv2d_shape *s, int max_ba
         if (!x->impl[0]) snprintf(x->impl, sizeof x->impl, "%s", mg_conv_dnnl_impl(c, hi - lo, 0));
     }
     *e = x;
+}
+
+mg_status mg_conv_exec_reserve_blk8(mg_conv_exec **e, const mg_conv2d_shape *s, int max_batch,
+                                    const mg_par *par)
+{
+    mg_conv_exec_free(*e);
+    *e = NULL;
+    if (max_batch < 1) return mg_fail(MG_ERR_CONFIG, "oneDNN conv: batch size %d < 1", max_batch);
+    mg_conv_exec *x = calloc(1, sizeof *x);
+    if (!x) return mg_fail(MG_ERR_NOMEM, "oneDNN conv: out of memory");
+    x->blk8 = 1;
+    x->nw = par && par->team ? par->n : 1;
+    for (int w = 0; w < x->nw; w++) {
+        int lo, hi;
+        mg_team_share(max_batch, w, x->nw, &lo, &hi);
+        if (hi == lo) continue;
+        mg_status st = mg_conv_dnnl_create(s, hi - lo, 1, MG_CONV_DNNL_BLK8, &x->obj[w]);
+        if (st) {
+            mg_conv_exec_free(x);
+            return st;
+        }
+        if (!x->impl[0])
+            snprintf(x->impl, sizeof x->impl, "%s", mg_conv_dnnl_impl(x->obj[w], hi - lo, 0));
+    }
+    *e = x;
+    return MG_OK;
 }
 
 const char *mg_conv_exec_impl(const mg_conv_exec *e)
@@ -115,6 +196,11 @@ typedef struct {
     int n;
 } exec_job;
 
+static void nan_fill(float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) v[i] = NAN;
+}
+
 static void fwd_part(void *ctx, int w, int nw)
 {
     const exec_job *j = ctx;
@@ -124,9 +210,11 @@ static void fwd_part(void *ctx, int w, int nw)
     size_t in = (size_t)j->s->cin * j->s->h * j->s->w;
     size_t out = (size_t)j->s->cout * j->s->ho * j->s->wo;
     mg_conv_dnnl *c = j->e->obj[w];
-    if (!c || mg_conv_dnnl_forward(c, j->params, j->x + lo * in, j->y + lo * out, hi - lo))
-        mg_conv2d_forward(j->s, j->params, j->x + lo * in, j->y + lo * out, hi - lo,
-                          j->par->ws[w]);
+    if (c && !mg_conv_dnnl_forward(c, j->params, j->x + lo * in, j->y + lo * out, hi - lo)) return;
+    if (j->e->blk8) /* no NCHW fallback for nChw8c tensors: NaN stops the run */
+        nan_fill(j->y + lo * out, (size_t)(hi - lo) * out);
+    else
+        mg_conv2d_forward(j->s, j->params, j->x + lo * in, j->y + lo * out, hi - lo, j->par->ws[w]);
 }
 
 static void bwd_part(void *ctx, int w, int nw)
@@ -149,6 +237,11 @@ static void bwd_part(void *ctx, int w, int nw)
         /* the weight gradient of this share alone, added once it succeeded,
          * so that a failed call leaves g untouched for the fallback */
         if (!mg_conv_dnnl_backward(c, j->params, g, x, dy, dx, hi - lo)) return;
+    }
+    if (j->e->blk8) { /* as in fwd_part */
+        if (dx) nan_fill(dx, (size_t)(hi - lo) * in);
+        if (g) nan_fill(g, mg_conv2d_n_params(j->s));
+        return;
     }
     mg_conv2d_backward(j->s, j->params, g, x, dy, dx, hi - lo, j->par->ws[w]);
 }
@@ -181,8 +274,15 @@ void mg_conv_exec_backward(mg_conv_exec *e, const mg_par *par, const mg_conv2d_s
         return;
     }
     if (!grads && !dx) return;
-    exec_job j = {.e = e, .par = par, .s = s, .params = params, .x = x, .dy = dy,
-                  .grads = grads, .dx = dx, .n = n};
+    exec_job j = {.e = e,
+                  .par = par,
+                  .s = s,
+                  .params = params,
+                  .x = x,
+                  .dy = dy,
+                  .grads = grads,
+                  .dx = dx,
+                  .n = n};
     if (serial(par, n)) {
         bwd_part(&j, 0, 1);
         return;
@@ -249,7 +349,7 @@ const mg_layer_ops mg_conv2d_dnnl_ops = {
 
 void mg_model_conv_backend(const mg_model *m, char *buf, size_t len)
 {
-    int convs = 0, dnnl = 0, fallback = 0, suited = 0;
+    int convs = 0, dnnl = 0, fallback = 0, suited = 0, blk8 = 0;
     const char *impl = "";
     for (int i = 0; i < mg_model_n_layers(m); i++) {
         const mg_layer *l = mg_model_layer_record(m, i);
@@ -260,8 +360,10 @@ void mg_model_conv_backend(const mg_model *m, char *buf, size_t len)
             if (l->ops == &mg_conv2d_dnnl_ops) ex[0] = l->impl;
         } else if (l->kind == MG_LAYER_PREACT) {
             sh[0] = &l->conv, sh[1] = &l->conv2, sh[2] = l->has_proj ? &l->proj : NULL;
-            if (l->ops == &mg_preact_dnnl_ops) mg_preact_execs(l, ex);
+            if (l->ops == &mg_preact_dnnl_ops || l->ops == &mg_preact_blk8_ops)
+                mg_preact_execs(l, ex);
         }
+        blk8 |= l->blk_out;
         int picked = l->ops == &mg_conv2d_dnnl_ops || l->ops == &mg_preact_dnnl_ops;
         for (int k = 0; k < 3; k++) {
             if (!sh[k]) continue;
@@ -281,6 +383,11 @@ void mg_model_conv_backend(const mg_model *m, char *buf, size_t len)
                  fallback ? " (oneDNN unavailable: fallback)"
                  : suited ? " (oneDNN switched off)"
                           : "");
+    else if (blk8)
+        snprintf(buf, len,
+                 "onednn %d.%d.%d (%s, nChw8c from the first residual block to the pooling) for "
+                 "%d of %d convs, im2col for the others",
+                 v->major, v->minor, v->patch, impl, dnnl, convs);
     else
         snprintf(buf, len,
                  "onednn %d.%d.%d (%s, blocked layout) for %d of %d convs (3x3, >= %d input "

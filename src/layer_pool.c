@@ -1,5 +1,6 @@
 /* layer_pool.c - max, average and global average pooling over NCHW images
  * (PyTorch MaxPool2d / AvgPool2d with ceil_mode False, AdaptiveAvgPool2d(1)). */
+#include "blk8.h"
 #include "conv.h"
 #include "layers.h"
 
@@ -13,12 +14,13 @@ mg_status mg_pool_shape_init(mg_pool_shape *s, int c, int h, int w, int kh, int 
     MG_ASSERT(s);
     memset(s, 0, sizeof *s);
     if (c < 1 || h < 1 || w < 1 || kh < 1 || kw < 1 || stride < 1 || pad < 0)
-        return mg_fail(MG_ERR_CONFIG,
-                       "pool: sizes must be positive (c %d, %dx%d, kernel %dx%d, stride %d, pad %d)",
-                       c, h, w, kh, kw, stride, pad);
+        return mg_fail(
+            MG_ERR_CONFIG,
+            "pool: sizes must be positive (c %d, %dx%d, kernel %dx%d, stride %d, pad %d)", c, h, w,
+            kh, kw, stride, pad);
     if (2 * pad > kh || 2 * pad > kw)
-        return mg_fail(MG_ERR_CONFIG, "pool: padding %d must be at most half the kernel %dx%d",
-                       pad, kh, kw);
+        return mg_fail(MG_ERR_CONFIG, "pool: padding %d must be at most half the kernel %dx%d", pad,
+                       kh, kw);
     if (h + 2 * pad < kh || w + 2 * pad < kw)
         return mg_fail(MG_ERR_CONFIG, "pool: kernel %dx%d larger than the padded input %dx%d", kh,
                        kw, h + 2 * pad, w + 2 * pad);
@@ -68,8 +70,8 @@ void mg_maxpool_forward(const mg_pool_shape *s, const float *x, float *y, int32_
     }
 }
 
-void mg_maxpool_backward(const mg_pool_shape *s, const int32_t *argmax, const float *dy,
-                         float *dx, int n)
+void mg_maxpool_backward(const mg_pool_shape *s, const int32_t *argmax, const float *dy, float *dx,
+                         int n)
 {
     MG_ASSERT(s && argmax && dy && dx && n > 0);
     size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)s->ho * s->wo;
@@ -222,3 +224,18 @@ const mg_layer_ops mg_avgpool_ops = {
 
 const mg_layer_ops mg_gap_ops = {
     .name = "gap", .forward = gap_layer_forward, .backward = gap_layer_backward};
+
+/* Global average pooling of an nChw8c input (src/blk8.h) into the plain
+ * n x c output (mg_conv_pick_ops). */
+static void gap_blk8_forward(mg_layer *l, const mg_fwd_ctx *c)
+{
+    mg_gap_blk8_forward(l->c, l->h * l->w, c->n, c->x, c->y);
+}
+
+static void gap_blk8_backward(const mg_layer *l, const mg_bwd_ctx *c)
+{
+    if (c->dx) mg_gap_blk8_backward(l->c, l->h * l->w, c->n, c->dy, c->dx);
+}
+
+const mg_layer_ops mg_gap_blk8_ops = {
+    .name = "gap", .forward = gap_blk8_forward, .backward = gap_blk8_backward};

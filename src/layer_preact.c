@@ -17,7 +17,9 @@
  * Two ops objects: mg_preact_ops runs the three convs on today's kernels
  * (src/par.c); mg_preact_dnnl_ops (picked by the planner when a conv suits
  * oneDNN, conv_backend.h) holds an executor per conv in l->impl (NULL for a
- * conv that stays on today's kernels, e.g. the 1x1 projection). */
+ * conv that stays on today's kernels, e.g. the 1x1 projection).  A third,
+ * mg_preact_blk8_ops (end of the file), runs the block on nChw8c tensors. */
+#include "blk8.h"
 #include "conv_backend.h"
 #include "layers.h"
 
@@ -136,7 +138,10 @@ static void preact_forward(mg_layer *l, const mg_fwd_ctx *ctx)
 }
 
 /* grads + off, or NULL when no parameter gradients are wanted */
-static float *grad_at(float *grads, size_t off) { return grads ? grads + off : NULL; }
+static float *grad_at(float *grads, size_t off)
+{
+    return grads ? grads + off : NULL;
+}
 
 static void preact_backward(const mg_layer *l, const mg_bwd_ctx *ctx)
 {
@@ -150,17 +155,15 @@ static void preact_backward(const mg_layer *l, const mg_bwd_ctx *ctx)
     float *db = l->buf[3], *dc1 = l->buf[4], *da = l->buf[5], *dap = l->buf[6];
     const float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
     /* residual branch */
-    mg_conv_exec_backward(exec_of(l, 1), par, &l->conv2, p + o.c2, grad_at(g, o.c2), b, dy, db,
-                          n);
+    mg_conv_exec_backward(exec_of(l, 1), par, &l->conv2, p + o.c2, grad_at(g, o.c2), b, dy, db, n);
     mg_par_bn2d_backward(par, l->oc, ohw, n, p + o.bn2, grad_at(g, o.bn2), c1, b, st2, db, dc1,
                          train, 1);
-    mg_conv_exec_backward(exec_of(l, 0), par, &l->conv, p + o.c1, grad_at(g, o.c1), a, dc1, da,
-                          n);
+    mg_conv_exec_backward(exec_of(l, 0), par, &l->conv, p + o.c1, grad_at(g, o.c1), a, dc1, da, n);
     size_t cin_cnt = (size_t)n * l->in;
     if (l->has_proj) {
         /* the shortcut reads a as well: its gradient joins da */
-        mg_conv_exec_backward(exec_of(l, 2), par, &l->proj, p + o.pj, grad_at(g, o.pj), a, dy,
-                              dap, n);
+        mg_conv_exec_backward(exec_of(l, 2), par, &l->proj, p + o.pj, grad_at(g, o.pj), a, dy, dap,
+                              n);
         mg_par_add(par, da, dap, cin_cnt);
     }
     /* bn1 + relu; the parameter gradients are needed even when dx is not
@@ -223,6 +226,119 @@ const mg_layer_ops mg_preact_dnnl_ops = {
     .backward = preact_backward,
     .flops = preact_flops,
     .reserve = preact_dnnl_reserve,
+    .release = preact_dnnl_release,
+    .split = MG_SPLIT_BATCH,
+};
+
+/* ---------------------------------------------------------------- nChw8c */
+
+/* mg_preact_blk8_ops: the block on nChw8c tensors end to end (blk_out = 1;
+ * blk_in = 0 for the first block after the stem, whose input is converted
+ * here, and its input gradient converted back).  All three convs run
+ * through oneDNN on the caller's tensors (mg_conv_exec_reserve_blk8: no
+ * reorders of the activations), the batch norms through the nChw8c kernels
+ * of src/blk8.h.  Extra scratch when blk_in = 0: buf[8] the input in
+ * nChw8c, buf[9] its gradient. */
+
+static void preact_blk8_buffers(const mg_layer *l, int max_batch, mg_layer_mem *mem)
+{
+    size_t in = (size_t)l->in, out = (size_t)l->out;
+    mem->per_ex[0] = in, mem->per_ex[1] = out, mem->per_ex[2] = out, mem->per_ex[3] = out;
+    mem->per_ex[4] = out, mem->per_ex[5] = in, mem->per_ex[6] = l->has_proj ? in : 0;
+    mem->fixed[7] = 2 * (size_t)l->c + 2 * (size_t)l->oc;
+    mem->per_ex[8] = l->blk_in ? 0 : in;
+    mem->per_ex[9] = l->blk_in ? 0 : in;
+    (void)max_batch; /* no im2col workspace: every conv is oneDNN's */
+    size_t g1 = mg_conv2d_n_params(&l->conv), g2 = mg_conv2d_n_params(&l->conv2);
+    size_t g3 = l->has_proj ? mg_conv2d_n_params(&l->proj) : 0;
+    mem->team_grads = g1 > g2 ? g1 : g2;
+    mem->team_grads = mem->team_grads > g3 ? mem->team_grads : g3;
+}
+
+static void preact_blk8_forward(mg_layer *l, const mg_fwd_ctx *ctx)
+{
+    preact_offsets o = offsets(l);
+    const float *p = ctx->p, *x = ctx->x;
+    float *rb = ctx->b, *y = ctx->y;
+    int n = ctx->n, train = ctx->train;
+    const mg_par *par = ctx->par;
+    int hw = l->h * l->w, ohw = l->oh * l->ow;
+    float *a = l->buf[0], *c1 = l->buf[1], *b = l->buf[2];
+    float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
+    if (!l->blk_in) {
+        mg_par_blk8_from_nchw(par, x, l->buf[8], n, l->c, hw);
+        x = l->buf[8];
+    }
+    mg_par_bn2d_blk8_forward(par, l->c, hw, n, p + o.bn1, rb, x, a, st1, train, 1);
+    mg_conv_exec_forward(exec_of(l, 0), par, &l->conv, p + o.c1, a, c1, n);
+    mg_par_bn2d_blk8_forward(par, l->oc, ohw, n, p + o.bn2, rb + 2 * l->c, c1, b, st2, train, 1);
+    mg_conv_exec_forward(exec_of(l, 1), par, &l->conv2, p + o.c2, b, y, n);
+    size_t cnt = (size_t)n * l->out;
+    if (l->has_proj) {
+        float *sc = l->buf[3]; /* the d b slot is free during the forward pass */
+        mg_conv_exec_forward(exec_of(l, 2), par, &l->proj, p + o.pj, a, sc, n);
+        mg_par_add(par, y, sc, cnt);
+    } else {
+        mg_par_add(par, y, x, cnt);
+    }
+}
+
+static void preact_blk8_backward(const mg_layer *l, const mg_bwd_ctx *ctx)
+{
+    preact_offsets o = offsets(l);
+    const float *p = ctx->p, *dy = ctx->dy, *x = l->blk_in ? ctx->x : l->buf[8];
+    float *g = ctx->g, *dx = ctx->dx;
+    int n = ctx->n, train = ctx->train;
+    const mg_par *par = ctx->par;
+    int hw = l->h * l->w, ohw = l->oh * l->ow;
+    const float *a = l->buf[0], *c1 = l->buf[1], *b = l->buf[2];
+    float *db = l->buf[3], *dc1 = l->buf[4], *da = l->buf[5], *dap = l->buf[6];
+    const float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
+    float *dxb = dx && !l->blk_in ? l->buf[9] : dx; /* the input gradient in nChw8c */
+    mg_conv_exec_backward(exec_of(l, 1), par, &l->conv2, p + o.c2, grad_at(g, o.c2), b, dy, db, n);
+    mg_par_bn2d_blk8_backward(par, l->oc, ohw, n, p + o.bn2, grad_at(g, o.bn2), c1, b, st2, db, dc1,
+                              train, 1);
+    mg_conv_exec_backward(exec_of(l, 0), par, &l->conv, p + o.c1, grad_at(g, o.c1), a, dc1, da, n);
+    size_t cin_cnt = (size_t)n * l->in;
+    if (l->has_proj) {
+        mg_conv_exec_backward(exec_of(l, 2), par, &l->proj, p + o.pj, grad_at(g, o.pj), a, dy, dap,
+                              n);
+        mg_par_add(par, da, dap, cin_cnt);
+    }
+    mg_par_bn2d_blk8_backward(par, l->c, hw, n, p + o.bn1, grad_at(g, o.bn1), x, a, st1, da, dxb,
+                              train, 1);
+    if (!dxb) return;
+    if (!l->has_proj) mg_par_add(par, dxb, dy, cin_cnt); /* identity shortcut */
+    if (dxb != dx) mg_par_blk8_to_nchw(par, dxb, dx, n, l->c, hw);
+}
+
+static mg_status preact_blk8_reserve(mg_layer *l, int max_batch, const mg_par *par)
+{
+    preact_impl *pi = l->impl;
+    if (!pi) {
+        pi = calloc(1, sizeof *pi);
+        if (!pi) return mg_fail(MG_ERR_NOMEM, "out of memory (residual block)");
+        l->impl = pi;
+    }
+    const mg_conv2d_shape *sh[3] = {&l->conv, &l->conv2, l->has_proj ? &l->proj : NULL};
+    for (int k = 0; k < 3; k++) {
+        if (!sh[k]) continue;
+        mg_status st = mg_conv_exec_reserve_blk8(&pi->e[k], sh[k], max_batch, par);
+        if (st) return mg_fail_prefix(st, "residual block %d: ", l->block);
+    }
+    return MG_OK;
+}
+
+/* The same block on nChw8c tensors (planned by mg_conv_pick_ops). */
+const mg_layer_ops mg_preact_blk8_ops = {
+    .name = "preact",
+    .sizes = preact_sizes,
+    .buffers = preact_blk8_buffers,
+    .init = preact_init,
+    .forward = preact_blk8_forward,
+    .backward = preact_blk8_backward,
+    .flops = preact_flops,
+    .reserve = preact_blk8_reserve,
     .release = preact_dnnl_release,
     .split = MG_SPLIT_BATCH,
 };

@@ -22,7 +22,7 @@
 #include "mixgeo.h"
 #include "par.h"
 
-#define MG_LAYER_NBUF 8
+#define MG_LAYER_NBUF 10
 
 typedef struct mg_layer_ops mg_layer_ops;
 
@@ -30,13 +30,13 @@ typedef struct mg_layer mg_layer;
 struct mg_layer {
     mg_layer_kind kind;
     const mg_layer_ops *ops; /* how it computes (set by the planner, never NULL) */
-    int block;       /* 1..L                                          */
-    int in, out;     /* features in / out                            */
-    float param;     /* lrelu slope, dropout p, noise sigma, bn2d fused ReLU (1) */
-    float gain2;     /* dense, conv2d: He init gain^2 of what follows (1 for the logits) */
-    size_t p_off;    /* first trainable parameter in the arenas        */
-    size_t n_p;      /* number of trainable parameters                 */
-    size_t b_off;    /* first saved buffer (bn running stats)          */
+    int block;               /* 1..L                                          */
+    int in, out;             /* features in / out                            */
+    float param;             /* lrelu slope, dropout p, noise sigma, bn2d fused ReLU (1) */
+    float gain2;             /* dense, conv2d: He init gain^2 of what follows (1 for the logits) */
+    size_t p_off;            /* first trainable parameter in the arenas        */
+    size_t n_p;              /* number of trainable parameters                 */
+    size_t b_off;            /* first saved buffer (bn running stats)          */
     size_t n_b;
     /* image layers: input c x h x w, output oc x oh x ow */
     int c, h, w, oc, oh, ow;
@@ -44,14 +44,20 @@ struct mg_layer {
     mg_conv2d_shape conv2; /* PREACT: the second 3x3 conv                    */
     mg_conv2d_shape proj;  /* PREACT: 1x1 projection shortcut (has_proj)     */
     int has_proj;
-    mg_pool_shape pool;    /* MAXPOOL / AVGPOOL                              */
+    mg_pool_shape pool; /* MAXPOOL / AVGPOOL                              */
+    /* Layouts of x and y (and so of dx and dy): 0 NCHW (or a plain vector),
+     * 1 oneDNN's nChw8c (src/blk8.h), set by the planner for a PreActResNet
+     * kept in that layout end to end (mg_conv_pick_ops).  The model converts
+     * at its boundaries: mg_model_state, mg_model_layer_output and the start
+     * state of mg_model_forward / its input gradient are always NCHW. */
+    int blk_in, blk_out;
     /* activation arena views (max_batch rows; sized by ops->buffers) */
-    float *y;        /* output, n x out                                 */
-    float *aux;      /* mg_layer_mem.aux: dropout mask, bn1d x-hat (n x out); else NULL */
-    float *aux2;     /* 2 x out: bn1d batch mean and inverse std        */
-    float *dy;       /* gradient w.r.t. the output, n x out            */
+    float *y;                  /* output, n x out                                 */
+    float *aux;                /* mg_layer_mem.aux: dropout mask, bn1d x-hat (n x out); else NULL */
+    float *aux2;               /* 2 x out: bn1d batch mean and inverse std        */
+    float *dy;                 /* gradient w.r.t. the output, n x out            */
     float *buf[MG_LAYER_NBUF]; /* image layers: per-example / fixed scratch (see layer_preact.c) */
-    const float *x;  /* input of the last forward (not owned)          */
+    const float *x;            /* input of the last forward (not owned)          */
     /* An activation layer whose passes this layer does in its own epilogue
      * (dense followed by relu/lrelu/tanh in the same block; set by the
      * planner, which gives that layer the kind's *_fused_ops whose forward
@@ -165,9 +171,9 @@ struct mg_layer_ops {
 };
 
 /* One ops object per kind, each in its kind's file. */
-extern const mg_layer_ops mg_dense_ops;   /* layer_dense.c   */
-extern const mg_layer_ops mg_bn1d_ops;    /* layer_bn1d.c    */
-extern const mg_layer_ops mg_relu_ops;    /* layer_act.c     */
+extern const mg_layer_ops mg_dense_ops; /* layer_dense.c   */
+extern const mg_layer_ops mg_bn1d_ops;  /* layer_bn1d.c    */
+extern const mg_layer_ops mg_relu_ops;  /* layer_act.c     */
 extern const mg_layer_ops mg_lrelu_ops;
 extern const mg_layer_ops mg_tanh_ops;
 /* The same activations fused into the dense layer before them (forward and
@@ -182,7 +188,11 @@ extern const mg_layer_ops mg_bn2d_ops;    /* layer_bn2d.c    */
 extern const mg_layer_ops mg_maxpool_ops; /* layer_pool.c    */
 extern const mg_layer_ops mg_avgpool_ops;
 extern const mg_layer_ops mg_gap_ops;
-extern const mg_layer_ops mg_preact_ops;  /* layer_preact.c  */
+extern const mg_layer_ops mg_preact_ops; /* layer_preact.c  */
+/* The image layers on nChw8c tensors (blk_in / blk_out, src/blk8.h). */
+extern const mg_layer_ops mg_preact_blk8_ops; /* layer_preact.c: all convs oneDNN */
+extern const mg_layer_ops mg_bn2d_blk8_ops;   /* layer_bn2d.c   */
+extern const mg_layer_ops mg_gap_blk8_ops;    /* layer_pool.c: plain n x c out */
 
 /* The activation of layer a (RELU, LRELU, TANH) on a rows x cols block of
  * row stride ld: y = f(x) (layer_act.c).  Backward: dx = f'(.) dy, reading
@@ -190,8 +200,8 @@ extern const mg_layer_ops mg_preact_ops;  /* layer_preact.c  */
  * both use these, so fused and unfused give the same bits. */
 void mg_act_forward_block(const mg_layer *a, int rows, int cols, const float *x, float *y,
                           size_t ld);
-void mg_act_backward_block(const mg_layer *a, int rows, int cols, const float *x,
-                           const float *y, const float *dy, float *dx, size_t ld);
+void mg_act_backward_block(const mg_layer *a, int rows, int cols, const float *x, const float *y,
+                           const float *dy, float *dx, size_t ld);
 /* The fused ops of an activation kind, or NULL for a kind that cannot be
  * fused into a dense epilogue. */
 const mg_layer_ops *mg_act_fused_ops(mg_layer_kind kind);

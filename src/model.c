@@ -13,6 +13,7 @@
  * and the backward pass applies the exact adjoint, so the gradient reaches
  * both h and h[perm] and every layer before k. */
 #include "arch.h"
+#include "blk8.h"
 #include "conv_backend.h"
 
 #include <stdio.h>
@@ -24,17 +25,22 @@ struct mg_model {
     mg_plan plan;                    /* arch, opts, blocks, layers, arena sizes */
     float *params, *grads, *buffers; /* one allocation: params | grads | buffers */
     int max_batch;
-    float *act;                      /* activation arena                */
-    float *mix_h, *mix_g;            /* mixed state and its gradient (max_batch x max dim) */
-    float *scratch;                  /* gradient of the unmixed state at the start */
-    float *ws;                       /* convolution workspace (shared by all layers) */
+    float *act;           /* activation arena                */
+    float *mix_h, *mix_g; /* mixed state and its gradient (max_batch x max dim) */
+    /* nChw8c layers (blk_in / blk_out, src/blk8.h; NULL without): the start
+     * state converted for its first layer, its gradient before it is
+     * converted back, and the NCHW view that mg_model_state and
+     * mg_model_layer_output hand out (max_batch x the largest state or
+     * layer output each) */
+    float *blk_start, *blk_dx, *blk_view;
+    float *ws; /* convolution workspace (shared by all layers) */
     /* worker team for the image layers (mg_model_set_threads); par.ws[0] = ws */
     mg_par par;
-    float *team_mem;                 /* workspaces and gradients of workers 1.. */
-    size_t ws_floats;                /* one workspace                   */
-    int grads_stale;                 /* zero_grad pending: the next backward overwrites */
-    int profiling;                   /* mg_model_profile on                 */
-    mg_layer_time *prof;             /* nl + 1 (the last: the mix operations) */
+    float *team_mem;     /* workspaces and gradients of workers 1.. */
+    size_t ws_floats;    /* one workspace                   */
+    int grads_stale;     /* zero_grad pending: the next backward overwrites */
+    int profiling;       /* mg_model_profile on                 */
+    mg_layer_time *prof; /* nl + 1 (the last: the mix operations) */
     /* the last forward */
     int f_from, f_n, f_train, f_has_mix;
     mg_mix f_mix;
@@ -42,8 +48,7 @@ struct mg_model {
     const float *state[MG_MAX_BLOCKS + 1];
 };
 
-mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rng,
-                          mg_model **out)
+mg_status mg_model_create(const char *arch, const mg_arch_opts *opts, mg_rng *rng, mg_model **out)
 {
     MG_ASSERT(arch && out);
     *out = NULL;
@@ -134,13 +139,34 @@ const mg_layer *mg_model_layer_record(const mg_model *m, int i)
     return &m->plan.layers[i];
 }
 
-const char *mg_model_arch(const mg_model *m) { return m->plan.arch; }
-const mg_arch_opts *mg_model_opts(const mg_model *m) { return &m->plan.opts; }
-int mg_model_n_blocks(const mg_model *m) { return m->plan.L; }
-int mg_model_classes(const mg_model *m) { return m->plan.dims[m->plan.L]; }
-int mg_model_n_layers(const mg_model *m) { return m->plan.nl; }
-size_t mg_model_n_params(const mg_model *m) { return m->plan.n_params; }
-float *mg_model_params(mg_model *m) { return m->params; }
+const char *mg_model_arch(const mg_model *m)
+{
+    return m->plan.arch;
+}
+const mg_arch_opts *mg_model_opts(const mg_model *m)
+{
+    return &m->plan.opts;
+}
+int mg_model_n_blocks(const mg_model *m)
+{
+    return m->plan.L;
+}
+int mg_model_classes(const mg_model *m)
+{
+    return m->plan.dims[m->plan.L];
+}
+int mg_model_n_layers(const mg_model *m)
+{
+    return m->plan.nl;
+}
+size_t mg_model_n_params(const mg_model *m)
+{
+    return m->plan.n_params;
+}
+float *mg_model_params(mg_model *m)
+{
+    return m->params;
+}
 float *mg_model_grads(mg_model *m)
 {
     if (m->grads_stale) {
@@ -149,9 +175,18 @@ float *mg_model_grads(mg_model *m)
     }
     return m->grads;
 }
-size_t mg_model_n_buffers(const mg_model *m) { return m->plan.n_buffers; }
-float *mg_model_buffers(mg_model *m) { return m->buffers; }
-int mg_model_max_batch(const mg_model *m) { return m->max_batch; }
+size_t mg_model_n_buffers(const mg_model *m)
+{
+    return m->plan.n_buffers;
+}
+float *mg_model_buffers(mg_model *m)
+{
+    return m->buffers;
+}
+int mg_model_max_batch(const mg_model *m)
+{
+    return m->max_batch;
+}
 
 int mg_model_dim(const mg_model *m, int k)
 {
@@ -227,7 +262,8 @@ void mg_model_zero_grad(mg_model *m)
 
 void mg_model_copy_params(mg_model *dst, const mg_model *src)
 {
-    MG_ASSERT(dst->plan.n_params == src->plan.n_params && dst->plan.n_buffers == src->plan.n_buffers);
+    MG_ASSERT(dst->plan.n_params == src->plan.n_params &&
+              dst->plan.n_buffers == src->plan.n_buffers);
     memcpy(dst->params, src->params, sizeof(float) * src->plan.n_params);
     memcpy(dst->buffers, src->buffers, sizeof(float) * src->plan.n_buffers);
 }
@@ -316,6 +352,31 @@ int mg_model_threads(const mg_model *m)
     return mg_team_size(m->par.team);
 }
 
+/* Channels and positions of an nChw8c output (PREACT: oc x oh x ow; the
+ * others keep their input's shape). */
+static void blk_out_shape(const mg_layer *l, int *c, int *hw)
+{
+    if (l->kind == MG_LAYER_PREACT) {
+        *c = l->oc, *hw = l->oh * l->ow;
+    } else {
+        *c = l->c, *hw = l->h * l->w;
+    }
+}
+
+/* 1 when the layers keep state k in nChw8c (c channels x hw positions):
+ * the input of block k + 1's first layer (k = 0) or block k's output. */
+static int state_blk(const mg_model *m, int k, int *c, int *hw)
+{
+    if (k == 0) {
+        const mg_layer *l = &m->plan.layers[m->plan.first[1]];
+        *c = l->c, *hw = l->h * l->w;
+        return l->blk_in;
+    }
+    const mg_layer *l = &m->plan.layers[m->plan.first[k + 1] - 1];
+    blk_out_shape(l, c, hw);
+    return l->blk_out;
+}
+
 mg_status mg_model_reserve(mg_model *m, int max_batch)
 {
     MG_ASSERT(max_batch > 0);
@@ -331,7 +392,13 @@ mg_status mg_model_reserve(mg_model *m, int max_batch)
         for (int j = 0; j < MG_LAYER_NBUF; j++) total += mem.per_ex[j] * B + mem.fixed[j];
         ws_max = mem.ws > ws_max ? mem.ws : ws_max;
     }
-    total += 3 * (size_t)maxd * B + ws_max; /* mix_h, mix_g, scratch, conv workspace */
+    int has_blk = 0;
+    for (int i = 0; i < m->plan.nl; i++) {
+        const mg_layer *l = &m->plan.layers[i];
+        has_blk |= l->blk_in || l->blk_out;
+        if (l->blk_out && l->out > maxd) maxd = l->out;
+    }
+    total += (2 + 3 * has_blk) * (size_t)maxd * B + ws_max; /* mix_h, mix_g, blk_*, workspace */
     float *act = calloc(total + 1, sizeof(float));
     if (!act) return mg_fail(MG_ERR_NOMEM, "out of memory for activations (%zu floats)", total);
     free(m->act);
@@ -341,20 +408,33 @@ mg_status mg_model_reserve(mg_model *m, int max_batch)
     for (int i = 0; i < m->plan.nl; i++) {
         mg_layer *l = &m->plan.layers[i];
         mg_layer_mem mem = layer_mem(l, max_batch);
-        l->y = p; p += B * l->out;
-        l->dy = p; p += B * l->out;
+        l->y = p;
+        p += B * l->out;
+        l->dy = p;
+        p += B * l->out;
         l->aux = mem.aux ? p : NULL;
         p += B * mem.aux;
-        l->aux2 = p; p += 2 * (size_t)l->out;
+        l->aux2 = p;
+        p += 2 * (size_t)l->out;
         for (int j = 0; j < MG_LAYER_NBUF; j++) {
             size_t n = mem.per_ex[j] * B + mem.fixed[j];
             l->buf[j] = n ? p : NULL;
             p += n;
         }
     }
-    m->mix_h = p; p += B * maxd;
-    m->mix_g = p; p += B * maxd;
-    m->scratch = p; p += B * maxd;
+    m->mix_h = p;
+    p += B * maxd;
+    m->mix_g = p;
+    p += B * maxd;
+    m->blk_start = m->blk_dx = m->blk_view = NULL;
+    if (has_blk) {
+        m->blk_start = p;
+        p += B * maxd;
+        m->blk_dx = p;
+        p += B * maxd;
+        m->blk_view = p;
+        p += B * maxd;
+    }
     m->ws = ws_max ? p : NULL;
     p += ws_max;
     MG_ASSERT((size_t)(p - act) == total);
@@ -379,8 +459,14 @@ static void blas_threads_end(int old)
 static void layer_forward(mg_model *m, mg_layer *l, const float *x, int n, int train, mg_rng *rng)
 {
     l->x = x;
-    mg_fwd_ctx c = {.p = m->params + l->p_off, .b = m->buffers + l->b_off, .x = x, .y = l->y,
-                    .n = n, .train = train, .rng = rng, .par = &m->par};
+    mg_fwd_ctx c = {.p = m->params + l->p_off,
+                    .b = m->buffers + l->b_off,
+                    .x = x,
+                    .y = l->y,
+                    .n = n,
+                    .train = train,
+                    .rng = rng,
+                    .par = &m->par};
     int old = blas_threads_begin(m, l);
     double t0 = m->profiling ? mono_now() : 0.0;
     l->ops->forward(l, &c);
@@ -406,9 +492,17 @@ static void layer_backward(mg_model *m, const mg_layer *l, const float *dy, floa
         memset(g, 0, sizeof(float) * l->n_p);
         overwrite = 0;
     }
-    mg_bwd_ctx c = {.p = m->params + l->p_off, .b = m->buffers + l->b_off, .g = g,
-                    .overwrite = overwrite, .x = l->x, .y = l->y, .dy = dy, .dx = dx, .n = n,
-                    .train = train, .par = &m->par};
+    mg_bwd_ctx c = {.p = m->params + l->p_off,
+                    .b = m->buffers + l->b_off,
+                    .g = g,
+                    .overwrite = overwrite,
+                    .x = l->x,
+                    .y = l->y,
+                    .dy = dy,
+                    .dx = dx,
+                    .n = n,
+                    .train = train,
+                    .par = &m->par};
     int old = blas_threads_begin(m, l);
     double t0 = m->profiling ? mono_now() : 0.0;
     l->ops->backward(l, &c);
@@ -435,6 +529,11 @@ const float *mg_model_forward(mg_model *m, int from, const float *x, int n, int 
     /* a worker team runs the image layers: OpenBLAS at one thread meanwhile */
     int blas_old = m->par.n > 1 ? mg_blas_threads_swap(1) : 0;
     const float *cur = x;
+    int c, hw;
+    if (state_blk(m, from, &c, &hw)) { /* the caller's NCHW start state */
+        mg_par_blk8_from_nchw(&m->par, x, m->blk_start, n, c, hw);
+        cur = m->blk_start;
+    }
     for (int b = from;; b++) {
         if (mix && mix->k == b) {
             double t0 = m->profiling ? mono_now() : 0.0;
@@ -456,27 +555,45 @@ const float *mg_model_forward(mg_model *m, int from, const float *x, int n, int 
     return cur;
 }
 
+/* An nChw8c tensor of the last forward in NCHW, in blk_view (valid until
+ * the next call of either accessor or the next forward). */
+static const float *nchw_view(const mg_model *m, const float *t, int c, int hw)
+{
+    mg_par_blk8_to_nchw(&m->par, t, m->blk_view, m->f_n, c, hw);
+    return m->blk_view;
+}
+
 const float *mg_model_state(const mg_model *m, int k)
 {
     MG_ASSERT(k >= 0 && k <= m->plan.L && m->state[k]);
-    return m->state[k];
+    int c, hw;
+    return state_blk(m, k, &c, &hw) ? nchw_view(m, m->state[k], c, hw) : m->state[k];
 }
 
 const float *mg_model_layer_output(const mg_model *m, int i)
 {
     MG_ASSERT(i >= 0 && i < m->plan.nl && m->state[m->plan.L]);
     MG_ASSERT(i >= m->plan.first[m->f_from + 1]);
-    return m->plan.layers[i].y;
+    const mg_layer *l = &m->plan.layers[i];
+    int c, hw;
+    if (l->blk_out) {
+        blk_out_shape(l, &c, &hw);
+        return nchw_view(m, l->y, c, hw);
+    }
+    return l->y;
 }
 
 /* The backward pass; want_grads = 0: input gradient only, the gradient arena
  * and grads_stale untouched. */
-static void backward_pass(mg_model *m, const float *dlogits, float *dx, int want_grads)
+static void backward_pass(mg_model *m, const float *dlogits, float *dx_caller, int want_grads)
 {
     int n = m->f_n, from = m->f_from;
+    int c, hw, start_blk = state_blk(m, from, &c, &hw);
+    float *dx = dx_caller && start_blk ? m->blk_dx : dx_caller; /* in the layers' layout */
     float *grads = want_grads ? m->grads : NULL;
     if (want_grads && m->grads_stale && from > 0) { /* layers below the start get no gradient */
-        size_t end = from >= m->plan.L ? m->plan.n_params : m->plan.layers[m->plan.first[from + 1]].p_off;
+        size_t end =
+            from >= m->plan.L ? m->plan.n_params : m->plan.layers[m->plan.first[from + 1]].p_off;
         memset(m->grads, 0, sizeof(float) * end);
     }
     const float *g = dlogits;
@@ -492,7 +609,7 @@ static void backward_pass(mg_model *m, const float *dlogits, float *dx, int want
                  * below the mix and the caller wants no input gradient */
                 dst = (b - 1 == from && !dx) ? NULL : m->mix_g;
             } else if (first_of_block && b - 1 == from) {
-                dst = dx;                       /* gradient w.r.t. the start state  */
+                dst = dx; /* gradient w.r.t. the start state  */
             } else {
                 dst = m->plan.layers[i - 1].dy;
             }
@@ -519,6 +636,7 @@ static void backward_pass(mg_model *m, const float *dlogits, float *dx, int want
             g = dh;
         }
     }
+    if (dx != dx_caller) mg_par_blk8_to_nchw(&m->par, dx, dx_caller, n, c, hw);
     if (blas_old) mg_blas_threads_swap(blas_old);
     if (want_grads) m->grads_stale = 0;
 }

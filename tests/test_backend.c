@@ -6,7 +6,13 @@
  * float tolerance at 1 and 2 threads; each is bit-identical run to run for
  * a given thread count; the planner's rule (which convs go where); the
  * fallback (a layer with no oneDNN executor runs today's kernels, bit for
- * bit); the switch and the report string. */
+ * bit); the switch and the report string.  The PreActResNet in nChw8c from
+ * its first residual block to the pooling (mg_conv_set_blk8, on by
+ * default) and with NCHW between its layers (off): the states and layer
+ * outputs the model hands out (NCHW), a forward from a hidden state and
+ * the input gradient at it, a mix at that state, against the reference
+ * twin; a forward from a state the model gave reproduces the logits bit for
+ * bit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,7 +134,106 @@ static void check_net(const char *arch, mg_arch_opts o, int n)
 static void test_twin_preact(void **s)
 {
     (void)s;
-    check_net("preact:8-16x1", opts_image(3, 12, 10, 4), 12);
+    for (int blk8 = 1; blk8 >= 0; blk8--) {
+        mg_conv_set_blk8(blk8);
+        check_net("preact:8-16x1", opts_image(3, 12, 10, 4), 12);
+        check_net("preact-authors:8-16-24x1", opts_image(1, 9, 9, 3), 7);
+    }
+    mg_conv_set_blk8(1);
+}
+
+/* What the model hands out at its boundaries: states, layer outputs, a
+ * forward from hidden state k (with a mix there) and the input gradient at
+ * it, under backend b; every output appended to *out. */
+typedef struct {
+    float *v;
+    size_t n, cap;
+} vec;
+
+static void vec_add(vec *o, const float *p, size_t n)
+{
+    if (o->n + n > o->cap) {
+        o->cap = 2 * (o->n + n);
+        o->v = realloc(o->v, sizeof(float) * o->cap);
+        assert_non_null(o->v);
+    }
+    memcpy(o->v + o->n, p, sizeof(float) * n);
+    o->n += n;
+}
+
+static vec boundary_outputs(const char *arch, mg_arch_opts o, mg_conv_backend b, int threads, int n)
+{
+    mg_set_conv_backend(b);
+    mg_rng r;
+    mg_rng_seed(&r, 11);
+    mg_model *m = NULL;
+    assert_int_equal(mg_model_create(arch, &o, &r, &m), MG_OK);
+    mg_set_conv_backend(MG_CONV_BACKEND_AUTO);
+    assert_int_equal(mg_model_set_threads(m, threads), MG_OK);
+    assert_int_equal(mg_model_reserve(m, n), MG_OK);
+    int in = mg_model_dim(m, 0), C = mg_model_classes(m), L = mg_model_n_blocks(m);
+    float *x = malloc(sizeof(float) * (size_t)n * in);
+    float *dz = malloc(sizeof(float) * (size_t)n * C);
+    mg_rng dr;
+    mg_rng_seed(&dr, 5);
+    for (int i = 0; i < n * in; i++) x[i] = (float)mg_rng_normal(&dr);
+    for (int i = 0; i < n * C; i++) dz[i] = (float)mg_rng_normal(&dr) / n;
+    vec out = {0};
+    /* eval mode: the states and every layer output */
+    const float *z = mg_model_forward(m, 0, x, n, 0, NULL, NULL);
+    float *z0 = malloc(sizeof(float) * (size_t)n * C);
+    memcpy(z0, z, sizeof(float) * (size_t)n * C);
+    vec_add(&out, z0, (size_t)n * C);
+    for (int k = 1; k < L; k++) vec_add(&out, mg_model_state(m, k), (size_t)n * mg_model_dim(m, k));
+    for (int i = 0; i < mg_model_n_layers(m); i++)
+        vec_add(&out, mg_model_layer_output(m, i), (size_t)n * mg_model_layer(m, i).out);
+    int perm[64];
+    for (int i = 0; i < n; i++) perm[i] = (i * 5 + 1) % n;
+    for (int k = 1; k < L; k++) {
+        size_t dk = (size_t)n * mg_model_dim(m, k);
+        float *h = malloc(sizeof(float) * dk), *dh = malloc(sizeof(float) * dk);
+        /* (the train-mode passes below move the running statistics) */
+        z = mg_model_forward(m, 0, x, n, 0, NULL, NULL);
+        memcpy(z0, z, sizeof(float) * (size_t)n * C);
+        memcpy(h, mg_model_state(m, k), sizeof(float) * dk);
+        /* from the state the model gave: the same logits, bit for bit */
+        z = mg_model_forward(m, k, h, n, 0, NULL, NULL);
+        assert_memory_equal(z, z0, sizeof(float) * (size_t)n * C);
+        assert_memory_equal(mg_model_state(m, k), h, sizeof(float) * dk);
+        mg_model_backward_input(m, dz, dh);
+        vec_add(&out, dh, dk);
+        /* train mode, a mix at the start state: logits, input gradient */
+        mg_mix mix = {k, 0.6f, perm};
+        mg_rng fr;
+        mg_rng_seed(&fr, 3);
+        z = mg_model_forward(m, k, h, n, 1, &mix, &fr);
+        vec_add(&out, z, (size_t)n * C);
+        vec_add(&out, mg_model_state(m, k), dk); /* the mixed state */
+        mg_model_zero_grad(m);
+        mg_model_backward(m, dz, dh);
+        vec_add(&out, dh, dk);
+        vec_add(&out, mg_model_grads(m), mg_model_n_params(m));
+        free(h), free(dh);
+    }
+    free(x), free(dz), free(z0);
+    mg_model_free(m);
+    return out;
+}
+
+static void test_twin_boundaries(void **s)
+{
+    (void)s;
+    const char *arch = "preact:8-16-24x1";
+    mg_arch_opts o = opts_image(3, 10, 10, 4);
+    for (int t = 1; t <= 2; t++) {
+        vec ref = boundary_outputs(arch, o, MG_CONV_BACKEND_IM2COL, t, 9);
+        vec a = boundary_outputs(arch, o, MG_CONV_BACKEND_AUTO, t, 9);
+        assert_int_equal(a.n, ref.n);
+        assert_twin(a.v, ref.v, a.n, 2e-4, "boundaries");
+        vec a2 = boundary_outputs(arch, o, MG_CONV_BACKEND_AUTO, t, 9);
+        assert_memory_equal(a.v, a2.v, sizeof(float) * a.n);
+        free(ref.v), free(a.v), free(a2.v);
+    }
 }
 
 static void test_twin_cnn(void **s)
@@ -164,21 +269,54 @@ static void test_rule(void **s)
 
     mg_arch_opts o = opts_image(3, 12, 10, 4);
     mg_model *m = NULL;
-    assert_int_equal(mg_model_create("preact:8-16x1", &o, NULL, &m), MG_OK);
-    int dnnl_layers = 0;
+    char desc[256];
+    for (int blk8 = 1; blk8 >= 0; blk8--) {
+        mg_conv_set_blk8(blk8);
+        assert_int_equal(mg_model_create("preact:8-16x1", &o, NULL, &m), MG_OK);
+        int dnnl_layers = 0, blk8_layers = 0, preacts = 0;
+        for (int i = 0; i < mg_model_n_layers(m); i++) {
+            const mg_layer *l = mg_model_layer_record(m, i);
+            if (l->kind == MG_LAYER_CONV2D) { /* the stem: ours, NCHW */
+                assert_ptr_equal(l->ops, &mg_conv2d_ops);
+                assert_false(l->blk_in || l->blk_out);
+            }
+            if (l->kind == MG_LAYER_PREACT) {
+                dnnl_layers += l->ops == &mg_preact_dnnl_ops;
+                blk8_layers += l->ops == &mg_preact_blk8_ops;
+                if (l->ops == &mg_preact_blk8_ops) { /* NCHW in to the first block only */
+                    assert_int_equal(l->blk_in, preacts > 0);
+                    assert_true(l->blk_out);
+                }
+                preacts++;
+            }
+            if (l->kind == MG_LAYER_BN2D && blk8_layers) {
+                assert_ptr_equal(l->ops, &mg_bn2d_blk8_ops);
+                assert_true(l->blk_in && l->blk_out);
+            }
+            if (l->kind == MG_LAYER_GAP && blk8_layers) {
+                assert_ptr_equal(l->ops, &mg_gap_blk8_ops);
+                assert_true(l->blk_in && !l->blk_out);
+            }
+            if (l->kind == MG_LAYER_DENSE) assert_false(l->blk_in || l->blk_out);
+        }
+        /* nChw8c where oneDNN has its JIT kernels (AVX2), else NCHW + reorders */
+        assert_int_equal(dnnl_layers + blk8_layers, 2);
+        if (!blk8) assert_int_equal(blk8_layers, 0);
+        assert_int_equal(mg_model_reserve(m, 4), MG_OK);
+        mg_model_conv_backend(m, desc, sizeof desc);
+        if (blk8_layers) assert_non_null(strstr(desc, "nChw8c from the first residual block"));
+        if (blk8_layers) assert_non_null(strstr(desc, "for 5 of 6 convs"));
+        if (dnnl_layers && strstr(desc, "onednn"))
+            assert_non_null(strstr(desc, "for 4 of 6 convs"));
+        mg_model_free(m);
+    }
+    mg_conv_set_blk8(1);
+    /* channels not in multiples of 8: NCHW + reorders */
+    assert_int_equal(mg_model_create("preact:12-16x1", &o, NULL, &m), MG_OK);
     for (int i = 0; i < mg_model_n_layers(m); i++) {
         const mg_layer *l = mg_model_layer_record(m, i);
-        if (l->kind == MG_LAYER_CONV2D) assert_ptr_equal(l->ops, &mg_conv2d_ops); /* stem */
-        if (l->kind == MG_LAYER_PREACT) {
-            assert_ptr_equal(l->ops, &mg_preact_dnnl_ops);
-            dnnl_layers++;
-        }
+        assert_true(l->ops != &mg_preact_blk8_ops && !l->blk_in && !l->blk_out);
     }
-    assert_int_equal(dnnl_layers, 2);
-    assert_int_equal(mg_model_reserve(m, 4), MG_OK);
-    char desc[256];
-    mg_model_conv_backend(m, desc, sizeof desc);
-    if (strstr(desc, "onednn")) assert_non_null(strstr(desc, "for 4 of 6 convs"));
     mg_model_free(m);
 
     mg_set_conv_backend(MG_CONV_BACKEND_IM2COL);
@@ -256,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_fallback),
         cmocka_unit_test(test_twin_preact),
         cmocka_unit_test(test_twin_cnn),
+        cmocka_unit_test(test_twin_boundaries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

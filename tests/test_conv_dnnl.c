@@ -18,7 +18,13 @@
  * and off again).  One against two threads: within the tolerance (the
  * test says whether they were identical).
  *
- * Errors: an inconsistent shape, a bad thread count, a bad batch size. */
+ * nChw8c tensors (MG_CONV_DNNL_BLK8): the same bytes as the blocked layout
+ * with reorders, once the inputs are given and the outputs read in nChw8c
+ * (the reorders are exact copies), for the PreActResNet's shapes with
+ * channels in multiples of 8, 1x1 projections included.
+ *
+ * Errors: an inconsistent shape, a bad thread count, a bad batch size,
+ * nChw8c with channels not in multiples of 8. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -318,12 +324,86 @@ static void test_dnnl_errors(void **state)
     mg_conv_dnnl_free(NULL);
 }
 
+/* NCHW <-> nChw8c (c % 8 == 0), written out here independently of src/ */
+static void to_blk8(const float *x, float *y, int n, int c, int hw)
+{
+    for (int e = 0; e < n; e++)
+        for (int j = 0; j < c; j++)
+            for (int p = 0; p < hw; p++)
+                y[(size_t)e * c * hw + (size_t)(j / 8) * hw * 8 + (size_t)p * 8 + j % 8] =
+                    x[(size_t)e * c * hw + (size_t)j * hw + p];
+}
+
+static void from_blk8(const float *x, float *y, int n, int c, int hw)
+{
+    for (int e = 0; e < n; e++)
+        for (int j = 0; j < c; j++)
+            for (int p = 0; p < hw; p++)
+                y[(size_t)e * c * hw + (size_t)j * hw + p] =
+                    x[(size_t)e * c * hw + (size_t)(j / 8) * hw * 8 + (size_t)p * 8 + j % 8];
+}
+
+static void test_dnnl_blk8(void **state)
+{
+    (void)state;
+    /* cin, h, w, cout, k, stride, pad: the PreActResNet's convs past the stem */
+    static const int shapes[][7] = {{16, 28, 28, 16, 3, 1, 1}, {16, 28, 28, 32, 3, 2, 1},
+                                    {16, 28, 28, 32, 1, 2, 0}, {32, 14, 14, 64, 3, 2, 1},
+                                    {64, 7, 7, 64, 3, 1, 1},   {8, 5, 5, 8, 3, 1, 1}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const int *q = shapes[k];
+        const int n = 3;
+        mg_conv2d_shape s;
+        assert_int_equal(
+            mg_conv2d_shape_init(&s, q[0], q[1], q[2], q[3], q[4], q[4], q[5], q[6], 0), MG_OK);
+        int hw = s.h * s.w, ohw = s.ho * s.wo;
+        size_t nx = (size_t)n * s.cin * hw, ny = (size_t)n * s.cout * ohw;
+        size_t np = mg_conv2d_n_params(&s);
+        float *x = falloc(nx), *dy = falloc(ny), *p = falloc(np);
+        float *xb = falloc(nx), *dyb = falloc(ny);
+        float *y1 = falloc(ny), *dx1 = falloc(nx), *g1 = falloc(np);
+        float *y2 = falloc(ny), *dx2 = falloc(nx), *g2 = falloc(np), *t = falloc(nx > ny ? nx : ny);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)sin(0.37 * i);
+        for (size_t i = 0; i < ny; i++) dy[i] = (float)cos(0.11 * i);
+        for (size_t i = 0; i < np; i++) p[i] = (float)sin(1.3 * i + 0.5) * 0.2f;
+        for (size_t i = 0; i < np; i++) g1[i] = g2[i] = 1.0f;
+        mg_conv_dnnl *cr = NULL, *cb = NULL;
+        assert_int_equal(mg_conv_dnnl_create(&s, n, 1, MG_CONV_DNNL_BLOCKED, &cr), MG_OK);
+        assert_int_equal(mg_conv_dnnl_create(&s, n, 1, MG_CONV_DNNL_BLK8, &cb), MG_OK);
+        assert_int_equal(mg_conv_dnnl_forward(cr, p, x, y1, n), MG_OK);
+        assert_int_equal(mg_conv_dnnl_backward(cr, p, g1, x, dy, dx1, n), MG_OK);
+        to_blk8(x, xb, n, s.cin, hw);
+        to_blk8(dy, dyb, n, s.cout, ohw);
+        fill_nan(t, ny);
+        assert_int_equal(mg_conv_dnnl_forward(cb, p, xb, t, n), MG_OK);
+        from_blk8(t, y2, n, s.cout, ohw);
+        fill_nan(t, nx);
+        assert_int_equal(mg_conv_dnnl_backward(cb, p, g2, xb, dyb, t, n), MG_OK);
+        from_blk8(t, dx2, n, s.cin, hw);
+        assert_memory_equal(y1, y2, sizeof(float) * ny);
+        assert_memory_equal(dx1, dx2, sizeof(float) * nx);
+        assert_memory_equal(g1, g2, sizeof(float) * np);
+        mg_conv_dnnl_free(cr);
+        mg_conv_dnnl_free(cb);
+        free(x), free(dy), free(p), free(xb), free(dyb), free(y1), free(dx1), free(g1);
+        free(y2), free(dx2), free(g2), free(t);
+    }
+    /* channels not in multiples of 8 */
+    mg_conv2d_shape s;
+    mg_conv_dnnl *c = NULL;
+    assert_int_equal(mg_conv2d_shape_init(&s, 12, 6, 6, 16, 3, 3, 1, 1, 0), MG_OK);
+    assert_int_equal(mg_conv_dnnl_create(&s, 2, 1, MG_CONV_DNNL_BLK8, &c), MG_ERR_CONFIG);
+    assert_null(c);
+    assert_non_null(strstr(mg_errmsg(), "multiples of 8"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dnnl_errors),
         cmocka_unit_test(test_dnnl_vs_reference),
         cmocka_unit_test(test_dnnl_batch_sizes),
+        cmocka_unit_test(test_dnnl_blk8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
