@@ -217,7 +217,12 @@ done
 grep -q "^requeued  *$LID  *job ${J}_0 PENDING.*requeued 1 time; epoch [0-9]*/60, interrupted" st-req.out ||
     { fail "status after the signal: not requeued at an interrupted epoch:"; cat st-req.out "sig/slurm/$J/${J}_0.log"; }
 grep -q "requeue 1 of 3: scontrol requeue ${J}_0" "sig/slurm/$J/${J}_0.log" || fail "the task log does not show the requeue"
-# Slurm holds a requeued job back for about two minutes (BeginTime); not a test of ours
+# Slurm holds a requeued job back for about two minutes (BeginTime); not a test of ours.
+# Not at once either: slurmd refuses a launch credential created in the same
+# second as the revocation of the killed attempt's ("Job N already killed, do
+# not launch batch job" in slurmd.log; the credential times are whole
+# seconds), and the job then ends with exit 1 and no second attempt.
+sleep 2
 scontrol update JobId="${J}_0" StartTime=now
 i=0 # the second attempt has started: its line in the task log
 until [ "$(grep -c 'array task' "sig/slurm/$J/${J}_0.log")" -ge 2 ]; do
