@@ -349,56 +349,8 @@ void mg_bn2d_blk8_backward_channels(int c, int j0, int j1, int hw, int n, const 
     }
 }
 
-/* A batch norm pass over ranges of channel blocks; forward reads x and
- * writes y and stats (the mutable views), backward reads x, y, stats, dy
- * (as par.c's bn_job). */
-typedef struct {
-    int bwd, c, hw, n, train, relu;
-    const float *params, *x, *y, *stats, *dy;
-    float *buffers, *grads, *yw, *statsw, *dx;
-} bn_job;
-
-static void bn_part(void *ctx, int w, int nw)
-{
-    const bn_job *j = ctx;
-    int lo, hi;
-    mg_team_share(j->c / 8, w, nw, &lo, &hi);
-    if (hi == lo) return;
-    if (j->bwd)
-        mg_bn2d_blk8_backward_channels(j->c, 8 * lo, 8 * hi, j->hw, j->n, j->params, j->grads, j->x,
-                                       j->y, j->stats, j->dy, j->dx, j->train, j->relu);
-    else
-        mg_bn2d_blk8_forward_channels(j->c, 8 * lo, 8 * hi, j->hw, j->n, j->params, j->buffers,
-                                      j->x, j->yw, j->statsw, j->train, j->relu);
-}
-
-/* Serially (all blocks in one share) or on the team. */
-static void bn_run(const mg_par *par, bn_job *j)
-{
-    MG_ASSERT(j->c > 0 && j->c % 8 == 0);
-    if (!par->team || par->n < 2 || j->c / 8 < 2)
-        bn_part(j, 0, 1);
-    else
-        mg_team_run(par->team, bn_part, j);
-}
-
-void mg_par_bn2d_blk8_forward(const mg_par *par, int c, int hw, int n, const float *params,
-                              float *buffers, const float *x, float *y, float *stats, int train,
-                              int relu)
-{
-    bn_job j = {.c = c, .hw = hw, .n = n, .train = train, .relu = relu, .params = params};
-    j.x = x, j.buffers = buffers, j.yw = y, j.statsw = stats;
-    bn_run(par, &j);
-}
-
-void mg_par_bn2d_blk8_backward(const mg_par *par, int c, int hw, int n, const float *params,
-                               float *grads, const float *x, const float *y, const float *stats,
-                               const float *dy, float *dx, int train, int relu)
-{
-    bn_job j = {.bwd = 1, .c = c, .hw = hw, .n = n, .train = train, .relu = relu};
-    j.params = params, j.grads = grads, j.x = x, j.y = y, j.stats = stats, j.dy = dy, j.dx = dx;
-    bn_run(par, &j);
-}
+/* mg_par_bn2d_blk8_forward / _backward: src/par.c (the team split of every
+ * batch norm, in whole blocks of 8 channels here). */
 
 /* ---------------------------------------------------------------- pooling */
 

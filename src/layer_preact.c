@@ -113,19 +113,28 @@ static mg_conv_exec *exec_of(const mg_layer *l, int k)
     return pi ? pi->e[k] : NULL;
 }
 
-static void preact_forward(mg_layer *l, const mg_fwd_ctx *ctx)
+/* The batch norm + ReLU passes of a layout (par.h: NCHW, blk8.h: nChw8c). */
+typedef void (*bn_fwd_fn)(const mg_par *par, int c, int hw, int n, const float *params,
+                          float *buffers, const float *x, float *y, float *stats, int train,
+                          int relu);
+typedef void (*bn_bwd_fn)(const mg_par *par, int c, int hw, int n, const float *params,
+                          float *grads, const float *x, const float *y, const float *stats,
+                          const float *dy, float *dx, int train, int relu);
+
+/* The block's forward on input x (in the layout of bn) into ctx->y. */
+static void block_forward(mg_layer *l, const mg_fwd_ctx *ctx, const float *x, bn_fwd_fn bn)
 {
     preact_offsets o = offsets(l);
-    const float *p = ctx->p, *x = ctx->x;
+    const float *p = ctx->p;
     float *rb = ctx->b, *y = ctx->y;
     int n = ctx->n, train = ctx->train;
     const mg_par *par = ctx->par;
     int hw = l->h * l->w, ohw = l->oh * l->ow;
     float *a = l->buf[0], *c1 = l->buf[1], *b = l->buf[2];
     float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
-    mg_par_bn2d_forward(par, l->c, hw, n, p + o.bn1, rb, x, a, st1, train, 1);
+    bn(par, l->c, hw, n, p + o.bn1, rb, x, a, st1, train, 1);
     mg_conv_exec_forward(exec_of(l, 0), par, &l->conv, p + o.c1, a, c1, n);
-    mg_par_bn2d_forward(par, l->oc, ohw, n, p + o.bn2, rb + 2 * l->c, c1, b, st2, train, 1);
+    bn(par, l->oc, ohw, n, p + o.bn2, rb + 2 * l->c, c1, b, st2, train, 1);
     mg_conv_exec_forward(exec_of(l, 1), par, &l->conv2, p + o.c2, b, y, n);
     size_t cnt = (size_t)n * l->out;
     if (l->has_proj) {
@@ -137,17 +146,25 @@ static void preact_forward(mg_layer *l, const mg_fwd_ctx *ctx)
     }
 }
 
+static void preact_forward(mg_layer *l, const mg_fwd_ctx *ctx)
+{
+    block_forward(l, ctx, ctx->x, mg_par_bn2d_forward);
+}
+
 /* grads + off, or NULL when no parameter gradients are wanted */
 static float *grad_at(float *grads, size_t off)
 {
     return grads ? grads + off : NULL;
 }
 
-static void preact_backward(const mg_layer *l, const mg_bwd_ctx *ctx)
+/* The block's backward from ctx->dy; x: the forward's input, dx: its
+ * gradient or NULL (both in the layout of bn). */
+static void block_backward(const mg_layer *l, const mg_bwd_ctx *ctx, const float *x, float *dx,
+                           bn_bwd_fn bn)
 {
     preact_offsets o = offsets(l);
     const float *p = ctx->p, *dy = ctx->dy;
-    float *g = ctx->g, *dx = ctx->dx;
+    float *g = ctx->g;
     int n = ctx->n, train = ctx->train;
     const mg_par *par = ctx->par;
     int hw = l->h * l->w, ohw = l->oh * l->ow;
@@ -156,8 +173,7 @@ static void preact_backward(const mg_layer *l, const mg_bwd_ctx *ctx)
     const float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
     /* residual branch */
     mg_conv_exec_backward(exec_of(l, 1), par, &l->conv2, p + o.c2, grad_at(g, o.c2), b, dy, db, n);
-    mg_par_bn2d_backward(par, l->oc, ohw, n, p + o.bn2, grad_at(g, o.bn2), c1, b, st2, db, dc1,
-                         train, 1);
+    bn(par, l->oc, ohw, n, p + o.bn2, grad_at(g, o.bn2), c1, b, st2, db, dc1, train, 1);
     mg_conv_exec_backward(exec_of(l, 0), par, &l->conv, p + o.c1, grad_at(g, o.c1), a, dc1, da, n);
     size_t cin_cnt = (size_t)n * l->in;
     if (l->has_proj) {
@@ -168,9 +184,13 @@ static void preact_backward(const mg_layer *l, const mg_bwd_ctx *ctx)
     }
     /* bn1 + relu; the parameter gradients are needed even when dx is not
      * (with neither, the kernel returns at once) */
-    mg_par_bn2d_backward(par, l->c, hw, n, p + o.bn1, grad_at(g, o.bn1), ctx->x, a, st1, da, dx,
-                         train, 1);
+    bn(par, l->c, hw, n, p + o.bn1, grad_at(g, o.bn1), x, a, st1, da, dx, train, 1);
     if (dx && !l->has_proj) mg_par_add(par, dx, dy, cin_cnt); /* identity shortcut */
+}
+
+static void preact_backward(const mg_layer *l, const mg_bwd_ctx *ctx)
+{
+    block_backward(l, ctx, ctx->x, ctx->dx, mg_par_bn2d_backward);
 }
 
 static double preact_flops(const mg_layer *l, int backward, int need_dx)
@@ -257,59 +277,19 @@ static void preact_blk8_buffers(const mg_layer *l, int max_batch, mg_layer_mem *
 
 static void preact_blk8_forward(mg_layer *l, const mg_fwd_ctx *ctx)
 {
-    preact_offsets o = offsets(l);
-    const float *p = ctx->p, *x = ctx->x;
-    float *rb = ctx->b, *y = ctx->y;
-    int n = ctx->n, train = ctx->train;
-    const mg_par *par = ctx->par;
-    int hw = l->h * l->w, ohw = l->oh * l->ow;
-    float *a = l->buf[0], *c1 = l->buf[1], *b = l->buf[2];
-    float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
+    const float *x = ctx->x;
     if (!l->blk_in) {
-        mg_par_blk8_from_nchw(par, x, l->buf[8], n, l->c, hw);
+        mg_par_blk8_from_nchw(ctx->par, x, l->buf[8], ctx->n, l->c, l->h * l->w);
         x = l->buf[8];
     }
-    mg_par_bn2d_blk8_forward(par, l->c, hw, n, p + o.bn1, rb, x, a, st1, train, 1);
-    mg_conv_exec_forward(exec_of(l, 0), par, &l->conv, p + o.c1, a, c1, n);
-    mg_par_bn2d_blk8_forward(par, l->oc, ohw, n, p + o.bn2, rb + 2 * l->c, c1, b, st2, train, 1);
-    mg_conv_exec_forward(exec_of(l, 1), par, &l->conv2, p + o.c2, b, y, n);
-    size_t cnt = (size_t)n * l->out;
-    if (l->has_proj) {
-        float *sc = l->buf[3]; /* the d b slot is free during the forward pass */
-        mg_conv_exec_forward(exec_of(l, 2), par, &l->proj, p + o.pj, a, sc, n);
-        mg_par_add(par, y, sc, cnt);
-    } else {
-        mg_par_add(par, y, x, cnt);
-    }
+    block_forward(l, ctx, x, mg_par_bn2d_blk8_forward);
 }
 
 static void preact_blk8_backward(const mg_layer *l, const mg_bwd_ctx *ctx)
 {
-    preact_offsets o = offsets(l);
-    const float *p = ctx->p, *dy = ctx->dy, *x = l->blk_in ? ctx->x : l->buf[8];
-    float *g = ctx->g, *dx = ctx->dx;
-    int n = ctx->n, train = ctx->train;
-    const mg_par *par = ctx->par;
-    int hw = l->h * l->w, ohw = l->oh * l->ow;
-    const float *a = l->buf[0], *c1 = l->buf[1], *b = l->buf[2];
-    float *db = l->buf[3], *dc1 = l->buf[4], *da = l->buf[5], *dap = l->buf[6];
-    const float *st1 = l->buf[7], *st2 = l->buf[7] + 2 * l->c;
-    float *dxb = dx && !l->blk_in ? l->buf[9] : dx; /* the input gradient in nChw8c */
-    mg_conv_exec_backward(exec_of(l, 1), par, &l->conv2, p + o.c2, grad_at(g, o.c2), b, dy, db, n);
-    mg_par_bn2d_blk8_backward(par, l->oc, ohw, n, p + o.bn2, grad_at(g, o.bn2), c1, b, st2, db, dc1,
-                              train, 1);
-    mg_conv_exec_backward(exec_of(l, 0), par, &l->conv, p + o.c1, grad_at(g, o.c1), a, dc1, da, n);
-    size_t cin_cnt = (size_t)n * l->in;
-    if (l->has_proj) {
-        mg_conv_exec_backward(exec_of(l, 2), par, &l->proj, p + o.pj, grad_at(g, o.pj), a, dy, dap,
-                              n);
-        mg_par_add(par, da, dap, cin_cnt);
-    }
-    mg_par_bn2d_blk8_backward(par, l->c, hw, n, p + o.bn1, grad_at(g, o.bn1), x, a, st1, da, dxb,
-                              train, 1);
-    if (!dxb) return;
-    if (!l->has_proj) mg_par_add(par, dxb, dy, cin_cnt); /* identity shortcut */
-    if (dxb != dx) mg_par_blk8_to_nchw(par, dxb, dx, n, l->c, hw);
+    float *dx = ctx->dx, *dxb = dx && !l->blk_in ? l->buf[9] : dx; /* dx in nChw8c */
+    block_backward(l, ctx, l->blk_in ? ctx->x : l->buf[8], dxb, mg_par_bn2d_blk8_backward);
+    if (dxb != dx) mg_par_blk8_to_nchw(ctx->par, dxb, dx, ctx->n, l->c, l->h * l->w);
 }
 
 static mg_status preact_blk8_reserve(mg_layer *l, int max_batch, const mg_par *par)

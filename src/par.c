@@ -1,5 +1,6 @@
 /* par.c - the image kernels split over a worker team (see par.h). */
 #include "par.h"
+#include "blk8.h"
 
 #include <string.h>
 
@@ -93,12 +94,24 @@ typedef struct {
     int bwd, c, hw, n, train, relu;
     const float *params, *x, *y, *stats, *dy;
     float *buffers, *grads, *yw, *statsw, *dx;
+    int blk8; /* nChw8c tensors (src/blk8.h): shares of whole 8-channel blocks */
 } bn_job;
 
 static void bn_part(void *ctx, int w, int nw)
 {
     const bn_job *j = ctx;
     int lo, hi;
+    if (j->blk8) {
+        mg_team_share(j->c / 8, w, nw, &lo, &hi);
+        if (hi == lo) return;
+        if (j->bwd)
+            mg_bn2d_blk8_backward_channels(j->c, 8 * lo, 8 * hi, j->hw, j->n, j->params, j->grads,
+                                           j->x, j->y, j->stats, j->dy, j->dx, j->train, j->relu);
+        else
+            mg_bn2d_blk8_forward_channels(j->c, 8 * lo, 8 * hi, j->hw, j->n, j->params, j->buffers,
+                                          j->x, j->yw, j->statsw, j->train, j->relu);
+        return;
+    }
     mg_team_share(j->c, w, nw, &lo, &hi);
     if (hi == lo) return;
     if (j->bwd)
@@ -112,7 +125,8 @@ static void bn_part(void *ctx, int w, int nw)
 /* Serially (all channels in one share) or on the team. */
 static void bn_run(const mg_par *par, bn_job *j)
 {
-    if (serial(par, j->c))
+    MG_ASSERT(!j->blk8 || (j->c > 0 && j->c % 8 == 0));
+    if (j->blk8 ? !par->team || par->n < 2 || j->c / 8 < 2 : serial(par, j->c))
         bn_part(j, 0, 1);
     else
         mg_team_run(par->team, bn_part, j);
@@ -133,6 +147,25 @@ void mg_par_bn2d_backward(const mg_par *par, int c, int hw, int n, const float *
 {
     bn_job j = {.bwd = 1, .c = c, .hw = hw, .n = n, .train = train, .relu = relu};
     j.params = params, j.grads = grads, j.x = x, j.y = y, j.stats = stats, j.dy = dy, j.dx = dx;
+    bn_run(par, &j);
+}
+
+void mg_par_bn2d_blk8_forward(const mg_par *par, int c, int hw, int n, const float *params,
+                              float *buffers, const float *x, float *y, float *stats, int train,
+                              int relu)
+{
+    bn_job j = {.c = c, .hw = hw, .n = n, .train = train, .relu = relu, .params = params};
+    j.x = x, j.buffers = buffers, j.yw = y, j.statsw = stats, j.blk8 = 1;
+    bn_run(par, &j);
+}
+
+void mg_par_bn2d_blk8_backward(const mg_par *par, int c, int hw, int n, const float *params,
+                               float *grads, const float *x, const float *y, const float *stats,
+                               const float *dy, float *dx, int train, int relu)
+{
+    bn_job j = {.bwd = 1, .c = c, .hw = hw, .n = n, .train = train, .relu = relu};
+    j.params = params, j.grads = grads, j.x = x, j.y = y, j.stats = stats, j.dy = dy, j.dx = dx;
+    j.blk8 = 1;
     bn_run(par, &j);
 }
 
