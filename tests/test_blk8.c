@@ -41,16 +41,8 @@
 static double rel_diff(const float *a, const float *b, size_t n, double tol, double floor,
                        const char *what)
 {
-    double maxb = 0.0, maxd = 0.0;
-    size_t worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= maxd)) { /* NaN counts as worst */
-            maxd = isnan(d) ? INFINITY : d;
-            worst = i;
-        }
-        if (fabs((double)b[i]) > maxb) maxb = fabs((double)b[i]);
-    }
+    size_t worst;
+    double maxb, maxd = max_abs_diff(a, b, n, &worst, &maxb);
     double rel = maxd / fmax(maxb, floor);
     if ((floor == 0.0 && !(maxb > 0.0)) || !(rel <= tol)) {
         printf("  %s: max diff %.3g at %zu (%.9g vs %.9g), scale %.3g: relative %.3g > %.3g\n",

@@ -34,27 +34,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* max |a - b| <= tol * (max |b| + floor) */
-static void assert_close_arrays(const float *a, const float *b, size_t n, double tol,
-                                double floor, const char *what)
-{
-    double maxb = 0.0, maxd = 0.0;
-    size_t worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= maxd)) { /* NaN counts as worst */
-            maxd = isnan(d) ? INFINITY : d;
-            worst = i;
-        }
-        if (fabs((double)b[i]) > maxb) maxb = fabs((double)b[i]);
-    }
-    if (!(maxd <= tol * (maxb + floor))) {
-        printf("  %s: max diff %.3g at %zu (%.7g vs %.7g), scale %.3g\n", what, maxd, worst,
-               (double)a[worst], (double)b[worst], maxb);
-        fail();
-    }
-}
-
 static int close_rel(double a, double b, double tol)
 {
     return fabs(a - b) <= tol * (fabs(a) + fabs(b) + 1e-12);
@@ -115,30 +94,29 @@ typedef struct {
 
 static const conv_case conv_cases[] = {
     /* cin cout  h   w kh kw st pad bias n */
-    {3, 4, 7, 9, 3, 3, 1, 1, 1, 5},    /* the pre-activation 3x3, non-square input */
-    {2, 5, 8, 6, 1, 1, 1, 0, 0, 5},    /* pointwise                                */
-    {3, 2, 9, 7, 5, 5, 1, 2, 1, 4},    /* 5x5 "same"                               */
-    {4, 3, 10, 11, 3, 3, 2, 1, 0, 5},  /* stride 2, odd width                      */
-    {2, 3, 9, 8, 1, 1, 2, 0, 1, 5},    /* 1x1 stride-2 projection shortcut          */
-    {3, 4, 8, 8, 5, 5, 2, 2, 1, 3},    /* 5x5 stride 2                             */
-    {2, 3, 6, 7, 3, 3, 1, 0, 1, 5},    /* valid (no padding)                       */
-    {1, 4, 7, 7, 3, 3, 1, 2, 0, 3},    /* pad 2 with a 3x3: output grows           */
-    {3, 2, 7, 10, 3, 5, 1, 1, 1, 4},   /* non-square kernel                        */
-    {2, 3, 5, 5, 5, 5, 1, 0, 1, 3},    /* 1x1 output                               */
-    {2, 2, 9, 9, 3, 3, 3, 1, 0, 3},    /* stride 3                                 */
-    {3, 2, 5, 6, 1, 1, 1, 1, 1, 3},    /* pad beyond the kernel: a zero border     */
-    {2, 3, 6, 5, 3, 3, 2, 3, 0, 2},    /* pad 3 > k/2 with stride 2                */
+    {3, 4, 7, 9, 3, 3, 1, 1, 1, 5},      /* the pre-activation 3x3, non-square input */
+    {2, 5, 8, 6, 1, 1, 1, 0, 0, 5},      /* pointwise                                */
+    {3, 2, 9, 7, 5, 5, 1, 2, 1, 4},      /* 5x5 "same"                               */
+    {4, 3, 10, 11, 3, 3, 2, 1, 0, 5},    /* stride 2, odd width                      */
+    {2, 3, 9, 8, 1, 1, 2, 0, 1, 5},      /* 1x1 stride-2 projection shortcut          */
+    {3, 4, 8, 8, 5, 5, 2, 2, 1, 3},      /* 5x5 stride 2                             */
+    {2, 3, 6, 7, 3, 3, 1, 0, 1, 5},      /* valid (no padding)                       */
+    {1, 4, 7, 7, 3, 3, 1, 2, 0, 3},      /* pad 2 with a 3x3: output grows           */
+    {3, 2, 7, 10, 3, 5, 1, 1, 1, 4},     /* non-square kernel                        */
+    {2, 3, 5, 5, 5, 5, 1, 0, 1, 3},      /* 1x1 output                               */
+    {2, 2, 9, 9, 3, 3, 3, 1, 0, 3},      /* stride 3                                 */
+    {3, 2, 5, 6, 1, 1, 1, 1, 1, 3},      /* pad beyond the kernel: a zero border     */
+    {2, 3, 6, 5, 3, 3, 2, 3, 0, 2},      /* pad 3 > k/2 with stride 2                */
     {16, 16, 10, 10, 3, 3, 1, 1, 1, 70}, /* chunk 64 + a partial chunk; dW split    */
-    {16, 16, 28, 28, 3, 3, 1, 1, 0, 3} /* stage-1 size of the target network       */
+    {16, 16, 28, 28, 3, 3, 1, 1, 0, 3}   /* stage-1 size of the target network       */
 };
 
 /* Run the fast kernels with the given algorithms and compare with the
  * reference outputs yr, gradients gr (params layout) and dxr. */
 static void check_fast(const mg_conv2d_shape *s0, const conv_case *c, mg_conv_algo fwd,
                        mg_conv_algo dw, mg_conv_algo dx_algo, int chunk, int dw_cols,
-                       const float *params,
-                       const float *x, const float *dy, const float *yr, const float *gr,
-                       const float *dxr)
+                       const float *params, const float *x, const float *dy, const float *yr,
+                       const float *gr, const float *dxr)
 {
     mg_conv2d_shape s = *s0;
     if (!mg_conv2d_set_algo(&s, fwd, dw, dx_algo, chunk, dw_cols)) return;
@@ -280,12 +258,12 @@ static void test_conv_shape_errors(void **state)
     /* SHIFT refuses stride 2 */
     assert_int_equal(mg_conv2d_shape_init(&s, 4, 8, 8, 4, 3, 3, 2, 1, 0), MG_OK);
     assert_int_equal(s.fwd, MG_CONV_IM2COL);
-    assert_int_equal(
-        mg_conv2d_set_algo(&s, MG_CONV_SHIFT, MG_CONV_IM2COL, MG_CONV_IM2COL, 1, 0), 0);
-    assert_int_equal(
-        mg_conv2d_set_algo(&s, MG_CONV_IM2COL, MG_CONV_IM2COL, MG_CONV_IM2COL, 0, 0), 0);
-    assert_int_equal(
-        mg_conv2d_set_algo(&s, MG_CONV_IM2COL, MG_CONV_IM2COL, MG_CONV_IM2COL, 1, -1), 0);
+    assert_int_equal(mg_conv2d_set_algo(&s, MG_CONV_SHIFT, MG_CONV_IM2COL, MG_CONV_IM2COL, 1, 0),
+                     0);
+    assert_int_equal(mg_conv2d_set_algo(&s, MG_CONV_IM2COL, MG_CONV_IM2COL, MG_CONV_IM2COL, 0, 0),
+                     0);
+    assert_int_equal(mg_conv2d_set_algo(&s, MG_CONV_IM2COL, MG_CONV_IM2COL, MG_CONV_IM2COL, 1, -1),
+                     0);
     mg_pool_shape ps;
     assert_int_equal(mg_pool_shape_init(&ps, 2, 8, 8, 2, 2, 2, 2), MG_ERR_CONFIG);
     assert_int_equal(mg_pool_shape_init(&ps, 2, 8, 8, 3, 3, 2, 1), MG_OK);
@@ -340,8 +318,8 @@ static void conv_fd_case(const conv_case *c, mg_conv_algo algo, int chunk)
     mg_rng r;
     mg_rng_seed(&r, 99);
     mg_conv2d_shape s;
-    assert_int_equal(mg_conv2d_shape_init(&s, c->cin, c->h, c->w, c->cout, c->kh, c->kw,
-                                          c->stride, c->pad, c->bias),
+    assert_int_equal(mg_conv2d_shape_init(&s, c->cin, c->h, c->w, c->cout, c->kh, c->kw, c->stride,
+                                          c->pad, c->bias),
                      MG_OK);
     if (!mg_conv2d_set_algo(&s, algo, algo, algo, chunk, chunk > 1 ? 5 : 0)) return;
     size_t np = mg_conv2d_n_params(&s);
@@ -383,9 +361,9 @@ static void test_conv_finite_differences(void **state)
 {
     (void)state;
     const conv_case fd[] = {
-        {3, 4, 7, 9, 3, 3, 1, 1, 1, 3},  {3, 2, 9, 7, 5, 5, 1, 2, 1, 2},
+        {3, 4, 7, 9, 3, 3, 1, 1, 1, 3},   {3, 2, 9, 7, 5, 5, 1, 2, 1, 2},
         {4, 3, 10, 11, 3, 3, 2, 1, 1, 3}, {2, 3, 9, 8, 1, 1, 2, 0, 1, 3},
-        {2, 3, 6, 7, 3, 3, 1, 0, 0, 3},  {2, 5, 8, 6, 1, 1, 1, 0, 1, 2},
+        {2, 3, 6, 7, 3, 3, 1, 0, 0, 3},   {2, 5, 8, 6, 1, 1, 1, 0, 1, 2},
     };
     for (size_t k = 0; k < sizeof fd / sizeof fd[0]; k++) {
         conv_fd_case(&fd[k], MG_CONV_IM2COL, 2);
@@ -525,8 +503,9 @@ static void test_bn2d_known_answer(void **state)
         for (int j = 0; j < C; j++)
             for (int i = 0; i < HW; i++) {
                 size_t o = ((size_t)e * C + j) * HW + i;
-                double want = (x[o] - (double)buffers[j]) / sqrt((double)buffers[C + j] + 1e-5) *
-                                  params[j] + params[C + j];
+                double want =
+                    (x[o] - (double)buffers[j]) / sqrt((double)buffers[C + j] + 1e-5) * params[j] +
+                    params[C + j];
                 assert_true(fabs(y[o] - want) <= 1e-4 * (fabs(want) + 1.0));
             }
     free(x);

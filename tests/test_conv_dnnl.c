@@ -39,27 +39,6 @@
 #include "conv_dnnl.h"
 #include "buffers.h"
 
-/* max |a - b| <= tol * (max |b| + floor) */
-static void assert_close_arrays(const float *a, const float *b, size_t n, double tol, double floor,
-                                const char *what)
-{
-    double maxb = 0.0, maxd = 0.0;
-    size_t worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= maxd)) { /* NaN counts as worst */
-            maxd = isnan(d) ? INFINITY : d;
-            worst = i;
-        }
-        if (fabs((double)b[i]) > maxb) maxb = fabs((double)b[i]);
-    }
-    if (!(maxd <= tol * (maxb + floor))) {
-        printf("  %s: max diff %.3g at %zu (%.7g vs %.7g), scale %.3g\n", what, maxd, worst,
-               (double)a[worst], (double)b[worst], maxb);
-        fail();
-    }
-}
-
 typedef struct {
     int cin, cout, h, w, kh, kw, stride, pad, bias, n;
 } conv_case;
