@@ -47,11 +47,11 @@ static void pass_free(pass_out *p)
     memset(p, 0, sizeof *p);
 }
 
-/* Build arch under backend b with threads, run a forward (train mode, a mix
- * at boundary 1) and a backward on fixed data; report the model's conv
- * backend string into desc. */
-static pass_out run_pass(const char *arch, mg_arch_opts o, mg_conv_backend b, int threads, int n,
-                         char *desc, size_t dlen)
+/* arch built under backend b (the switch back at AUTO afterwards) with
+ * threads and room for n, and its fixed data: x (n x in) and the logits'
+ * gradient dz (n x classes), to free. */
+static mg_model *build(const char *arch, mg_arch_opts o, mg_conv_backend b, int threads, int n,
+                       float **x, float **dz)
 {
     mg_set_conv_backend(b);
     mg_rng r;
@@ -61,14 +61,27 @@ static pass_out run_pass(const char *arch, mg_arch_opts o, mg_conv_backend b, in
     mg_set_conv_backend(MG_CONV_BACKEND_AUTO);
     assert_int_equal(mg_model_set_threads(m, threads), MG_OK);
     assert_int_equal(mg_model_reserve(m, n), MG_OK);
-    if (desc) mg_model_conv_backend(m, desc, dlen);
     int in = mg_model_dim(m, 0), C = mg_model_classes(m);
-    float *x = malloc(sizeof(float) * (size_t)n * in);
-    float *dz = malloc(sizeof(float) * (size_t)n * C);
+    *x = malloc(sizeof(float) * (size_t)n * in);
+    *dz = malloc(sizeof(float) * (size_t)n * C);
+    assert_true(*x && *dz);
     mg_rng dr;
     mg_rng_seed(&dr, 5);
-    for (int i = 0; i < n * in; i++) x[i] = (float)mg_rng_normal(&dr);
-    for (int i = 0; i < n * C; i++) dz[i] = (float)mg_rng_normal(&dr) / n;
+    for (int i = 0; i < n * in; i++) (*x)[i] = (float)mg_rng_normal(&dr);
+    for (int i = 0; i < n * C; i++) (*dz)[i] = (float)mg_rng_normal(&dr) / n;
+    return m;
+}
+
+/* Build arch under backend b with threads, run a forward (train mode, a mix
+ * at boundary 1) and a backward on fixed data; report the model's conv
+ * backend string into desc. */
+static pass_out run_pass(const char *arch, mg_arch_opts o, mg_conv_backend b, int threads, int n,
+                         char *desc, size_t dlen)
+{
+    float *x, *dz;
+    mg_model *m = build(arch, o, b, threads, n, &x, &dz);
+    if (desc) mg_model_conv_backend(m, desc, dlen);
+    int in = mg_model_dim(m, 0), C = mg_model_classes(m);
     int perm[64];
     for (int i = 0; i < n; i++) perm[i] = (i * 7 + 3) % n;
     mg_mix mix = {1, 0.7f, perm};
@@ -163,21 +176,9 @@ static void vec_add(vec *o, const float *p, size_t n)
 
 static vec boundary_outputs(const char *arch, mg_arch_opts o, mg_conv_backend b, int threads, int n)
 {
-    mg_set_conv_backend(b);
-    mg_rng r;
-    mg_rng_seed(&r, 11);
-    mg_model *m = NULL;
-    assert_int_equal(mg_model_create(arch, &o, &r, &m), MG_OK);
-    mg_set_conv_backend(MG_CONV_BACKEND_AUTO);
-    assert_int_equal(mg_model_set_threads(m, threads), MG_OK);
-    assert_int_equal(mg_model_reserve(m, n), MG_OK);
-    int in = mg_model_dim(m, 0), C = mg_model_classes(m), L = mg_model_n_blocks(m);
-    float *x = malloc(sizeof(float) * (size_t)n * in);
-    float *dz = malloc(sizeof(float) * (size_t)n * C);
-    mg_rng dr;
-    mg_rng_seed(&dr, 5);
-    for (int i = 0; i < n * in; i++) x[i] = (float)mg_rng_normal(&dr);
-    for (int i = 0; i < n * C; i++) dz[i] = (float)mg_rng_normal(&dr) / n;
+    float *x, *dz;
+    mg_model *m = build(arch, o, b, threads, n, &x, &dz);
+    int C = mg_model_classes(m), L = mg_model_n_blocks(m);
     vec out = {0};
     /* eval mode: the states and every layer output */
     const float *z = mg_model_forward(m, 0, x, n, 0, NULL, NULL);
