@@ -376,13 +376,18 @@ typedef struct {
 const float *mg_model_forward(mg_model *m, int from, const float *x, int n, int train,
                               const mg_mix *mix, mg_rng *rng);
 /* The state at layer k (after any mixing there) of the last forward; k must
- * lie in from..L of that forward.  n x dim(k). */
+ * lie in from..L of that forward.  n x dim(k), NCHW for image states (a
+ * state kept in nChw8c is converted on the first call), valid until the next
+ * forward. */
 const float *mg_model_state(const mg_model *m, int k);
 /* The output of layer i (0..mg_model_n_layers-1; see mg_model_layer) in
  * the last forward, also inside a block (e.g. the global-average-pooled
  * features that enter the final dense layer of a PreActResNet): n x out
- * floats, valid until the next forward.  Layer i must have run in that
- * forward (it belongs to a block after `from`). */
+ * floats (NCHW), valid until the next forward; for a layer that the model
+ * keeps in oneDNN's nChw8c layout (a PreActResNet's residual blocks and
+ * head batch norm, README "Threads") it is a converted copy, which the next
+ * such call replaces.  Layer i must have run in that forward (it belongs to
+ * a block after `from`). */
 const float *mg_model_layer_output(const mg_model *m, int i);
 /* Backward pass of the last forward: dlogits (n x classes) in; parameter
  * gradients ACCUMULATE into the gradient arena; if dx is non-NULL it receives

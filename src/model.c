@@ -29,10 +29,14 @@ struct mg_model {
     float *mix_h, *mix_g; /* mixed state and its gradient (max_batch x max dim) */
     /* nChw8c layers (blk_in / blk_out, src/blk8.h; NULL without): the start
      * state converted for its first layer, its gradient before it is
-     * converted back, and the NCHW view that mg_model_state and
-     * mg_model_layer_output hand out (max_batch x the largest state or
-     * layer output each) */
+     * converted back (max_batch x the largest state each), the NCHW copy
+     * that mg_model_layer_output hands out (max_batch x the largest layer
+     * output), and per state k kept in nChw8c its NCHW copy for
+     * mg_model_state (max_batch x dim(k)), made on the first call after a
+     * forward (blk_fresh[k], L + 1 flags) */
     float *blk_start, *blk_dx, *blk_view;
+    float *blk_state[MG_MAX_BLOCKS + 1];
+    int *blk_fresh;
     float *ws; /* convolution workspace (shared by all layers) */
     /* worker team for the image layers (mg_model_set_threads); par.ws[0] = ws */
     mg_par par;
@@ -101,6 +105,7 @@ void mg_model_free(mg_model *m)
     free(m->team_mem);
     free(m->params);
     free(m->act);
+    free(m->blk_fresh);
     free(m->plan.layers);
     free(m->prof);
     free(m);
@@ -399,6 +404,13 @@ mg_status mg_model_reserve(mg_model *m, int max_batch)
         if (l->blk_out && l->out > maxd) maxd = l->out;
     }
     total += (2 + 3 * has_blk) * (size_t)maxd * B + ws_max; /* mix_h, mix_g, blk_*, workspace */
+    int c, hw;
+    for (int k = 0; k <= m->plan.L; k++)
+        if (state_blk(m, k, &c, &hw)) total += (size_t)m->plan.dims[k] * B;
+    if (has_blk && !m->blk_fresh) {
+        m->blk_fresh = calloc((size_t)m->plan.L + 1, sizeof(int));
+        if (!m->blk_fresh) return mg_fail(MG_ERR_NOMEM, "out of memory for activations");
+    }
     float *act = calloc(total + 1, sizeof(float));
     if (!act) return mg_fail(MG_ERR_NOMEM, "out of memory for activations (%zu floats)", total);
     free(m->act);
@@ -434,6 +446,13 @@ mg_status mg_model_reserve(mg_model *m, int max_batch)
         p += B * maxd;
         m->blk_view = p;
         p += B * maxd;
+    }
+    for (int k = 0; k <= m->plan.L; k++) {
+        m->blk_state[k] = NULL;
+        if (state_blk(m, k, &c, &hw)) {
+            m->blk_state[k] = p;
+            p += (size_t)m->plan.dims[k] * B;
+        }
     }
     m->ws = ws_max ? p : NULL;
     p += ws_max;
@@ -526,6 +545,7 @@ const float *mg_model_forward(mg_model *m, int from, const float *x, int n, int 
     m->f_has_mix = mix != NULL;
     if (mix) m->f_mix = *mix;
     for (int k = 0; k <= m->plan.L; k++) m->state[k] = NULL;
+    if (m->blk_fresh) memset(m->blk_fresh, 0, sizeof(int) * ((size_t)m->plan.L + 1));
     /* a worker team runs the image layers: OpenBLAS at one thread meanwhile */
     int blas_old = m->par.n > 1 ? mg_blas_threads_swap(1) : 0;
     const float *cur = x;
@@ -555,19 +575,16 @@ const float *mg_model_forward(mg_model *m, int from, const float *x, int n, int 
     return cur;
 }
 
-/* An nChw8c tensor of the last forward in NCHW, in blk_view (valid until
- * the next call of either accessor or the next forward). */
-static const float *nchw_view(const mg_model *m, const float *t, int c, int hw)
-{
-    mg_par_blk8_to_nchw(&m->par, t, m->blk_view, m->f_n, c, hw);
-    return m->blk_view;
-}
-
 const float *mg_model_state(const mg_model *m, int k)
 {
     MG_ASSERT(k >= 0 && k <= m->plan.L && m->state[k]);
     int c, hw;
-    return state_blk(m, k, &c, &hw) ? nchw_view(m, m->state[k], c, hw) : m->state[k];
+    if (!state_blk(m, k, &c, &hw)) return m->state[k];
+    if (!m->blk_fresh[k]) { /* its NCHW copy, once per forward */
+        mg_par_blk8_to_nchw(&m->par, m->state[k], m->blk_state[k], m->f_n, c, hw);
+        m->blk_fresh[k] = 1;
+    }
+    return m->blk_state[k];
 }
 
 const float *mg_model_layer_output(const mg_model *m, int i)
@@ -576,9 +593,10 @@ const float *mg_model_layer_output(const mg_model *m, int i)
     MG_ASSERT(i >= m->plan.first[m->f_from + 1]);
     const mg_layer *l = &m->plan.layers[i];
     int c, hw;
-    if (l->blk_out) {
+    if (l->blk_out) { /* into the one NCHW copy of layer outputs */
         blk_out_shape(l, &c, &hw);
-        return nchw_view(m, l->y, c, hw);
+        mg_par_blk8_to_nchw(&m->par, l->y, m->blk_view, m->f_n, c, hw);
+        return m->blk_view;
     }
     return l->y;
 }

@@ -185,7 +185,11 @@ static vec boundary_outputs(const char *arch, mg_arch_opts o, mg_conv_backend b,
     float *z0 = malloc(sizeof(float) * (size_t)n * C);
     memcpy(z0, z, sizeof(float) * (size_t)n * C);
     vec_add(&out, z0, (size_t)n * C);
+    /* every state pointer stays valid until the next forward */
+    const float *s1 = mg_model_state(m, 1);
+    size_t o1 = out.n;
     for (int k = 1; k < L; k++) vec_add(&out, mg_model_state(m, k), (size_t)n * mg_model_dim(m, k));
+    assert_memory_equal(s1, out.v + o1, sizeof(float) * (size_t)n * mg_model_dim(m, 1));
     for (int i = 0; i < mg_model_n_layers(m); i++)
         vec_add(&out, mg_model_layer_output(m, i), (size_t)n * mg_model_layer(m, i).out);
     int perm[64];
