@@ -138,17 +138,6 @@ void mg_par_blk8_to_nchw(const mg_par *par, const float *x, float *y, int n, int
 
 /* ---------------------------------------------------------------- bn2d */
 
-/* g if y > 0 else 0 (exactly: a bit mask, which -O2 vectorises where a
- * branch would not); as layer_bn2d.c */
-static inline float mask_pos(float g, float y)
-{
-    uint32_t b, m = y > 0.0f ? 0xffffffffu : 0u;
-    memcpy(&b, &g, sizeof b);
-    b &= m;
-    memcpy(&g, &b, sizeof g);
-    return g;
-}
-
 /* One example's block r (hw x 8): s1[u] += sum_s (r[s][u] - k[u]),
  * s2[u] += sum_s (r[s][u] - k[u])^2, one float partial sum per lane (kept in
  * registers: four add chains per position already fill the adders). */
@@ -259,7 +248,7 @@ static void block_grad_sums(const float *restrict dy, const float *restrict x,
         for (size_t i = 0; i < len; i += 8)
 #pragma GCC unroll 8
             for (int u = 0; u < 8; u++) {
-                float g = mask_pos(dy[i + u], y[i + u]);
+                float g = mg_mask_pos(dy[i + u], y[i + u]);
                 a[u] += g;
                 q[u] += g * (x[i + u] - mu[u]);
             }
@@ -289,7 +278,7 @@ static void block_dx(const float *restrict dy, const float *restrict x, const fl
         for (size_t i = 0; i < len; i += 8)
 #pragma GCC unroll 8
             for (int u = 0; u < 8; u++) {
-                float g = mask_pos(dy[i + u], y[i + u]);
+                float g = mg_mask_pos(dy[i + u], y[i + u]);
                 dx[i + u] = k[u] * g - c1[u] * (x[i + u] - mu[u]) + c0[u];
             }
     } else {

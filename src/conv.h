@@ -51,6 +51,9 @@
 
 #include "mixgeo.h"
 
+#include <stdint.h>
+#include <string.h>
+
 /* ---------------------------------------------------------------- conv2d */
 
 typedef enum {
@@ -122,6 +125,18 @@ void mg_conv2d_backward_ref(const mg_conv2d_shape *s, const float *params, float
                             const float *x, const float *dy, float *dx, int n);
 
 /* ---------------------------------------------------------------- bn2d */
+
+/* g if y > 0 else 0 (exactly: a bit mask, which -O2 vectorises where a
+ * branch would not): the ReLU mask of the fused batch norm backward passes
+ * (layer_bn2d.c, blk8.c). */
+static inline float mg_mask_pos(float g, float y)
+{
+    uint32_t b, m = y > 0.0f ? 0xffffffffu : 0u;
+    memcpy(&b, &g, sizeof b);
+    b &= m;
+    memcpy(&g, &b, sizeof g);
+    return g;
+}
 
 /* Batch normalisation per channel over (n, h, w): PyTorch BatchNorm2d.
  * params: gamma (c), beta (c); buffers: running mean (c), running var (c).

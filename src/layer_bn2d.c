@@ -26,17 +26,6 @@ void mg_bn2d_init(int c, float *params, float *buffers)
     }
 }
 
-/* g if y > 0 else 0 (exactly: a bit mask, which -O2 vectorises where a
- * branch would not) */
-static inline float mask_pos(float g, float y)
-{
-    uint32_t b, m = y > 0.0f ? 0xffffffffu : 0u;
-    memcpy(&b, &g, sizeof b);
-    b &= m;
-    memcpy(&g, &b, sizeof g);
-    return g;
-}
-
 /* sum (r - k) and sum (r - k)^2 over len floats */
 static void row_moments(const float *restrict r, int len, float k, double *s1, double *s2)
 {
@@ -134,13 +123,13 @@ static void row_grad_sums(const float *restrict dyr, const float *restrict xr,
     if (yr) {
         for (; i + 8 <= len; i += 8) {
             for (int u = 0; u < 8; u++) {
-                float g = mask_pos(dyr[i + u], yr[i + u]);
+                float g = mg_mask_pos(dyr[i + u], yr[i + u]);
                 a[u] += g;
                 q[u] += g * (xr[i + u] - mu);
             }
         }
         for (; i < len; i++) {
-            float g = mask_pos(dyr[i], yr[i]);
+            float g = mg_mask_pos(dyr[i], yr[i]);
             a[0] += g;
             q[0] += g * (xr[i] - mu);
         }
@@ -168,11 +157,11 @@ static void dx_row(const float *restrict dy, const float *restrict x, const floa
     if (y) {
         for (; i + 8 <= len; i += 8)
             for (int u = 0; u < 8; u++) {
-                float g = mask_pos(dy[i + u], y[i + u]);
+                float g = mg_mask_pos(dy[i + u], y[i + u]);
                 dx[i + u] = k * g - c1 * (x[i + u] - mu) + c0;
             }
         for (; i < len; i++) {
-            float g = mask_pos(dy[i], y[i]);
+            float g = mg_mask_pos(dy[i], y[i]);
             dx[i] = k * g - c1 * (x[i] - mu) + c0;
         }
     } else {
