@@ -125,20 +125,18 @@ mg_status mg_sp_svd_class(int p, double *T, const double *v, int uncentred, doub
     lapack_int info = LAPACKE_dgebrd(LAPACK_COL_MAJOR, p, p, T, p, d, e, tq, tp);
     if ((st = mg_sp_lapack_status(info, "dgebrd", "centred", cls)) != MG_OK) return st;
     e[p - 1] = 0.0;
-    memcpy(e2, e, (size_t)p * sizeof(double)); /* kept for the uncentred pass */
-    memcpy(u, d, (size_t)p * sizeof(double));
-    /* the centred values by dqds alone, whatever else is asked (the same
-     * bits with or without the uncentred ones) */
-    info = LAPACKE_dbdsqr(LAPACK_COL_MAJOR, 'U', p, 0, 0, 0, d, e, NULL, 1, NULL, 1, NULL, 1);
-    if ((st = mg_sp_lapack_status(info, "dbdsqr", "centred", cls)) != MG_OK) return st;
+    /* the centred values by dqds alone on a copy of B, whatever else is
+     * asked (the same bits with or without the uncentred ones) */
     memcpy(sc, d, (size_t)p * sizeof(double));
+    memcpy(e2, e, (size_t)p * sizeof(double));
+    info = LAPACKE_dbdsqr(LAPACK_COL_MAJOR, 'U', p, 0, 0, 0, sc, e2, NULL, 1, NULL, 1, NULL, 1);
+    if ((st = mg_sp_lapack_status(info, "dbdsqr", "centred", cls)) != MG_OK) return st;
     if (!uncentred) return MG_OK;
     /* B = U S V^T once more, carrying w = V^T P^T v along */
-    memcpy(d, u, (size_t)p * sizeof(double));
     memcpy(u, v, (size_t)p * sizeof(double));
     info = LAPACKE_dormbr(LAPACK_COL_MAJOR, 'P', 'L', 'T', p, 1, p, T, p, tp, u, p);
     if ((st = mg_sp_lapack_status(info, "dormbr", "uncentred", cls)) != MG_OK) return st;
-    info = LAPACKE_dbdsqr(LAPACK_COL_MAJOR, 'U', p, 1, 0, 0, d, e2, u, p, NULL, 1, NULL, 1);
+    info = LAPACKE_dbdsqr(LAPACK_COL_MAJOR, 'U', p, 1, 0, 0, d, e, u, p, NULL, 1, NULL, 1);
     if ((st = mg_sp_lapack_status(info, "dbdsqr", "uncentred", cls)) != MG_OK) return st;
     int r = mg_sp_svd_append_row(p, d, u, band_ws);
     if (r < 0)

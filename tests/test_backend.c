@@ -271,6 +271,15 @@ static void test_rule(void **s)
     mg_par par = {0};
     mg_conv_exec_reserve(&e, &sh, 8, &par);
     assert_null(e);
+    /* nChw8c executors: errors, not a silent fallback */
+    assert_int_equal(mg_conv_exec_reserve_blk8(&e, &sh, 0, &par), MG_ERR_CONFIG);
+    assert_null(e);
+    assert_non_null(strstr(mg_errmsg(), "batch size 0"));
+    mg_conv2d_shape odd;
+    assert_int_equal(mg_conv2d_shape_init(&odd, 12, 8, 8, 16, 3, 3, 1, 1, 0), MG_OK);
+    assert_int_equal(mg_conv_exec_reserve_blk8(&e, &odd, 4, &par), MG_ERR_CONFIG);
+    assert_null(e);
+    assert_non_null(strstr(mg_errmsg(), "multiples of 8"));
 
     mg_arch_opts o = opts_image(3, 12, 10, 4);
     mg_model *m = NULL;
