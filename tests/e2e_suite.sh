@@ -471,6 +471,25 @@ text = a where glob selects both data sets
 metric = fake.json:z
 expect = * == 7
 where = data=s*,m*
+[claim contrast]
+text = the gap manifold - baseline of x is smaller on moons (-1) than on spiral (+1)
+metric = fake.json:x
+contrast = manifold - baseline
+by = data
+expect = moons < spiral < 2
+[claim contrast-paired]
+text = y: the gap is 0.1 on both data sets seed by seed (unpaired, the seed noise of 0.14 would hide it)
+metric = fake.json:y
+contrast = manifold - baseline
+by = data
+expect = spiral == moons, spiral == 0.1
+tol = 1e-6
+[claim contrast-nodata]
+text = only.json exists for Manifold Mixup only: no pairs
+metric = only.json:w
+contrast = manifold - baseline
+by = data
+expect = spiral > 0
 END
 "$MIXGEO" suite report "$T/claims.suite" --out "$O" --no-render > "$T/claims.out" 2>&1; rc=$?
 [ $rc -eq 0 ] || { fail "report with claims: exit $rc"; cat "$T/claims.out"; }
@@ -494,6 +513,17 @@ expect_verdict each-fails "does not hold"
 expect_verdict paths holds
 expect_verdict tsv holds
 expect_verdict glob holds
+expect_verdict contrast holds
+expect_verdict contrast-paired holds
+expect_verdict contrast-nodata "no data"
+grep -q '^| \[contrast\].* | Manifold Mixup − No mixup: data=moons -1 < data=spiral 1 < 2 |$' "$O/REPORT.md" ||
+    fail "summary: a contrast claim does not read 'Manifold Mixup − No mixup: data=moons -1 < data=spiral 1 < 2'"
+grep -q '^| data | fake.json: x, Manifold Mixup − No mixup (claim) |$' "$O/REPORT.md" ||
+    fail "a contrast claim's table does not name the contrast"
+grep -q '^- Manifold Mixup − No mixup, data=moons -1 ± [0-9.e-]* < data=spiral 1 ± [0-9.e-]*: difference -2, noise margin [0-9.e-]* → \*\*holds\*\*$' "$O/REPORT.md" ||
+    fail "a contrast claim's check line lacks the paired differences"
+grep -q '^| \[nodata\].* | Manifold Mixup 1 vs No mixup – (expected >) |$' "$O/REPORT.md" ||
+    fail "summary: a claim without data does not read 'Manifold Mixup 1 vs No mixup – (expected >)'"
 grep -q '^- Manifold Mixup 1 ± 0 > No mixup – → \*\*no data\*\* (no finished run with this value)$' "$O/REPORT.md" ||
     fail "claim nodata: the check line is not 'no data' with its reason alone"
 awk -F'\t' '$1 == "cells" && ($3 != 1 || $4 != 1) { exit 1 }' "$O/claims.tsv" ||
@@ -538,6 +568,21 @@ text = t
 metric = final.test_acc
 expect = manifld > baseline
 END
+contrast_bad() { # name, contrast, by (or ""), extra line (or ""), expected text after FILE:13:
+    # a two-method suite with one contrast claim, from a file (bad_suite counts in this shell)
+    { printf '[method baseline]\nmix = none\n[method manifold]\nmix = manifold\n[grid]\n'
+      printf 'method = baseline | manifold\ndata = spiral | moons\nseed = 1 | 2\n'
+      printf '[claim c]\ntext = t\nmetric = final.test_acc\nexpect = * < 1\ncontrast = %s\n' "$2"
+      [ -z "$3" ] || printf 'by = %s\n' "$3"
+      [ -z "$4" ] || printf '%s\n' "$4"; } > "$T/$1.in"
+    bad_suite "$1" "$T/$1.suite:13: contrast: $5" < "$T/$1.in"
+}
+contrast_bad claim-contrast 'manifold baseline' data '' 'expected A - B'
+contrast_bad claim-contrast2 'manifold - manifold' data '' 'expected A - B'
+contrast_bad claim-contrast-by 'manifold - baseline' '' '' "'method' is also the by axis"
+contrast_bad claim-contrast-value 'manifold - mixup' data '' "'mixup' is not a value of the axis method"
+contrast_bad claim-contrast-seed '1 - 2' data '' "neither '1' nor '2' is a value of an axis"
+contrast_bad claim-contrast-where 'spiral - moons' method 'where = data=spiral' "'moons' is left out by where"
 bad_metric() { # name, metric, expected text after "FILE:5: metric: 'METRIC': "
     # from a file, not a pipe: bad_suite must run in this shell to count its failures
     printf '[grid]\nseed = 1\n[claim c]\ntext = t\nmetric = %s\nexpect = * < 1\n' "$2" > "$T/$1.in"

@@ -80,6 +80,8 @@
  *              predicted = ...  show = METRIC, ...  labels = A | B ...
  *              figure = F1, F2  table = T  noise = 2  tol = 0  rtol = 0
  *              min-n = 2  digits = 4  note = ...
+ *              contrast = A - B  (with by = another axis: every value is the
+ *                       paired difference A - B, see below)
  *
  * where = AXIS=VALUE ... (blank-separated) keeps the runs with that value;
  * AXIS=V1,V2 keeps the runs with any of the listed values, and a value with
@@ -123,6 +125,16 @@
  * finished runs makes its comparison inconclusive.  A claim holds if it
  * holds in every cell, does not hold if it fails in any cell, and is
  * inconclusive otherwise (or without data).
+ *
+ * contrast = A - B (A, B two values of one axis that is not `by` and not
+ * aggregated, usually the method axis) turns every value of the claim (the
+ * metric and the show columns) into a paired difference: each finished run
+ * with A is matched with the finished run with B that has the same value on
+ * every other axis (the same seed), and a group's mean, std and n are those
+ * of the differences of its pairs.  So "Manifold Mixup's error gap to the
+ * baseline shrinks as the budget grows" reads contrast = manifold - none,
+ * by = epochs, expect = 300 < 100 < 30; the pairing removes the seed-to-seed
+ * variation the two methods share.
  *
  * States suites (command = states): one run = one `mixgeo analyze --states`
  * of activations saved by any framework (or by `mixgeo dump`).  Run keys:
@@ -411,6 +423,11 @@ typedef struct {
     cli_suite_output o; /* where, digits, metrics, rows = the cell axes */
     const char *text, *paper, *predicted, *expect, *note;
     int by; /* axis, -1: none */
+    /* contrast = A - B: the axis (-1: none) and the values of A and B (-1: a
+     * value --quick dropped, no data) */
+    int contrast_axis, contrast_vi[2];
+    const char *contrast;
+    char contrast_names[2][64];
     cli_suite_operand operands[16];
     cli_suite_cmp cmps[15];
     int n_operands;

@@ -16,7 +16,7 @@
 /* ---------------------------------------------------------------- claims */
 
 static const char k_claim_keys[] = "text paper predicted metric label expect by where show labels "
-                                   "figure table noise tol rtol min-n digits note";
+                                   "figure table noise tol rtol min-n digits note contrast";
 
 static int cmp_parse(const char *t, cli_suite_cmp *out)
 {
@@ -77,6 +77,65 @@ static int claim_refs(cli_suite *s, const cli_suite_output *o, const char *key, 
             problems += sx_bad(s, line, key, "at most 8 names");
     }
     sx_strlist_free(&l);
+    return problems;
+}
+
+/* The index of name among the values of axis a, -1 if none. */
+static int axis_value(const cli_suite *s, int a, const char *name)
+{
+    for (int k = 0; k < s->axes[a].n; k++)
+        if (!strcmp(s->axes[a].values[k], name)) return k;
+    return -1;
+}
+
+/* contrast = A - B: two values of one axis (the method axis first) that is
+ * neither `by` nor aggregated nor leaves A or B out by where.  Under --quick
+ * a value that quick.AXIS dropped has no data (vi -1). */
+static int parse_contrast(cli_suite *s, cli_suite_claim *c, const char *v, int line)
+{
+    cli_suite_output *o = &c->o;
+    sx_strlist w;
+    if (sx_strlist_words(&w, v) != 0 || w.n != 3 || strcmp(w.item[1], "-") != 0 ||
+        !strcmp(w.item[0], w.item[2])) {
+        if (w.n) sx_strlist_free(&w);
+        return sx_bad(s, line, "contrast",
+                      "expected A - B (two different values of one axis, blanks around -)");
+    }
+    int problems = 0, axis = -1;
+    const char *ab[2] = {w.item[0], w.item[2]};
+    /* the axis that has both values, else the first that has one of them */
+    for (int pass = 0; pass < 2 && axis < 0; pass++)
+        for (int t = -1; t < s->n_axes && axis < 0; t++) {
+            int a = t < 0 ? s->method_axis : t;
+            if (a < 0 || s->axes[a].aggregate) continue;
+            int n = (axis_value(s, a, ab[0]) >= 0) + (axis_value(s, a, ab[1]) >= 0);
+            if (n == 2 - pass) axis = a;
+        }
+    if (axis < 0 && s->quick && s->method_axis >= 0 && sx_is_name(ab[0]) && sx_is_name(ab[1]))
+        axis = s->method_axis;
+    if (axis < 0) {
+        problems += sx_bad(s, line, "contrast",
+                           "neither '%s' nor '%s' is a value of an axis that is not averaged over",
+                           ab[0], ab[1]);
+    } else if (axis == c->by) {
+        problems += sx_bad(s, line, "contrast",
+                           "'%s' is also the by axis (a contrast compares along another axis)",
+                           s->axes[axis].key);
+    } else {
+        for (int i = 0; i < 2; i++) {
+            int vi = axis_value(s, axis, ab[i]);
+            snprintf(c->contrast_names[i], sizeof c->contrast_names[i], "%s", ab[i]);
+            c->contrast_vi[i] = vi;
+            if (vi < 0 && !(s->quick && sx_is_name(ab[i])))
+                problems += sx_bad(s, line, "contrast", "'%s' is not a value of the axis %s",
+                                   ab[i], s->axes[axis].key);
+            for (int k = 0; vi >= 0 && k < o->n_where; k++)
+                if (o->where_axis[k] == axis && !o->where_ok[k][vi])
+                    problems += sx_bad(s, line, "contrast", "'%s' is left out by where", ab[i]);
+        }
+        c->contrast_axis = axis;
+    }
+    sx_strlist_free(&w);
     return problems;
 }
 
@@ -152,10 +211,15 @@ static int parse_claim(cli_suite *s, const cli_ini_section *sec, cli_suite_claim
             problems += sx_bad(s, line, "by", "'%s' is averaged over (aggregate in [suite])", v);
         }
     }
+    /* contrast */
+    c->contrast_axis = -1;
+    c->contrast = sx_out_value(o, "contrast", &line);
+    if (c->contrast) problems += parse_contrast(s, c, c->contrast, line);
     /* the cells: every other free axis */
     o->n_rows = 0;
     for (int a = 0; a < s->n_axes; a++)
-        if (a != c->by && !s->axes[a].aggregate && !sx_where_fixed(o, a)) o->rows[o->n_rows++] = a;
+        if (a != c->by && a != c->contrast_axis && !s->axes[a].aggregate && !sx_where_fixed(o, a))
+            o->rows[o->n_rows++] = a;
     /* expect */
     const char *ex = sx_out_value(o, "expect", &line);
     c->expect = ex;
@@ -346,13 +410,44 @@ static sx_verdict compare(const cli_suite_claim *cl, cli_suite_cmp op, sx_agg A,
     return v;
 }
 
+/* Metric m of the runs of a cell with the by axis at vi: aggregated over
+ * the seeds, or the paired differences of a contrast. */
+static sx_agg claim_metric(sx_report_ctx *c, const cli_suite_claim *cl, const sx_group *cell,
+                           int vi, const cli_suite_metric *m)
+{
+    if (cl->contrast_axis < 0) return sx_group_metric(c, cell, cl->by, vi, m);
+    if (cl->contrast_vi[0] < 0 || cl->contrast_vi[1] < 0) return (sx_agg){NAN, NAN, 0};
+    return sx_group_contrast(c, cell, cl->by, vi, cl->contrast_axis, cl->contrast_vi[0],
+                             cl->contrast_vi[1], m);
+}
+
+/* "Manifold Mixup - No mixup": the contrast in the axis' labels. */
+static void contrast_label(FILE *f, const cli_suite *s, const cli_suite_claim *cl)
+{
+    const cli_suite_axis *ax = &s->axes[cl->contrast_axis];
+    for (int i = 0; i < 2; i++) {
+        int vi = cl->contrast_vi[i];
+        if (i) fputs(" − ", f);
+        fputs(vi >= 0 ? ax->labels[vi] : cl->contrast_names[i], f);
+    }
+}
+
+/* A value of the summary's Measured column: 3 digits, "–" without data. */
+static void brief_value(FILE *f, sx_agg a)
+{
+    if (a.n == 0 || isnan(a.mean))
+        fputs("–", f);
+    else
+        sx_fmt_g(f, a.mean, 3);
+}
+
 static sx_agg operand_value(sx_report_ctx *c, const cli_suite_claim *cl, const sx_group *cell,
                             const cli_suite_operand *op, int each_vi)
 {
     if (op->kind == 1) return (sx_agg){op->number, 0.0, -1};
     if (op->kind == 3) return (sx_agg){NAN, NAN, 0};
     int vi = op->kind == 0 ? op->vi : each_vi;
-    return sx_group_metric(c, cell, cl->by, vi, &cl->o.metrics[0]);
+    return claim_metric(c, cl, cell, vi, &cl->o.metrics[0]);
 }
 
 static const char *operand_label(const cli_suite *s, const cli_suite_claim *cl,
@@ -411,6 +506,10 @@ void sx_claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, sx_claim_eva
     for (int m = 0; m < o->n_metrics; m++) {
         fputc(' ', tb.f);
         sx_md_cell(tb.f, o->metrics[m].label);
+        if (cl->contrast_axis >= 0) {
+            fputs(", ", tb.f);
+            contrast_label(tb.f, s, cl);
+        }
         fputs(m == 0 ? " (claim) |" : " |", tb.f);
     }
     fputs("\n|", tb.f);
@@ -447,7 +546,7 @@ void sx_claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, sx_claim_eva
             }
             for (int m = 0; m < o->n_metrics; m++) {
                 fputc(' ', tb.f);
-                fmt_agg(tb.f, sx_group_metric(c, &g[k], cl->by, vis[j], &o->metrics[m]), dg,
+                fmt_agg(tb.f, claim_metric(c, cl, &g[k], vis[j], &o->metrics[m]), dg,
                         s->replicates);
                 fputs(" |", tb.f);
             }
@@ -475,6 +574,10 @@ void sx_claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, sx_claim_eva
                 cv = first_sub && q == 0 ? v : verdict_and(cv, v);
                 fputs("- ", ck.f);
                 if (o->n_rows) fprintf(ck.f, "%s: ", cell);
+                if (cl->contrast_axis >= 0) {
+                    contrast_label(ck.f, s, cl);
+                    fputs(", ", ck.f);
+                }
                 fprintf(ck.f, "%s", operand_label(s, cl, A, each));
                 if (A->kind != 1) {
                     fputc(' ', ck.f);
@@ -509,20 +612,24 @@ void sx_claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, sx_claim_eva
                 if (k < 4 && (first_sub || !has_each || j < 4)) {
                     int chain_start = q == 0 || has_each || cl->cmps[q - 1] == CLI_CMP_BREAK;
                     if (!first_brief && chain_start) fputs("; ", br.f);
+                    if (first_brief && cl->contrast_axis >= 0) {
+                        contrast_label(br.f, s, cl);
+                        fputs(": ", br.f);
+                    }
                     if (ng > 1 && first_sub && q == 0) fprintf(br.f, "%s: ", cell);
                     first_brief = 0;
                     if (chain_start) {
                         fprintf(br.f, "%s", operand_label(s, cl, A, each));
                         if (A->kind != 1) {
                             fputc(' ', br.f);
-                            sx_fmt_g(br.f, a.mean, 3);
+                            brief_value(br.f, a);
                         }
                     }
                     const char *rel = measured_rel(cl->cmps[q], v, a, b);
                     fprintf(br.f, " %s %s", rel, operand_label(s, cl, B, each));
                     if (B->kind != 1) {
                         fputc(' ', br.f);
-                        sx_fmt_g(br.f, b.mean, 3);
+                        brief_value(br.f, b);
                     }
                     if (strcmp(rel, sx_cmp_text(cl->cmps[q])))
                         fprintf(br.f, " (expected %s)", sx_cmp_text(cl->cmps[q]));
@@ -561,7 +668,18 @@ void sx_claim_render(FILE *f, sx_report_ctx *c, const cli_suite_claim *cl, const
     if (cl->paper) fprintf(f, "- **Paper:** %s\n", cl->paper);
     fprintf(f, "- **Predicted:** %s%s`%s` on *%s*", cl->predicted ? cl->predicted : "",
             cl->predicted ? "; checked as " : "", cl->expect, cl->o.metrics[0].label);
-    if (strcmp(agg, "1 run") != 0)
+    if (cl->contrast_axis >= 0) {
+        fputs(", the paired difference ", f);
+        contrast_label(f, s, cl);
+        fputs(" (every run of the first paired with the run of the second that has the same "
+              "values on all other axes: the same seed",
+              f);
+        if (strcmp(agg, "1 run") != 0)
+            fprintf(f,
+                    "; mean ± std over the %s of the differences; a difference counts when it "
+                    "exceeds %g standard errors",
+                    agg, cl->noise);
+    } else if (strcmp(agg, "1 run") != 0)
         fprintf(f,
                 " (mean ± std over %s per group; a difference counts when it exceeds %g "
                 "standard errors of the difference of the means",

@@ -407,6 +407,32 @@ sx_agg sx_group_metric(sx_report_ctx *c, const sx_group *g, int col, int cv,
     return a;
 }
 
+sx_agg sx_group_contrast(sx_report_ctx *c, const sx_group *g, int col, int cv, int axis, int a,
+                         int b, const cli_suite_metric *m)
+{
+    const cli_suite *s = c->s;
+    double *x = xcalloc((size_t)g->n, sizeof *x);
+    int n = 0;
+    for (int i = 0; i < g->n; i++) {
+        int r = g->runs[i];
+        const int *va = s->runs[r].vi;
+        if (!c->rc[r].done || va[axis] != a || (col >= 0 && va[col] != cv)) continue;
+        for (int j = 0; j < g->n; j++) {
+            int q = g->runs[j];
+            const int *vb = s->runs[q].vi;
+            if (!c->rc[q].done || vb[axis] != b) continue;
+            int same = 1;
+            for (int k = 0; k < s->n_axes && same; k++) same = k == axis || va[k] == vb[k];
+            if (!same) continue;
+            x[n++] = sx_metric_value(c, r, m) - sx_metric_value(c, q, m);
+            break;
+        }
+    }
+    sx_agg ag = sx_aggregate(x, n);
+    free(x);
+    return ag;
+}
+
 void sx_aggregate_text(const cli_suite *s, char *buf, size_t len)
 {
     size_t used = 0;

@@ -280,6 +280,11 @@ void sx_group_label(const cli_suite *s, const int *axes, int n_axes, const int *
  * value cv when col >= 0). */
 sx_agg sx_group_metric(sx_report_ctx *c, const sx_group *g, int col, int cv,
                        const cli_suite_metric *m);
+/* The paired differences of metric m, (run with axis `axis` at a) - (run
+ * at b with the same value on every other axis), over the done runs of g
+ * (only those with axis col at value cv when col >= 0), aggregated. */
+sx_agg sx_group_contrast(sx_report_ctx *c, const sx_group *g, int col, int cv, int axis, int a,
+                         int b, const cli_suite_metric *m);
 /* "2 seeds", "2 seeds x 3 folds", "1 run". */
 void sx_aggregate_text(const cli_suite *s, char *buf, size_t len);
 
