@@ -670,6 +670,15 @@ classes = 2 | 3
 [figure panels]
 kind = montage
 panels = theory-J.gp | theory-rank.gp | no-such.gp
+[figure thr]
+kind = sweep
+x = classes
+y = summary.json:threshold_dim
+[figure thr-log]
+kind = sweep
+x = classes
+y = summary.json:threshold_dim
+logx = true
 [claim below]
 text = J below the threshold is positive (d = 3 only)
 metric = summary.json:results[theorem1_applies=false].J_rel|min
@@ -697,7 +706,19 @@ grep -q 'no no-such.gp' "$OT/figures/panels.tsv" || fail "montage: a missing pan
 if command -v gnuplot > /dev/null 2>&1; then
     [ -s "$OT/figures/panels.png" ] || fail "montage: panels.png missing"
 fi
-ok "theory suite (command = theory), montage of per-run scripts"
+# sweeps: the threshold dimension d - 1 against d, tics at the axis values and
+# a range a little wider than them (linear: 6% of the span; log: a factor
+# (max/min)^0.08)
+printf '2\t1\t\n3\t2\t\n' > "$T/thr-want.txt"
+grep -E '^[23]	' "$OT/figures/thr.tsv" | cut -f1-2 | sed 's/$/\t/' | cmp -s - "$T/thr-want.txt" ||
+    { fail "sweep: thr.tsv does not hold (2, 1) and (3, 2)"; cat "$OT/figures/thr.tsv"; }
+grep -q '^set xtics (2, 3)$' "$OT/figures/thr.gp" || fail "sweep: no tics at the axis values"
+grep -q '^set xrange \[1.94:3.06\]$' "$OT/figures/thr.gp" || fail "sweep: linear x range not [1.94:3.06]"
+want=$(awk 'BEGIN { f = 1.5 ^ 0.08; printf "set xrange [%.6f:%.6f]", 2 / f, 3 * f }')
+got=$(awk '/^set xrange/ { gsub(/[][]/, " "); split($3, r, ":"); printf "set xrange [%.6f:%.6f]", r[1], r[2] }' "$OT/figures/thr-log.gp")
+[ "$got" = "$want" ] || fail "sweep, logx: '$got', expected '$want'"
+grep -q '^set logscale x$' "$OT/figures/thr-log.gp" || fail "sweep, logx: no log scale"
+ok "theory suite (command = theory), montage of per-run scripts, sweeps"
 
 if [ $fails -ne 0 ]; then
     echo "e2e_suite: $fails failure(s)"

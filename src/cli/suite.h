@@ -66,6 +66,8 @@
  *              title, xlabel, ylabel, logx, logy, xrange, yrange, key, with, xline,
  *              yline (VALUE [label]: a dotted reference line), diagonal (curve: file =
  *              a per-run TSV, y may be a glob of columns averaged per row: class_*;
+ *              sweep: x = a numeric axis, tics at its values and, without xrange,
+ *              a range a little wider than them (log x: not whole decades);
  *              montage: panels = RUN-RELATIVE.gp | ...  titles = A | B ...: the
  *              plots of per-run figure scripts, one row per group; heatmap: file =
  *              a per-run TSV (compare/NAME/cka.tsv), x, y, z = its columns (default

@@ -638,6 +638,43 @@ static int cmp_axis_numeric(const void *a, const void *b)
     return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/* A sweep's x axis: tics at the axis values that where keeps (at most 12)
+ * and, without an xrange, a range a little wider than them, so that no point
+ * sits on the border, a log axis does not stretch to whole decades (30, 100,
+ * 300 epochs: [24:380], not [10:1000]) and the axis stays the same while the
+ * runs of a value are still missing. */
+static void sweep_x_axis(gp_buf *setup, const cli_suite_output *o, const cli_suite_axis *xa,
+                         const int *order)
+{
+    double lo = INFINITY, hi = -INFINITY, v[CLI_SUITE_MAX_LIST];
+    int n = 0;
+    for (int i = 0; i < xa->n; i++) {
+        int keep = 1;
+        for (int k = 0; k < o->n_where; k++)
+            if (o->where_axis[k] == o->col && !o->where_ok[k][order[i]]) keep = 0;
+        if (!keep) continue;
+        v[n] = strtod(xa->values[order[i]], NULL);
+        if (o->logx && !(v[n] > 0)) return; /* gnuplot drops it: leave the axis alone */
+        if (v[n] < lo) lo = v[n];
+        if (v[n] > hi) hi = v[n];
+        n++;
+    }
+    if (!n) return;
+    if (n <= 12) {
+        gp_buf_printf(setup, "set xtics (");
+        for (int i = 0; i < n; i++) gp_buf_printf(setup, "%s%.9g", i ? ", " : "", v[i]);
+        gp_buf_printf(setup, ")\nset mxtics 1\n");
+    }
+    if (o->xrange) return;
+    if (o->logx) {
+        double f = hi > lo ? pow(hi / lo, 0.08) : 1.5;
+        gp_buf_printf(setup, "set xrange [%.9g:%.9g]\n", lo / f, hi * f);
+    } else {
+        double pad = hi > lo ? 0.06 * (hi - lo) : (lo != 0 ? 0.1 * fabs(lo) : 1.0);
+        gp_buf_printf(setup, "set xrange [%.9g:%.9g]\n", lo - pad, hi + pad);
+    }
+}
+
 static mg_status write_sweep(sx_report_ctx *c, const cli_suite_output *o)
 {
     const cli_suite *s = c->s;
@@ -685,6 +722,7 @@ static mg_status write_sweep(sx_report_ctx *c, const cli_suite_output *o)
         free(text);
     }
     gp_buf_printf(&body, "\n");
+    sweep_x_axis(&setup, o, xa, order);
     sx_groups_free(g, ng);
     return figure_finish(c, o, &d, &setup, &body, title, block > 0);
 }
