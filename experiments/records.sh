@@ -2,7 +2,8 @@
 # records.sh - the text records of a results root's finished suite runs, so
 # that a study longer than one machine's life resumes on the next machine.
 #
-#   sh experiments/records.sh pack ROOT RECORDS    ROOT/SUITE/runs/ID (DONE) -> RECORDS/SUITE.tar.xz
+#   sh experiments/records.sh pack ROOT RECORDS [SKIP]
+#                                                  ROOT/SUITE/runs/ID (DONE) -> RECORDS/SUITE.tar.xz
 #   sh experiments/records.sh unpack ROOT RECORDS  RECORDS/*.tar.xz -> ROOT/SUITE/runs/ID (missing ones)
 #
 # A record is a finished run's directory without its checkpoints (*.ckpt),
@@ -14,16 +15,24 @@
 # to ROOT in the records, and the archives are byte-for-byte reproducible
 # (sorted names, fixed owner and time), so repacking unchanged runs changes
 # nothing in git.  Runs that exist under ROOT are never overwritten.
+#
+# SKIP: suite names (blank- or comma-separated) that pack leaves out (and
+# whose archives it leaves alone): suites that train in minutes but write
+# megabytes (fig1-spiral: 15 runs in ~2 minutes of one core, 6.9 MB of
+# records for its decision-region maps) are cheaper to train again than to
+# carry in git.
 set -eu
 
 usage() {
-    echo "usage: records.sh pack|unpack ROOT RECORDS" >&2
+    echo "usage: records.sh pack ROOT RECORDS [SKIP] | unpack ROOT RECORDS" >&2
     exit 2
 }
-[ $# -eq 3 ] || usage
+[ $# -eq 3 ] || [ $# -eq 4 ] || usage
 cmd=$1
 root=$2
 rec=$3
+skip=" $(echo "${4:-}" | tr ',' ' ') "
+[ $# -eq 4 ] && [ "$cmd" != pack ] && usage
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/records.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
@@ -35,6 +44,10 @@ pack)
     for runs in "$root"/*/runs; do
         [ -d "$runs" ] || continue
         suite=$(basename "$(dirname "$runs")")
+        case $skip in *" $suite "*)
+            echo "records: $suite: left out (SKIP)"
+            continue ;;
+        esac
         n=0
         for d in "$runs"/*/; do
             d=${d%/}

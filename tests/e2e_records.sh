@@ -9,6 +9,7 @@
 #     `suite status`, `suite run` trains only the missing run, `suite report`
 #     gives the same table as the original root;
 #   - unpack never overwrites a run that exists;
+#   - pack with SKIP leaves those suites (and their archives) alone;
 #   - bad usage exits 2.
 # Uses $MIXGEO (default build/mixgeo); run from anywhere.  POSIX sh.
 NAME=e2e_records
@@ -69,7 +70,16 @@ $REC unpack "$T/b" "$T/rec" > "$T/unpack2.out" 2>&1 || fail "second unpack faile
 grep -q '0 runs restored' "$T/unpack2.out" || fail "second unpack restored runs: $(cat "$T/unpack2.out")"
 [ "$(cat "$T/b/tiny/runs/$other/summary.json")" = keep ] || fail "unpack overwrote an existing run's file"
 
+# SKIP: a suite left out is not packed, and its archive stays as it was
+cp -r "$T/a/tiny" "$T/a/other"
+$REC pack "$T/a" "$T/rec" "x, tiny" > "$T/skip.out" 2>&1 || fail "pack with SKIP failed"
+grep -q 'records: tiny: left out' "$T/skip.out" || fail "pack with SKIP: $(cat "$T/skip.out")"
+[ -f "$T/rec/other.tar.xz" ] || fail "pack with SKIP: the suite not left out was not packed"
+cmp -s "$T/rec/tiny.tar.xz" "$T/first.tar.xz" || fail "pack with SKIP changed the left-out suite's archive"
+
 # usage
+$REC unpack "$T/a" "$T/rec" tiny > /dev/null 2>&1
+[ $? -eq 2 ] || fail "records.sh unpack with SKIP: expected exit 2"
 $REC pack "$T/a" > /dev/null 2>&1
 [ $? -eq 2 ] || fail "records.sh with 2 arguments: expected exit 2"
 $REC frob "$T/a" "$T/rec" > /dev/null 2>&1
@@ -77,6 +87,6 @@ $REC frob "$T/a" "$T/rec" > /dev/null 2>&1
 $REC pack "$T/nowhere" "$T/rec" > /dev/null 2>&1
 [ $? -eq 2 ] || fail "records.sh pack of a missing root: expected exit 2"
 
-[ $fails -eq 0 ] && echo "ok: records: pack (finished runs, no checkpoints, no root path, reproducible), unpack (done, resumes, never overwrites), usage"
+[ $fails -eq 0 ] && echo "ok: records: pack (finished runs, no checkpoints, no root path, reproducible, SKIP), unpack (done, resumes, never overwrites), usage"
 echo "$NAME: $fails failure(s)"
 [ $fails -eq 0 ]
