@@ -266,10 +266,7 @@ static int parse_claim(cli_suite *s, const cli_ini_section *sec, cli_suite_claim
                 }
                 cli_suite_operand *op = &c->operands[c->n_operands++];
                 snprintf(op->text, sizeof op->text, "%s", w.item[i]);
-                op->vi = -1;
-                if (c->by >= 0)
-                    for (int k = 0; k < s->axes[c->by].n; k++)
-                        if (!strcmp(s->axes[c->by].values[k], w.item[i])) op->vi = k;
+                op->vi = c->by >= 0 ? axis_value(s, c->by, w.item[i]) : -1;
                 if (op->vi >= 0) {
                     op->kind = 0;
                     groups++;
