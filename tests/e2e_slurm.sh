@@ -175,6 +175,10 @@ J=$(job_of arr)
 "$MIXGEO" suite status tiny.suite --out arr >st-held.out 2>&1
 [ "$(grep -c "^queued  *[^ ]*  job ${J}_[0-3] PENDING" st-held.out)" = 8 ] || { fail "status of the held array: not 8 queued with job ids:"; cat st-held.out; }
 grep -q "8 runs: 0 done, 8 queued" st-held.out || fail "status summary lacks '8 queued'"
+# squeue missing: status still answers, with one line saying the queue state is unknown
+PATH=/nonexistent "$MIXGEO" suite status tiny.suite --out arr >st-nosq.out 2>&1 || fail "status without squeue: exit $?"
+grep -q "^  1 Slurm job recorded in arr/slurm; their queue state is unknown: squeue is not on the PATH" st-nosq.out ||
+    { fail "status without squeue: no note on the queue state:"; cat st-nosq.out; }
 # submitting again while queued adds nothing
 "$MIXGEO" suite submit tiny.suite --out arr --time 10 >arr2.out 2>&1
 grep -q 'nothing to submit' arr2.out && [ "$(job_of arr)" = "$J" ] || { fail "a second submit while queued submitted again:"; cat arr2.out; }
@@ -192,7 +196,7 @@ done
 RJ=$(cat "arr/slurm/$J/report.jobid" 2>/dev/null)
 [ -n "$RJ" ] && wait_gone "$RJ" 60 || fail "the report job did not run"
 [ -s arr/REPORT.md ] && [ -s arr/tables/accuracy.tsv ] || { fail "--report: no REPORT.md"; cat "arr/slurm/$J/report.log"; }
-ok "tiny.suite as one array (4 tasks, held: 8 queued in status; released: checkpoints = local run), --report"
+ok "tiny.suite as one array (4 tasks, held: 8 queued in status, without squeue a note; released: checkpoints = local run), --report"
 
 # ---------------------------------------------------------------- the warning signal: save, requeue, resume
 "$MIXGEO" suite submit long.suite --out sig --time 10 --mem 200M --signal-seconds 60 >sig.out 2>&1 || { fail "submit long.suite"; cat sig.out; }

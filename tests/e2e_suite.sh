@@ -174,6 +174,38 @@ seed = 1
 layers = 1, 2
 only.two = spectra
 EOF
+bad_suite bad-range "$T/bad-range.suite:6: yrange: expected [LOW:HIGH] (numbers, * or empty)" <<'EOF'
+[grid]
+seed = 1 | 2
+[figure f]
+kind = curve
+x = epoch
+yrange = [0:high]
+y = test_acc
+EOF
+bad_suite bad-range-colon "$T/bad-range-colon.suite:6: xrange: expected [LOW:HIGH]" <<'EOF'
+[grid]
+seed = 1 | 2
+[figure f]
+kind = curve
+y = test_acc
+xrange = 1-10
+EOF
+bad_suite bad-bool "$T/bad-bool.suite:6: logy: not a boolean (true/false)" <<'EOF'
+[grid]
+seed = 1 | 2
+[figure f]
+kind = curve
+y = test_acc
+logy = maybe
+EOF
+bad_suite bad-digits "$T/bad-digits.suite:5: digits: not an integer 0..12" <<'EOF'
+[grid]
+seed = 1 | 2
+[table t]
+metrics = test_acc
+digits = 13
+EOF
 ok "bad suite files: exit 2 with FILE:LINE: KEY, nothing run"
 
 # ---------------------------------------------------------------- per-layer analysis lists

@@ -99,12 +99,14 @@ rows = method
 kind = heatmap
 file = compare/base/cka.tsv
 group = method
+zrange = 0.5:*
 
 [figure heat-seeds]
 kind = heatmap
 file = compare/seeds/cka.tsv
 z = cka_debiased
 digits = 3
+zrange =  [ 0 : 1 ]
 
 [claim differs]
 text = Manifold Mixup changes layer 1.
@@ -211,6 +213,8 @@ grep -q "set multiplot layout 1,2" "$g" || fail "heat map: not one panel per met
 grep -q "gp_style_text\|set border 3" "$g" || fail "heat map without the house style"
 [ "$(rows out/figures/heat.tsv | grep -c .)" -eq 32 ] || fail "heat map data: expected 2 x 16 cells"
 grep -q 'boxxyerror\|with image' out/figures/heat-seeds.gp || fail "no seeds heat map"
+grep -q '^set cbrange \[0\.5:\*\]$' "$g" || fail "heat map: zrange 0.5:* is not the colour range"
+grep -q '^set cbrange \[0:1\]$' out/figures/heat-seeds.gp || fail "heat map: zrange [ 0 : 1 ] is not the colour range"
 if command -v gnuplot > /dev/null 2>&1; then
     for f in heat heat-seeds; do
         [ -s "out/figures/$f.png" ] && [ -s "out/figures/$f.pdf" ] || fail "gnuplot did not render $f"

@@ -317,14 +317,9 @@ static void gp_setup(gp_buf *b, const cli_suite_output *o, const char *title, co
     for (int i = 0; i < 2; i++) {
         if (!r[i]) continue;
         char t[256];
-        snprintf(t, sizeof t, "%s", r[i]);
-        char *p = trim(t);
-        size_t n = strlen(p);
-        if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {
-            p[n - 1] = '\0';
-            p++;
-        }
-        gp_buf_printf(b, "set %crange [%s]\n", i ? 'y' : 'x', p);
+        double lo, hi;
+        sx_parse_range_text(r[i], t, sizeof t, &lo, &hi); /* checked by sx_parse_digits_bools */
+        gp_buf_printf(b, "set %crange [%s]\n", i ? 'y' : 'x', t);
     }
 }
 
@@ -1092,21 +1087,12 @@ static mg_status write_heatmap(sx_report_ctx *c, const cli_suite_output *o)
     }
     if (o->zrange) { /* [LOW:HIGH], either may be * or empty: the data's */
         char tz[256];
-        snprintf(tz, sizeof tz, "%s", o->zrange);
-        char *p = trim(tz);
-        size_t n = strlen(p);
-        if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {
-            p[n - 1] = '\0';
-            p++;
-        }
-        gp_buf_printf(&setup, "set cbrange [%s]\n", p);
-        char *colon = strchr(p, ':');
-        if (colon) {
-            *colon = '\0';
-            double v;
-            if (sx_parse_double_text(trim(p), &v)) lo = v;
-            if (sx_parse_double_text(trim(colon + 1), &v)) hi = v;
-        }
+        double zlo, zhi;
+        sx_parse_range_text(o->zrange, tz, sizeof tz, &zlo,
+                            &zhi); /* checked by sx_parse_digits_bools */
+        gp_buf_printf(&setup, "set cbrange [%s]\n", tz);
+        if (!isnan(zlo)) lo = zlo;
+        if (!isnan(zhi)) hi = zhi;
     } else if (zmin <= zmax) {
         gp_buf_printf(&setup, "set cbrange [%.9g:%.9g]\n", lo, hi);
     }

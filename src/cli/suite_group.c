@@ -225,24 +225,8 @@ int sx_parse_digits_bools(cli_suite *s, cli_suite_output *o)
         *rdst[i] = v = sx_out_value(o, rnames[i], &line);
         if (!v) continue;
         char buf[256];
-        snprintf(buf, sizeof buf, "%s", v);
-        char *t = trim(buf);
-        size_t tl = strlen(t);
-        if (tl >= 2 && t[0] == '[' && t[tl - 1] == ']') {
-            t[tl - 1] = '\0';
-            t++;
-        }
-        char *colon = strchr(t, ':');
-        int ok = colon != NULL;
-        if (ok) {
-            *colon = '\0';
-            char *ends[2] = {trim(t), trim(colon + 1)};
-            double bound;
-            for (int k = 0; k < 2; k++)
-                if (*ends[k] && strcmp(ends[k], "*") != 0 && !sx_parse_double_text(ends[k], &bound))
-                    ok = 0;
-        }
-        if (!ok)
+        double lo, hi;
+        if (!sx_parse_range_text(v, buf, sizeof buf, &lo, &hi))
             problems += sx_bad(s, line, rnames[i], "expected [LOW:HIGH] (numbers, * or empty)");
     }
     o->key = v = sx_out_value(o, "key", &line);

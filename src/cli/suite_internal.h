@@ -83,6 +83,10 @@ static inline char *trim(char *s)
  * *out; 1 if it is one, else 0 and *out untouched. */
 int sx_parse_long_text(const char *s, long lo, long hi, long *out);
 int sx_parse_double_text(const char *s, double *out);
+/* A range "[LOW:HIGH]" or "LOW:HIGH" (LOW, HIGH: numbers, '*' or empty) as
+ * "LOW:HIGH" into buf (blanks and brackets off: gnuplot's "set xrange [%s]"),
+ * the bounds into *lo, *hi (NAN for '*' or empty); 1 if it is one, else 0. */
+int sx_parse_range_text(const char *s, char *buf, size_t len, double *lo, double *hi);
 /* 1/true/yes/on or 0/false/no/off (any case) into *out; 1 if it is one. */
 int sx_parse_bool_text(const char *s, int *out);
 /* [A-Za-z0-9._-]+ */

@@ -253,9 +253,9 @@ static void estimate(const cli_suite *s, const cli_suite_job *jobs, int n, doubl
         long ep = 10;
         sx_parse_long_text(run_key(s, r, "epochs"), 1, LONG_MAX, &ep);
         const char *arch = run_key(s, r, "arch");
-        double c = !isnan(rate)                                                  ? rate
+        double c = !isnan(rate)                                                 ? rate
                    : (!strncmp(arch, "preact", 6) || !strncmp(arch, "cnn:", 4)) ? 2e-3
-                                                                                 : 5e-5;
+                                                                                : 5e-5;
         est[j] = (double)ep * examples_guess(s, r) * c;
     }
 }
@@ -305,7 +305,7 @@ static int job_dirs(const cli_suite *s, char (**ids)[32])
             cap = cap ? 2 * cap : 16;
             *ids = xrealloc(*ids, sizeof **ids * (size_t)cap);
         }
-        snprintf((*ids)[n++], 32, "%s", de->d_name);
+        memcpy((*ids)[n++], de->d_name, strlen(de->d_name) + 1); /* < 32: checked above */
     }
     closedir(d);
     for (int i = 1; i < n; i++) /* numeric order */
@@ -499,9 +499,11 @@ void cli_suite_slurm_view_load(const cli_suite *s, cli_suite_slurm_view *v)
     char why[512] = "";
     int nl = queue_lines(ids, n, &lines, why, sizeof why);
     if (nl < 0) {
-        snprintf(v->note, sizeof v->note,
-                 "%d Slurm job%s recorded in %s/slurm; their queue state is unknown: %s", n,
-                 n == 1 ? "" : "s", s->out, why);
+        /* a long path may cut the note's tail, which a one-line note allows */
+        if (snprintf(v->note, sizeof v->note,
+                     "%d Slurm job%s recorded in %s/slurm; their queue state is unknown: %s", n,
+                     n == 1 ? "" : "s", s->out, why) >= (int)sizeof v->note)
+            v->note[sizeof v->note - 1] = '\0';
         free(ids);
         return;
     }

@@ -47,6 +47,29 @@ int sx_parse_double_text(const char *s, double *out)
     return 1;
 }
 
+int sx_parse_range_text(const char *s, char *buf, size_t len, double *lo, double *hi)
+{
+    char t[256];
+    snprintf(t, sizeof t, "%s", s);
+    size_t a = (size_t)(trim(t) - t), n = strlen(t + a);
+    if (n >= 2 && t[a] == '[' && t[a + n - 1] == ']') { /* the brackets are optional */
+        t[a + n - 1] = '\0';
+        a++;
+    }
+    char *colon = strchr(t + a, ':');
+    if (!colon) return 0;
+    *colon = '\0';
+    char *ends[2] = {trim(t + a), trim(colon + 1)};
+    double *out[2] = {lo, hi};
+    for (int k = 0; k < 2; k++) {
+        *out[k] = NAN;
+        if (*ends[k] && strcmp(ends[k], "*") != 0 && !sx_parse_double_text(ends[k], out[k]))
+            return 0;
+    }
+    snprintf(buf, len, "%s:%s", ends[0], ends[1]);
+    return 1;
+}
+
 int sx_parse_bool_text(const char *s, int *out)
 {
     static const char *const yes[] = {"1", "true", "yes", "on", NULL};
