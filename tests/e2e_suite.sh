@@ -140,7 +140,7 @@ mix = manifold
 [grid]
 alpha = 2 | -1
 EOF
-bad_suite bad-figure "$T/bad-figure.suite:6: y: 'test_accuracy' is not a column" <<'EOF'
+bad_suite bad-figure "$T/bad-figure.suite:6: y: 'test_accuracy' is not a column of metrics.tsv (epoch lr train_loss train_acc train_clean_loss train_clean_acc val_loss" <<'EOF'
 [grid]
 seed = 1 | 2
 [figure f]
@@ -388,12 +388,19 @@ grep -q '^| Manifold Mixup | spiral | [0-9.]* ± [0-9.]* |' "$O/tables/accuracy.
 grep -q '\\pm' "$O/tables/accuracy.tex" || fail "accuracy.tex lacks \\pm"
 grep -q 'title .Manifold Mixup' "$O/figures/curves.gp" || fail "curves.gp lacks the method legend"
 [ "$(grep -c '^# group' "$O/figures/curves.tsv")" -eq 2 ] || fail "curves.tsv: expected 2 groups"
+grep -q "^set key .* title 'shaded: ± 1 std over 2 seeds'\$" "$O/figures/curves.gp" ||
+    fail "curves.gp: the key does not say what the band is"
+grep -q "^set xlabel 'error bars: ± 1 std over 2 seeds'\$" "$O/figures/bars.gp" ||
+    fail "bars.gp: the x label does not say what the error bars are"
 ok "report tables match the runs' summaries; figures written"
 
 # A report over an unfinished suite says n and does not fail.
 "$MIXGEO" suite report "$SUITE" --out "$O2" --no-render > "$T/report2.out" 2>&1; rc=$?
 [ $rc -eq 0 ] || fail "report of a partial suite: exit $rc"
 grep -q '(n=1)' "$O2/tables/accuracy.md" || fail "partial report does not show n=1"
+# ... and its figures say how many runs their points have so far
+grep -q "^set key .* title 'shaded: ± 1 std over 2 seeds; n = 1 so far'\$" "$O2/figures/curves.gp" ||
+    { fail "partial report: curves.gp does not say n = 1 so far"; grep '^set key' "$O2/figures/curves.gp"; }
 
 # ---------------------------------------------------------------- claims on constructed runs
 # The 8 finished runs of $O get a file fake.json with chosen numbers; a copy

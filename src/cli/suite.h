@@ -9,7 +9,7 @@
  * suite_grid.c its grid expanded into runs, suite_runs.c the run directories
  * and their locks, suite_local.c / suite_slurm.c (+ suite_exec.c, the Slurm
  * commands) / suite_shard.c the backends, suite_metric.c,
- * suite_group.c, suite_table.c, suite_figure.c, suite_claim.c and
+ * suite_group.c, suite_table.c, suite_figure.c (+ suite_panels.c), suite_claim.c and
  * suite_report.c the report.  A suite file is read by ini.h, the program's
  * one INI reader.
  *

@@ -4,7 +4,8 @@
  * OUT/figures/NAME.tsv (the data) and NAME.gp (a gnuplot script in the house
  * style of gp.h that reads it), renders it to PNG and PDF when gnuplot is on
  * the PATH, and adds the figure to REPORT.md.  Adding a kind: a check and a
- * write function here and a row in the table.
+ * write function here and a row in the table.  The kinds made of panels
+ * (montage, heatmap) are in suite_panels.c.
  */
 #include "suite_internal.h"
 
@@ -42,14 +43,15 @@ static int check_curve(cli_suite *s, cli_suite_output *o)
         return problems +
                sx_bad(s, o->line, NULL, "[figure %s]: y missing (y = test_acc)", o->name);
     if (!strcmp(o->file, "metrics.tsv")) {
+        char cols[512] = "";
+        for (const sx_name_label *c = sx_train_columns; c->name; c++)
+            snprintf(cols + strlen(cols), sizeof cols - strlen(cols), "%s%s", *cols ? " " : "",
+                     c->name);
         if (!sx_lookup_label(sx_train_columns, o->x))
-            problems += sx_bad(s, line, "x", "'%s' is not a column of metrics.tsv", o->x);
+            problems +=
+                sx_bad(s, line, "x", "'%s' is not a column of metrics.tsv (%s)", o->x, cols);
         if (!sx_lookup_label(sx_train_columns, o->y))
-            problems += sx_bad(s, ly, "y",
-                               "'%s' is not a column of metrics.tsv (epoch lr train_loss "
-                               "train_acc val_loss val_nll val_acc test_loss test_nll "
-                               "test_acc seconds)",
-                               o->y);
+            problems += sx_bad(s, ly, "y", "'%s' is not a column of metrics.tsv (%s)", o->y, cols);
     }
     return problems + sx_rows_default_and_cover(s, o, "group", -1);
 }
@@ -98,93 +100,6 @@ static int check_sweep(cli_suite *s, cli_suite_output *o)
     return problems + sx_rows_default_and_cover(s, o, "group", a);
 }
 
-/* montage: panels = RUN-RELATIVE.gp | ...; titles = ... | ...; panel-size = WxH */
-static int check_montage(cli_suite *s, cli_suite_output *o)
-{
-    int problems = sx_parse_where(s, o) + sx_parse_digits_bools(s, o), line;
-    o->col = -1;
-    sx_strlist l;
-    if (sx_out_needed_list(s, o, "panels", '|',
-                           "analysis/test-L3/map-input.gp | analysis/test-L3/map-hidden.gp",
-                           "expected FILE.gp | FILE.gp ... (no empty item)", &l, &line))
-        return problems + 1;
-    if (l.n > CLI_SUITE_MAX_PANELS)
-        problems += sx_bad(s, line, "panels", "at most %d panels", CLI_SUITE_MAX_PANELS);
-    for (int i = 0; i < l.n && i < CLI_SUITE_MAX_PANELS; i++) {
-        size_t n = strlen(l.item[i]);
-        if (l.item[i][0] == '/' || strstr(l.item[i], "..") || n < 4 ||
-            strcmp(l.item[i] + n - 3, ".gp") != 0 || strchr(l.item[i], '\''))
-            problems += sx_bad(s, line, "panels",
-                               "'%s': expected a figure script relative to the run directory "
-                               "(analysis/test-L3/map-input.gp)",
-                               l.item[i]);
-        o->panels[o->n_panels++] = xstrdup(l.item[i]);
-    }
-    sx_strlist_free(&l);
-    const char *v = sx_out_value(o, "titles", &line);
-    if (v) {
-        if (sx_strlist_split(&l, v, '|'))
-            return problems +
-                   sx_bad(s, line, "titles", "expected TITLE | TITLE ... (no empty item)");
-        if (l.n != o->n_panels)
-            problems += sx_bad(s, line, "titles", "%d titles for %d panels", l.n, o->n_panels);
-        for (int i = 0; i < l.n && i < o->n_panels; i++) o->panel_titles[i] = xstrdup(l.item[i]);
-        sx_strlist_free(&l);
-    }
-    o->panel_w = 480;
-    o->panel_h = 400;
-    v = sx_out_value(o, "panel-size", &line);
-    if (v) {
-        int w = 0, h = 0;
-        char c;
-        if (sscanf(v, "%dx%d%c", &w, &h, &c) != 2 || w < 100 || h < 100 || w > 4000 || h > 4000)
-            problems += sx_bad(s, line, "panel-size", "expected WIDTHxHEIGHT in pixels (480x400)");
-        o->panel_w = w;
-        o->panel_h = h;
-    }
-    /* one run per group: the aggregated axes (seeds) may stay free */
-    return problems + sx_rows_default_and_cover(s, o, "group", -1);
-}
-
-/* heatmap: file = RUN-RELATIVE.tsv  x, y, z = its columns (default layer_a,
- * layer_b, cka: the columns of compare/NAME/cka.tsv)  zrange  digits */
-static int check_heatmap(cli_suite *s, cli_suite_output *o)
-{
-    int problems = sx_parse_where(s, o) + sx_parse_digits_bools(s, o), line;
-    o->col = -1;
-    if (!sx_out_value(o, "digits", NULL)) o->digits = 2;
-    o->file = sx_out_value(o, "file", &line);
-    if (!o->file)
-        return problems + sx_bad(s, o->line, NULL,
-                                 "[figure %s]: file missing (a per-run TSV, e.g. file = "
-                                 "compare/NAME/cka.tsv of a [compare NAME] section)",
-                                 o->name);
-    size_t fl = strlen(o->file);
-    if (!*o->file || o->file[0] == '/' || strstr(o->file, "..") || fl < 5 ||
-        strcmp(o->file + fl - 4, ".tsv") != 0 || strchr(o->file, '\''))
-        problems += sx_bad(s, line, "file",
-                           "'%s': expected a TSV file relative to the run "
-                           "directory (compare/NAME/cka.tsv)",
-                           o->file);
-    else if (!strncmp(o->file, "compare/", 8)) {
-        char name[256];
-        const char *slash = strchr(o->file + 8, '/');
-        snprintf(name, sizeof name, "%.*s", slash ? (int)(slash - o->file - 8) : 0, o->file + 8);
-        if (sx_compare_index(s, name) < 0)
-            problems +=
-                sx_bad(s, line, "file", "'%s': there is no [compare %s] section", o->file, name);
-    }
-    const char *keys[3] = {"x", "y", "z"}, *defs[3] = {"layer_a", "layer_b", "cka"};
-    const char **dst[3] = {&o->x, &o->y, &o->z};
-    for (int i = 0; i < 3; i++) {
-        *dst[i] = sx_out_value(o, keys[i], &line);
-        if (!*dst[i]) *dst[i] = defs[i];
-        if (!sx_is_name(*dst[i]))
-            problems += sx_bad(s, line, keys[i], "'%s' is not a column name", *dst[i]);
-    }
-    return problems + sx_rows_default_and_cover(s, o, "group", -1);
-}
-
 /* ---------------------------------------------------------------- figures */
 
 /* Run gnuplot SCRIPT in dir (its output appended to dir/gnuplot.log). */
@@ -230,9 +145,6 @@ int sx_gnuplot_on_path(void)
     return 0;
 }
 
-static mg_status figure_rendered(sx_report_ctx *c, const cli_suite_output *o, const char *title,
-                                 int has_data);
-
 /* The script NAME.gp (gp.h: house style, PNG and PDF from one body) and the
  * data NAME.tsv; renders when possible; adds the figure to REPORT.md. */
 static mg_status figure_finish(sx_report_ctx *c, const cli_suite_output *o, sx_membuf *data,
@@ -248,12 +160,11 @@ static mg_status figure_finish(sx_report_ctx *c, const cli_suite_output *o, sx_m
     gp_buf_free(setup);
     gp_buf_free(body);
     if (st != MG_OK) return st;
-    return figure_rendered(c, o, title, has_data);
+    return sx_figure_rendered(c, o, title, has_data);
 }
 
-/* Render figure o (when asked and possible) and add it to REPORT.md. */
-static mg_status figure_rendered(sx_report_ctx *c, const cli_suite_output *o, const char *title,
-                                 int has_data)
+mg_status sx_figure_rendered(sx_report_ctx *c, const cli_suite_output *o, const char *title,
+                             int has_data)
 {
     fprintf(c->md.f, "### Figure %s\n\n", o->name);
     if (!has_data) {
@@ -446,6 +357,29 @@ static char *band_note(char *buf, size_t len, const char *agg, const char *what)
     return gp_quote_text(buf, len, t);
 }
 
+/* While runs are missing, agg ("3 seeds") gets the counts the plotted values
+ * have so far: "3 seeds; n = 1 so far" (n_lo..n_hi: the fewest and most runs
+ * behind a point; nothing is added once every point has them all). */
+static void agg_so_far(const cli_suite *s, char *agg, size_t len, int n_lo, int n_hi)
+{
+    int full = 1;
+    for (int a = 0; a < s->n_axes; a++)
+        if (s->axes[a].aggregate) full *= s->axes[a].n;
+    if (n_hi <= 0 || n_lo >= full) return;
+    size_t used = strlen(agg);
+    if (n_lo == n_hi)
+        snprintf(agg + used, len - used, "; n = %d so far", n_lo);
+    else
+        snprintf(agg + used, len - used, "; n = %d-%d so far", n_lo, n_hi);
+}
+
+static void n_range(int n, int *lo, int *hi)
+{
+    if (n <= 0) return;
+    if (*hi <= 0 || n < *lo) *lo = n;
+    if (n > *hi) *hi = n;
+}
+
 static void write_agg_row(FILE *f, double x, sx_agg a)
 {
     sx_tsv_num(f, x);
@@ -488,14 +422,8 @@ static mg_status write_curve(sx_report_ctx *c, const cli_suite_output *o)
     sx_membuf d;
     gp_buf setup, body;
     group_figure_open(c, o, agg, yl, xl, title, sizeof title, &d, &setup);
-    if (o->key)
-        gp_buf_printf(&setup, "set key %s title %s\n", o->key,
-                      band_note(q, sizeof q, agg, "shaded"));
-    else
-        gp_buf_printf(&setup, "set key %s right title %s\n", strstr(o->y, "acc") ? "bottom" : "top",
-                      band_note(q, sizeof q, agg, "shaded"));
     gp_buf_init(&body);
-    int block = 0, seen[3] = {0, 0, 0};
+    int block = 0, seen[3] = {0, 0, 0}, n_lo = 0, n_hi = 0;
     double xmax = -INFINITY;
     for (int k = 0; k < ng; k++) {
         int ls = group_ls(s, o, &g[k], k, seen);
@@ -531,7 +459,9 @@ static mg_status write_curve(sx_report_ctx *c, const cli_suite_output *o)
                 }
                 vals[nv++] = sum / cnt;
             }
-            write_agg_row(d.f, pts[i].x, sx_aggregate(vals, nv));
+            sx_agg a = sx_aggregate(vals, nv);
+            n_range(a.n, &n_lo, &n_hi);
+            write_agg_row(d.f, pts[i].x, a);
             if (pts[i].x > xmax) xmax = pts[i].x;
             i = j;
         }
@@ -548,6 +478,13 @@ static mg_status write_curve(sx_report_ctx *c, const cli_suite_output *o)
     }
     if (o->diagonal && block) gp_buf_printf(&body, ", \\\n  x with lines ls 8 title 'y = x'");
     gp_buf_printf(&body, "\n");
+    agg_so_far(s, agg, sizeof agg, n_lo, n_hi);
+    if (o->key)
+        gp_buf_printf(&setup, "set key %s title %s\n", o->key,
+                      band_note(q, sizeof q, agg, "shaded"));
+    else
+        gp_buf_printf(&setup, "set key %s right title %s\n", strstr(o->y, "acc") ? "bottom" : "top",
+                      band_note(q, sizeof q, agg, "shaded"));
     if (!strcmp(o->x, "epoch") && xmax <= 12) gp_buf_printf(&setup, "set xtics 1\n");
     sx_groups_free(g, ng);
     return figure_finish(c, o, &d, &setup, &body, title, block > 0);
@@ -569,12 +506,8 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
     fprintf(d.f, "%s figure=%s\n# err = std, 0 when n < 2\n# columns: index group mean std n err\n",
             c->prov, o->name);
     gp_buf setup, body;
-    char note[512];
-    band_text(note, sizeof note, agg, "error bars");
-    if (!strcmp(agg, "1 run")) note[0] = '\0';
-    gp_setup(&setup, o, title, note, yl);
     gp_buf_init(&body);
-    int has = 0, negative = 0, seen[3] = {0, 0, 0};
+    int has = 0, negative = 0, seen[3] = {0, 0, 0}, n_lo = 0, n_hi = 0;
     size_t longest = 0;
     /* several bars of one mix mode (an ablation): class colours for all */
     {
@@ -600,6 +533,7 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
         sx_tsv_num(d.f, a.n > 1 ? a.std : 0.0);
         fputc('\n', d.f);
         has |= a.n > 0;
+        n_range(a.n, &n_lo, &n_hi);
         negative |= a.n > 0 && a.mean < 0;
         if (strlen(label) > longest) longest = strlen(label);
         /* one element per bar, in its group's colour */
@@ -607,6 +541,11 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
                       k ? ", \\\n  " : "plot ", o->name, k, k,
                       seen[0] == 99 ? gp_class_ls(k) : group_ls(s, o, &g[k], k, seen));
     }
+    char note[512]; /* the x label says what the error bars are */
+    agg_so_far(s, agg, sizeof agg, n_lo, n_hi);
+    band_text(note, sizeof note, agg, "error bars");
+    if (!strcmp(agg, "1 run")) note[0] = '\0';
+    gp_setup(&setup, o, title, note, yl);
     if (ng)
         gp_buf_printf(&body,
                       ", \\\n  '%s.tsv' using 1:3:6 with yerrorbars lc rgb \"#202020\" "
@@ -688,10 +627,8 @@ static mg_status write_sweep(sx_report_ctx *c, const cli_suite_output *o)
     sx_membuf d;
     gp_buf setup, body;
     group_figure_open(c, o, agg, yl, xl, title, sizeof title, &d, &setup);
-    gp_buf_printf(&setup, "set key %s title %s\n", o->key ? o->key : "top right",
-                  band_note(q, sizeof q, agg, "error bars"));
     gp_buf_init(&body);
-    int block = 0, seen[3] = {0, 0, 0};
+    int block = 0, seen[3] = {0, 0, 0}, n_lo = 0, n_hi = 0;
     for (int k = 0; k < ng; k++) {
         int ls = group_ls(s, o, &g[k], k, seen);
         char label[512];
@@ -702,6 +639,7 @@ static mg_status write_sweep(sx_report_ctx *c, const cli_suite_output *o)
         for (int i = 0; i < xa->n; i++) {
             sx_agg a = sx_group_metric(c, &g[k], o->col, order[i], &o->metrics[0]);
             if (a.n == 0) continue;
+            n_range(a.n, &n_lo, &n_hi);
             write_agg_row(rows.f, strtod(xa->values[order[i]], NULL), a);
             nrow++;
         }
@@ -717,431 +655,12 @@ static mg_status write_sweep(sx_report_ctx *c, const cli_suite_output *o)
         free(text);
     }
     gp_buf_printf(&body, "\n");
+    agg_so_far(s, agg, sizeof agg, n_lo, n_hi);
+    gp_buf_printf(&setup, "set key %s title %s\n", o->key ? o->key : "top right",
+                  band_note(q, sizeof q, agg, "error bars"));
     sweep_x_axis(&setup, o, xa, order);
     sx_groups_free(g, ng);
     return figure_finish(c, o, &d, &setup, &body, title, block > 0);
-}
-
-/* ---------------------------------------------------------------- montage */
-
-/* The parts of a figure script written by gp_emit (gp.h) with one plot:
- * setup = the text between the house style and the output loop, body = the
- * commands inside the loop after `set output`.  Both malloc'ed.  0, or 1
- * with the reason in why. */
-static int split_script(const char *text, char **setup, char **body, char *why, size_t len)
-{
-    *setup = *body = NULL;
-    const char *style = gp_style_text();
-    const char *st = strstr(text, style);
-    if (!st) return snprintf(why, len, "not a figure script of mixgeo (no house style)"), 1;
-    st += strlen(style);
-    const char *loop = strstr(st, "do for [gp_fmt in");
-    const char *out = loop ? strstr(loop, "\nset output ") : NULL;
-    const char *b = out ? strchr(out + 1, '\n') : NULL;
-    const char *e = NULL;
-    for (const char *p = b; p && (p = strstr(p, "\nunset multiplot\nset output\n}")); p++) e = p;
-    if (!loop || !b || !e || e < b)
-        return snprintf(why, len, "not a figure script of mixgeo (no output loop)"), 1;
-    *setup = xstrndup(st, (size_t)(loop - st));
-    *body = xstrndup(b + 1, (size_t)(e - b));
-    if (strstr(*body, "set multiplot")) {
-        free(*setup);
-        free(*body);
-        *setup = *body = NULL;
-        return snprintf(why, len,
-                        "has several plots (multiplot); a montage takes one-plot scripts"),
-               1;
-    }
-    return 0;
-}
-
-/* The body with every `set title ...` line replaced by title (quoted). */
-static void body_retitled(gp_buf *b, const char *body, const char *title)
-{
-    char q[1200];
-    const char *p = body;
-    while (*p) {
-        const char *e = strchr(p, '\n');
-        size_t n = e ? (size_t)(e - p + 1) : strlen(p);
-        if (!strncmp(p, "set title ", 10))
-            gp_buf_printf(b, "set title %s\n", gp_quote_text(q, sizeof q, title));
-        else
-            gp_buf_printf(b, "%.*s", (int)n, p);
-        if (n && p[n - 1] != '\n') gp_buf_printf(b, "\n");
-        p += n;
-    }
-}
-
-static mg_status write_montage(sx_report_ctx *c, const cli_suite_output *o)
-{
-    const cli_suite *s = c->s;
-    sx_group *g;
-    int ng = sx_build_groups(s, o, o->rows, o->n_rows, &g);
-    char title[512], q[1200];
-    snprintf(title, sizeof title, "%s", o->title ? o->title : o->name);
-    sx_membuf d;
-    sx_mb_open(&d);
-    fprintf(d.f,
-            "%s figure=%s\n# the panels of the montage: the figure script of one run per row\n"
-            "# columns: row col run script status\n",
-            c->prov, o->name);
-    gp_buf setup, body;
-    gp_buf_init(&setup);
-    gp_buf_init(&body);
-    gp_buf_printf(&setup, "gp_home = GPVAL_PWD\n");
-    gp_buf_printf(&body, "set multiplot layout %d,%d title %s font ',13'\n", ng > 0 ? ng : 1,
-                  o->n_panels, gp_quote_text(q, sizeof q, title));
-    int has = 0;
-    for (int k = 0; k < ng; k++) {
-        int run = -1;
-        for (int i = 0; i < g[k].n && run < 0; i++)
-            if (c->rc[g[k].runs[i]].done) run = g[k].runs[i];
-        char label[512];
-        sx_group_label(s, o->rows, o->n_rows, g[k].vi, label, sizeof label);
-        for (int p = 0; p < o->n_panels; p++) {
-            char why[256] = "no finished run", *pset = NULL, *pbody = NULL;
-            int ok = 0;
-            if (run >= 0) {
-                char dir[4096], path[4400];
-                cli_suite_run_dir(s, &s->runs[run], dir, sizeof dir);
-                snprintf(path, sizeof path, "%s/%s", dir, o->panels[p]);
-                char *text = sx_read_text(path, (size_t)4 << 20);
-                if (!text)
-                    snprintf(why, sizeof why, "no %s", o->panels[p]);
-                else
-                    ok = !split_script(text, &pset, &pbody, why, sizeof why);
-                free(text);
-            }
-            fprintf(d.f, "%d\t%d\t%s\t%s\t%s\n", k, p, run >= 0 ? s->runs[run].id : "-",
-                    o->panels[p], ok ? "ok" : why);
-            char ptitle[800];
-            snprintf(ptitle, sizeof ptitle, "%s: %s", label,
-                     o->panel_titles[p] ? o->panel_titles[p] : o->panels[p]);
-            gp_buf_printf(&body, "reset\n%s", gp_style_text());
-            if (!ok) {
-                char qw[600];
-                gp_buf_printf(&body,
-                              "set title %s\nunset border\nunset tics\nunset key\n"
-                              "set label 1 %s at graph 0.5, graph 0.5 center\n"
-                              "plot [0:1] [0:1] NaN notitle\nunset label 1\n",
-                              gp_quote_text(q, sizeof q, ptitle),
-                              gp_quote_text(qw, sizeof qw, why));
-                continue;
-            }
-            has = 1;
-            /* the run's directory relative to figures/ */
-            char rel[4400];
-            const char *slash = strrchr(o->panels[p], '/');
-            snprintf(rel, sizeof rel, "../runs/%s%s%.*s", s->runs[run].id, slash ? "/" : "",
-                     slash ? (int)(slash - o->panels[p]) : 0, o->panels[p]);
-            gp_buf_printf(&body, "cd %s\n%s", gp_quote(q, sizeof q, rel), pset);
-            body_retitled(&body, pbody, ptitle);
-            gp_buf_printf(&body, "cd gp_home\n");
-            free(pset);
-            free(pbody);
-        }
-    }
-    gp_buf_printf(&body, "unset multiplot\n");
-    sx_groups_free(g, ng);
-    char path[4400];
-    snprintf(path, sizeof path, "%s/%s.tsv", c->figdir, o->name);
-    mg_status st = sx_mb_write(&d, path);
-    int w = o->n_panels * o->panel_w, h = (ng > 0 ? ng : 1) * o->panel_h + 40;
-    gp_figure fig = {o->name, title, c->prov, w, h, setup.s};
-    if (st == MG_OK && (setup.failed || body.failed))
-        st = mg_fail(MG_ERR_NOMEM, "out of memory writing %s.gp", o->name);
-    if (st == MG_OK) st = gp_write(c->figdir, &fig, &body);
-    gp_buf_free(&setup);
-    gp_buf_free(&body);
-    if (st != MG_OK) return st;
-    return figure_rendered(c, o, title, has);
-}
-/* ---------------------------------------------------------------- heatmap */
-
-typedef struct {
-    double x, y, z;
-    int run;
-} xyz_point;
-
-static int cmp_xyz(const void *a, const void *b)
-{
-    const xyz_point *p = a, *q = b;
-    if (p->x != q->x) return p->x < q->x ? -1 : 1;
-    if (p->y != q->y) return p->y < q->y ? -1 : 1;
-    return p->run - q->run;
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Append the (x, y, z) rows of a TSV file with a "# columns:" header. */
-static void read_tsv_xyz(const char *path, const char *const col[3], int run, xyz_point **pts,
-                         int *n, int *cap)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    char *line = NULL;
-    size_t lcap = 0;
-    int ci[3] = {-1, -1, -1};
-    while (getline(&line, &lcap, f) >= 0) {
-        if (!strncmp(line, "# columns:", 10)) {
-            sx_strlist l;
-            if (sx_strlist_words(&l, line + 10) == 0) {
-                for (int i = 0; i < l.n; i++)
-                    for (int k = 0; k < 3; k++)
-                        if (!strcmp(l.item[i], col[k])) ci[k] = i;
-                sx_strlist_free(&l);
-            }
-            continue;
-        }
-        if (line[0] == '#' || ci[0] < 0 || ci[1] < 0 || ci[2] < 0) continue;
-        double v[3] = {NAN, NAN, NAN};
-        char *p = line;
-        for (int c = 0; *p && *p != '\n'; c++) {
-            char *end;
-            double x = strtod(p, &end);
-            if (end == p) x = NAN;
-            for (int k = 0; k < 3; k++)
-                if (c == ci[k]) v[k] = x;
-            while (*end && *end != '\t' && *end != '\n') end++;
-            p = *end == '\t' ? end + 1 : end;
-        }
-        if (isnan(v[0]) || isnan(v[1]) || isnan(v[2])) continue;
-        if (*n == *cap) {
-            *cap = *cap ? 2 * *cap : 256;
-            *pts = xrealloc(*pts, sizeof **pts * (size_t)*cap);
-        }
-        (*pts)[(*n)++] = (xyz_point){v[0], v[1], v[2], run};
-    }
-    free(line);
-    fclose(f);
-}
-
-/* The distinct values of x (sorted) into *out; their number. */
-static int distinct(double *x, int n)
-{
-    qsort(x, (size_t)n, sizeof *x, cmp_dbl);
-    int k = 0;
-    for (int i = 0; i < n; i++)
-        if (k == 0 || x[i] != x[k - 1]) x[k++] = x[i];
-    return k;
-}
-
-static int all_integers(const double *x, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (x[i] != floor(x[i]) || fabs(x[i]) > 1e6) return 0;
-    return 1;
-}
-
-/* Axis text of the columns of compare/NAME/cka.tsv. */
-static const char *column_label(const char *col)
-{
-    static const sx_name_label k[] = {
-        {"layer_a", "layer of the run"},
-        {"layer_b", "layer of the reference"},
-        {"cka", "linear CKA"},
-        {"cka_debiased", "debiased CKA"},
-        {NULL, NULL},
-    };
-    const char *l = sx_lookup_label(k, col);
-    return l ? l : col;
-}
-
-/* The mean, std and n over the runs of cell (x, y) of the points p[0..n),
- * sorted by x, y and run (a run's repeated rows averaged first). */
-static sx_agg cell_agg(const xyz_point *p, int n, double x, double y)
-{
-    int lo = 0, hi = n; /* the first point not before (x, y) */
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (p[mid].x < x || (p[mid].x == x && p[mid].y < y))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    double vals[4096];
-    int nv = 0;
-    for (int i = lo; i < n && p[i].x == x && p[i].y == y;) {
-        int r = p[i].run, cnt = 0;
-        double sum = 0.0;
-        while (i < n && p[i].x == x && p[i].y == y && p[i].run == r) {
-            sum += p[i].z;
-            cnt++;
-            i++;
-        }
-        if (nv < (int)(sizeof vals / sizeof vals[0])) vals[nv++] = sum / cnt;
-    }
-    return sx_aggregate(vals, nv);
-}
-
-static mg_status write_heatmap(sx_report_ctx *c, const cli_suite_output *o)
-{
-    const cli_suite *s = c->s;
-    sx_group *g;
-    int ng = sx_build_groups(s, o, o->rows, o->n_rows, &g);
-    const char *cols[3] = {o->x, o->y, o->z};
-    xyz_point **pts = xcalloc((size_t)(ng ? ng : 1), sizeof *pts);
-    int *np = xcalloc((size_t)(ng ? ng : 1), sizeof *np),
-        *runs = xcalloc((size_t)(ng ? ng : 1), sizeof *runs);
-    int total = 0;
-    for (int k = 0; k < ng; k++) {
-        int cap = 0;
-        for (int i = 0; i < g[k].n; i++) {
-            int r = g[k].runs[i];
-            if (!c->rc[r].done) continue;
-            char dir[4096], path[4400];
-            cli_suite_run_dir(s, &s->runs[r], dir, sizeof dir);
-            snprintf(path, sizeof path, "%s/%s", dir, o->file);
-            int before = np[k];
-            read_tsv_xyz(path, cols, r, &pts[k], &np[k], &cap);
-            runs[k] += np[k] > before;
-        }
-        if (np[k]) qsort(pts[k], (size_t)np[k], sizeof *pts[k], cmp_xyz);
-        total += np[k];
-    }
-    /* the cells: the distinct x and y of every panel (one grid for all) */
-    double *xs = xcalloc((size_t)(total ? total : 1), sizeof *xs);
-    double *ys = xcalloc((size_t)(total ? total : 1), sizeof *ys);
-    int m = 0;
-    for (int k = 0; k < ng; k++)
-        for (int i = 0; i < np[k]; i++, m++) {
-            xs[m] = pts[k][i].x;
-            ys[m] = pts[k][i].y;
-        }
-    int nx = distinct(xs, total), ny = distinct(ys, total);
-    if (nx > 200 || ny > 200) { /* not a heat map of layers: keep the file small */
-        nx = nx > 200 ? 200 : nx;
-        ny = ny > 200 ? 200 : ny;
-    }
-    char agg[256], title[512], q[1200], q2[1200], q3[1200];
-    sx_aggregate_text(s, agg, sizeof agg);
-    const char *xl = o->xlabel ? o->xlabel : column_label(o->x);
-    const char *yl = o->ylabel ? o->ylabel : column_label(o->y);
-    const char *zl = column_label(o->z);
-    snprintf(title, sizeof title, "%c%s of %s (mean over %s)", toupper((unsigned char)zl[0]),
-             zl + 1, o->file, agg);
-    if (o->title) snprintf(title, sizeof title, "%s", o->title);
-    sx_membuf d;
-    sx_mb_open(&d);
-    fprintf(d.f,
-            "%s figure=%s\n# one block per panel (gnuplot index): %s for each (%s, %s) cell of "
-            "%s, mean and std over the runs of the panel (nan: no value)\n",
-            c->prov, o->name, o->z, o->x, o->y, o->file);
-    double zmin = INFINITY, zmax = -INFINITY;
-    int block = 0, *blocks = xcalloc((size_t)(ng ? ng : 1), sizeof *blocks);
-    for (int k = 0; k < ng; k++) {
-        blocks[k] = -1;
-        if (!np[k]) continue;
-        char label[512];
-        sx_group_label(s, o->rows, o->n_rows, g[k].vi, label, sizeof label);
-        fprintf(d.f, "# panel %d: %s (%d run%s)\n# columns: %s %s mean std n\n", block, label,
-                runs[k], runs[k] == 1 ? "" : "s", o->x, o->y);
-        for (int iy = 0; iy < ny; iy++) {
-            for (int ix = 0; ix < nx; ix++) {
-                sx_agg a = cell_agg(pts[k], np[k], xs[ix], ys[iy]);
-                sx_tsv_num(d.f, xs[ix]);
-                fputc('\t', d.f);
-                sx_tsv_num(d.f, ys[iy]);
-                fputc('\t', d.f);
-                sx_tsv_num(d.f, a.mean);
-                fputc('\t', d.f);
-                sx_tsv_num(d.f, a.std);
-                fprintf(d.f, "\t%d\n", a.n);
-                if (a.n && a.mean < zmin) zmin = a.mean;
-                if (a.n && a.mean > zmax) zmax = a.mean;
-            }
-            fputc('\n', d.f); /* a scan line of the image */
-        }
-        fputc('\n', d.f);
-        blocks[k] = block++;
-    }
-    /* the script: one panel per group in a near-square layout */
-    int cols_n = block <= 3 ? (block ? block : 1) : (int)ceil(sqrt((double)block));
-    int rows_n = block ? (block + cols_n - 1) / cols_n : 1;
-    gp_buf setup, body;
-    gp_buf_init(&setup);
-    gp_buf_init(&body);
-    gp_buf_printf(&setup, "set datafile separator \"\\t\"\nunset grid\nset size square\n"
-                          "set style fill solid 1.0 noborder\n");
-    gp_buf_printf(&setup, "set xlabel %s\nset ylabel %s\nset cblabel %s\n",
-                  gp_quote_text(q, sizeof q, xl), gp_quote_text(q2, sizeof q2, yl),
-                  gp_quote_text(q3, sizeof q3, zl));
-    if (nx && all_integers(xs, nx) && nx <= 40) gp_buf_printf(&setup, "set xtics 1\n");
-    if (ny && all_integers(ys, ny) && ny <= 40) gp_buf_printf(&setup, "set ytics 1\n");
-    if (nx) {
-        double hx = nx > 1 ? 0.5 * (xs[nx - 1] - xs[0]) / (nx - 1) : 0.5;
-        double hy = ny > 1 ? 0.5 * (ys[ny - 1] - ys[0]) / (ny - 1) : 0.5;
-        gp_buf_printf(&setup, "set xrange [%.9g:%.9g]\nset yrange [%.9g:%.9g]\n", xs[0] - hx,
-                      xs[nx - 1] + hx, ys[0] - hy, ys[ny - 1] + hy);
-        gp_buf_printf(&setup, "gp_hx = %.9g\ngp_hy = %.9g\n", hx, hy);
-    }
-    double lo = zmin, hi = zmax;
-    if (zmin <= zmax) {
-        double pad = zmax > zmin ? 0.0 : (fabs(zmax) > 0 ? 0.01 * fabs(zmax) : 0.01);
-        lo -= pad;
-        hi += pad;
-    }
-    if (o->zrange) { /* [LOW:HIGH], either may be * or empty: the data's */
-        char tz[256];
-        double zlo, zhi;
-        sx_parse_range_text(o->zrange, tz, sizeof tz, &zlo,
-                            &zhi); /* checked by sx_parse_digits_bools */
-        gp_buf_printf(&setup, "set cbrange [%s]\n", tz);
-        if (!isnan(zlo)) lo = zlo;
-        if (!isnan(zhi)) hi = zhi;
-    } else if (zmin <= zmax) {
-        gp_buf_printf(&setup, "set cbrange [%.9g:%.9g]\n", lo, hi);
-    }
-    /* the values in the cells: dark text on light cells, white on dark ones */
-    gp_buf_printf(&setup, "gp_zlight = %.9g\n", zmin <= zmax ? lo + 0.55 * (hi - lo) : 0.0);
-    gp_buf_printf(&body, "set multiplot layout %d,%d title %s font ',13'\n", rows_n, cols_n,
-                  gp_quote_text(q, sizeof q, title));
-    /* `with image` needs a grid of at least 2 x 2 cells; boxes otherwise */
-    int image = nx >= 2 && ny >= 2;
-    for (int k = 0; k < ng; k++) {
-        if (blocks[k] < 0) continue;
-        char label[512], pt[700];
-        sx_group_label(s, o->rows, o->n_rows, g[k].vi, label, sizeof label);
-        snprintf(pt, sizeof pt, "%s (%d run%s)", label, runs[k], runs[k] == 1 ? "" : "s");
-        gp_buf_printf(&body, "set title %s\n", gp_quote_text(q, sizeof q, pt));
-        if (image)
-            gp_buf_printf(&body, "plot '%s.tsv' index %d using 1:2:3 with image notitle", o->name,
-                          blocks[k]);
-        else
-            gp_buf_printf(&body,
-                          "plot '%s.tsv' index %d using 1:2:(gp_hx):(gp_hy):3 with boxxyerror "
-                          "fc palette notitle",
-                          o->name, blocks[k]);
-        gp_buf_printf(&body,
-                      ", \\\n  '' index %d using 1:2:(strcol(3) eq 'nan' ? '' : "
-                      "sprintf('%%.%df', $3)):($3 > gp_zlight ? 0xffffff : 0x202020) with labels "
-                      "tc rgb variable notitle\n",
-                      blocks[k], o->digits);
-    }
-    gp_buf_printf(&body, "unset multiplot\n");
-    char path[4400];
-    snprintf(path, sizeof path, "%s/%s.tsv", c->figdir, o->name);
-    mg_status st = sx_mb_write(&d, path);
-    gp_figure fig = {o->name, title, c->prov, cols_n * 430 + 40, rows_n * 400 + 50, setup.s};
-    if (st == MG_OK && (setup.failed || body.failed))
-        st = mg_fail(MG_ERR_NOMEM, "out of memory writing %s.gp", o->name);
-    if (st == MG_OK) st = gp_write(c->figdir, &fig, &body);
-    gp_buf_free(&setup);
-    gp_buf_free(&body);
-    for (int k = 0; k < ng; k++) free(pts[k]);
-    free(pts);
-    free(np);
-    free(runs);
-    free(blocks);
-    free(xs);
-    free(ys);
-    sx_groups_free(g, ng);
-    if (st != MG_OK) return st;
-    return figure_rendered(c, o, title, block > 0);
 }
 
 const sx_output_kind sx_figure_kinds[] = {
@@ -1159,10 +678,11 @@ const sx_output_kind sx_figure_kinds[] = {
     {"montage",
      "the plots of per-run figure scripts (mixgeo analyze's map-input.gp, ...) side by side, one "
      "row per group (its first finished run)",
-     "panels titles group where title panel-size", check_montage, write_montage},
+     "panels titles group where title panel-size", sx_check_montage, sx_write_montage},
     {"heatmap",
      "a per-run TSV as a heat map (compare/NAME/cka.tsv: CKA of layer x layer), one panel per "
      "group of the cell means over the aggregated axes, the values printed in the cells",
-     "file x y z group where title xlabel ylabel zrange digits", check_heatmap, write_heatmap},
+     "file x y z group where title xlabel ylabel zrange digits", sx_check_heatmap,
+     sx_write_heatmap},
 };
 const int sx_n_figure_kinds = (int)(sizeof sx_figure_kinds / sizeof sx_figure_kinds[0]);

@@ -17,7 +17,8 @@
  *   suite_metric.c  metrics: parsing, and their values in a run
  *   suite_group.c   where / rows / groups of runs, aggregation over seeds
  *   suite_table.c   the [table] kinds
- *   suite_figure.c  the [figure] kinds (gnuplot)
+ *   suite_figure.c  the [figure] kinds (gnuplot): curve, bar, sweep
+ *   suite_panels.c  the [figure] kinds made of panels: montage, heatmap
  *   suite_claim.c   the claims: parsing, verdicts, their report sections
  *   suite_report.c  REPORT.md, runs.tsv, the combined report
  *   cmd_suite.c     the command `mixgeo suite` (options, actions)
@@ -315,6 +316,15 @@ extern const int sx_n_figure_kinds;
 
 /* 1 if gnuplot is an executable on the PATH. */
 int sx_gnuplot_on_path(void);
+/* Render figure o (when asked and possible) and add it to REPORT.md; the
+ * end of every figure writer. */
+mg_status sx_figure_rendered(sx_report_ctx *c, const cli_suite_output *o, const char *title,
+                             int has_data);
+/* The kinds made of panels (suite_panels.c). */
+int sx_check_montage(cli_suite *s, cli_suite_output *o);
+mg_status sx_write_montage(sx_report_ctx *c, const cli_suite_output *o);
+int sx_check_heatmap(cli_suite *s, cli_suite_output *o);
+mg_status sx_write_heatmap(sx_report_ctx *c, const cli_suite_output *o);
 
 /* Claims (suite_claim.c): the [claim] sections of s into s->claims. */
 int sx_parse_claims(cli_suite *s);
@@ -348,7 +358,8 @@ mg_status sx_write_claims_tsv(sx_report_ctx *c, const sx_claim_eval *ev);
  * number of problems, each printed with FILE:LINE (suite_grid.c). */
 int sx_expand_grid(cli_suite *s);
 
-/* ---------------------------------------------------------------- external commands (suite_exec.c) */
+/* ---------------------------------------------------------------- external commands (suite_exec.c)
+ */
 
 /* 1 if name is an executable file in a directory of PATH. */
 int sx_on_path(const char *name);
