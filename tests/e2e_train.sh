@@ -186,6 +186,30 @@ strip_seconds d/metrics.tsv >d.m
 if [ "$rc" -eq 0 ] && cmp -s a.m d.m && cmp -s a/model.ckpt d/model.ckpt; then ok "interrupted at epoch 2 step 9 + --resume == uninterrupted"
 else fail "resume after interrupt (exit $rc): results differ from the uninterrupted run"; fi
 
+# summary.json lists the segments of a run: where each start began, its
+# thread count and git revision; a resume with another thread count warns.
+segs() { tr -d ' \t\n' <"$1/summary.json" | grep -o '"segments":\[[^]]*\]' | sed 's/,"git":"[^"]*"//g'; }
+[ "$(segs a)" = '"segments":[{"epoch":0,"step":0,"threads":1}]' ] || fail "a fresh run: segments $(segs a)"
+[ "$(segs d)" = '"segments":[{"epoch":0,"step":0,"threads":1},{"epoch":1,"step":9,"threads":1}]' ] ||
+    fail "an interrupted + resumed run: segments $(segs d)"
+grep -q 'warning' res-d.err && fail "a resume with the same thread count warns: $(cat res-d.err)"
+MIXGEO_STOP_AFTER_STEPS=27 "$MIXGEO" train -q $SMALL --epochs 6 --threads 2 --out th >th-1.out 2>&1
+run th-2 "$MIXGEO" train --resume th --threads 1
+if [ "$rc" -eq 0 ] && grep -qF "mixgeo: warning: th trained with 2 threads so far; with 1 the rest matches an uninterrupted 2-thread run only to float rounding" th-2.err &&
+    [ "$(segs th)" = '"segments":[{"epoch":0,"step":0,"threads":2},{"epoch":1,"step":9,"threads":1}]' ] &&
+    tr -d ' \t\n' <th/summary.json | grep -q '"segments":\[{"epoch":0,"step":0,"threads":2,"git":"[^"]'; then
+    ok "summary.json lists the segments (threads, git); a resume with other threads warns"
+else
+    fail "segments after a resume with other threads (exit $rc): $(segs th); stderr:"
+    sed 's/^/    /' th-2.err
+fi
+# a summary.json without the list (a run from before it): its latest start is the first entry
+sed -i '/"segments"/,/}],/d' th/summary.json
+grep -q segments th/summary.json && fail "test setup: segments not removed from th/summary.json"
+run th-3 "$MIXGEO" train -q --resume th --threads 1 --epochs 7
+[ "$rc" -eq 0 ] && [ "$(segs th)" = '"segments":[{"epoch":1,"step":9,"threads":1},{"epoch":6,"step":0,"threads":1}]' ] ||
+    fail "resume of a summary.json without segments (exit $rc): $(segs th)"
+
 # A real signal (SIGTERM; background jobs of a script ignore SIGINT).
 "$MIXGEO" train $SPIRAL --epochs 1000000 --out sig >sig.out 2>sig.err &
 pid=$!

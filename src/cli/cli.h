@@ -128,6 +128,9 @@ double cli_round9(double x);
 
 /* Pretty-printed JSON plus a newline, written atomically. */
 mg_status cli_json_write(const char *path, const cJSON *root);
+/* The parsed JSON file (caller cJSON_Deletes), NULL if missing, bad or
+ * larger than 64 MiB. */
+cJSON *cli_json_load(const char *path);
 /* A new JSON object holding "mixgeo" (the version) and "git" (the revision),
  * the head of every summary file; NULL when out of memory (caller owns). */
 cJSON *cli_json_stamped(void);

@@ -6,7 +6,8 @@
  *                     rewritten atomically each epoch from the rows in memory
  *   RUN/summary.json  status (running, finished, interrupted, diverged, or
  *                     failed with the error), final and best metrics, timing,
- *                     provenance
+ *                     provenance, and the segments: every start of this run
+ *                     (epochs finished before it, step, threads, git)
  *   RUN/model.ckpt    the trainer state (mg_trainer_save), at epoch 0, every
  *                     --checkpoint-every epochs, at the end and on interrupt
  *
@@ -50,9 +51,9 @@ enum {
     N_COLS
 };
 static const char *const k_columns[N_COLS] = {
-    "epoch",    "lr",       "train_loss", "train_acc", "train_clean_loss", "train_clean_acc",
-    "val_loss", "val_nll",  "val_acc",    "test_loss", "test_nll",         "test_acc",
-    "seconds"};
+    "epoch",           "lr",       "train_loss", "train_acc", "train_clean_loss",
+    "train_clean_acc", "val_loss", "val_nll",    "val_acc",   "test_loss",
+    "test_nll",        "test_acc", "seconds"};
 /* metrics.tsv of runs before the clean training metrics: these columns less */
 enum { N_COLS_LEGACY = N_COLS - 2 };
 
@@ -98,7 +99,8 @@ typedef struct {
     char hook_msg[1024];
     double wall_start;
     int resumed, resumed_epoch, resumed_step;
-    int dir_ready; /* RUN exists and holds this run's config.ini: summaries may be written */
+    cJSON *segments; /* summary.json "segments": where each start began, its threads, git */
+    int dir_ready;   /* RUN exists and holds this run's config.ini: summaries may be written */
     /* progress line */
     int prog_epoch, prog_step0;
     double prog_t0;
@@ -144,8 +146,10 @@ static cJSON *row_json(const double *row)
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     for (int c = 0; c < N_COLS; c++) {
-        if (isnan(row[c])) cJSON_AddNullToObject(o, k_columns[c]);
-        else cJSON_AddNumberToObject(o, k_columns[c], row[c]);
+        if (isnan(row[c]))
+            cJSON_AddNullToObject(o, k_columns[c]);
+        else
+            cJSON_AddNumberToObject(o, k_columns[c], row[c]);
     }
     return o;
 }
@@ -185,8 +189,10 @@ static mg_status write_summary(train_run *r, const char *status, const char *err
     mg_model_conv_backend(r->m, conv, sizeof conv);
     cJSON_AddStringToObject(root, "conv_backend", conv);
     cJSON_AddItemToObject(root, "config", cli_values_to_json(r->v));
-    if (r->nrows) cJSON_AddItemToObject(root, "final", row_json(r->rows + (size_t)(r->nrows - 1) * N_COLS));
-    else cJSON_AddNullToObject(root, "final");
+    if (r->nrows)
+        cJSON_AddItemToObject(root, "final", row_json(r->rows + (size_t)(r->nrows - 1) * N_COLS));
+    else
+        cJSON_AddNullToObject(root, "final");
 
     int bc = best_column(r);
     cJSON *best = cJSON_CreateObject();
@@ -216,6 +222,7 @@ static mg_status write_summary(train_run *r, const char *status, const char *err
                             train_seconds > 0 ? (double)done * r->data->train->n / train_seconds
                                               : 0.0);
     cJSON_AddNumberToObject(root, "wall_seconds", cli_now() - r->wall_start);
+    if (r->segments) cJSON_AddItemToObject(root, "segments", cJSON_Duplicate(r->segments, 1));
     if (r->resumed) {
         cJSON *rs = cJSON_CreateObject();
         cJSON_AddNumberToObject(rs, "epoch", r->resumed_epoch);
@@ -265,8 +272,10 @@ static int on_step(void *user, int epoch, int step, int steps_per_epoch, double 
 
 static void fmt_metric(char *buf, size_t len, const char *name, const mg_eval_result *e)
 {
-    if (e->n == 0) buf[0] = '\0';
-    else snprintf(buf, len, "  %s loss %.4f nll %.4f acc %.4f", name, e->loss, e->nll, e->accuracy);
+    if (e->n == 0)
+        buf[0] = '\0';
+    else
+        snprintf(buf, len, "  %s loss %.4f nll %.4f acc %.4f", name, e->loss, e->nll, e->accuracy);
 }
 
 static int on_epoch(void *user, const mg_epoch_metrics *em)
@@ -316,13 +325,52 @@ static int on_epoch(void *user, const mg_epoch_metrics *em)
     fmt_metric(val, sizeof val, "val", &em->val);
     fmt_metric(test, sizeof test, "test", &em->test);
     cli_progress_line("epoch %d/%d  lr %.4g  train loss %.4f acc %.4f%s%s%s  %.2f s", em->epoch,
-                      r->c->train.epochs, em->lr, em->train_loss, em->train_acc, clean, val,
-                      test, em->seconds);
+                      r->c->train.epochs, em->lr, em->train_loss, em->train_acc, clean, val, test,
+                      em->seconds);
     if (r->stop_after > 0 && r->steps_run >= r->stop_after) return 1;
     return cli_stop_requested();
 }
 
 /* ---------------------------------------------------------------- resume */
+
+static cJSON *segment_json(int epoch, int step, int threads, const char *git)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "epoch", epoch);
+    cJSON_AddNumberToObject(o, "step", step);
+    cJSON_AddNumberToObject(o, "threads", threads);
+    cJSON_AddStringToObject(o, "git", git);
+    return o;
+}
+
+/* The segments of a run before this start: the "segments" list of its
+ * summary.json; for a summary without one (a run trained before the list
+ * existed, or none) one entry for its latest start: resumed_from (else the
+ * beginning), the stored thread count and the summary's git revision. */
+static cJSON *segments_before(const char *summary, int stored_threads)
+{
+    cJSON *old = cli_json_load(summary);
+    const cJSON *seg = cJSON_GetObjectItemCaseSensitive(old, "segments");
+    int ok = cJSON_IsArray(seg) && seg->child;
+    for (const cJSON *e = ok ? seg->child : NULL; e; e = e->next) {
+        const char *keys[3] = {"epoch", "step", "threads"};
+        for (int k = 0; k < 3; k++)
+            ok &= cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e, keys[k]));
+    }
+    cJSON *list = ok ? cJSON_Duplicate(seg, 1) : cJSON_CreateArray();
+    if (!ok) {
+        const cJSON *from = cJSON_GetObjectItemCaseSensitive(old, "resumed_from");
+        const cJSON *ep = cJSON_GetObjectItemCaseSensitive(from, "epoch");
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(from, "step");
+        const cJSON *git = cJSON_GetObjectItemCaseSensitive(old, "git");
+        cJSON_AddItemToArray(
+            list, segment_json(cJSON_IsNumber(ep) ? (int)ep->valuedouble : 0,
+                               cJSON_IsNumber(st) ? (int)st->valuedouble : 0, stored_threads,
+                               cJSON_IsString(git) ? git->valuestring : "unknown"));
+    }
+    cJSON_Delete(old);
+    return list;
+}
 
 /* The options a resume may not change: compare the resolved text of the
  * run's config.ini with the resolved text after the flags. */
@@ -364,8 +412,7 @@ static int load_old_rows(train_run *r, int epochs_done)
             double *w = wide + (size_t)i * N_COLS;
             memcpy(w, o, sizeof *w * COL_TRAIN_CLEAN_LOSS);
             w[COL_TRAIN_CLEAN_LOSS] = w[COL_TRAIN_CLEAN_ACC] = NAN;
-            memcpy(w + COL_VAL_LOSS, o + COL_TRAIN_CLEAN_LOSS,
-                   sizeof *w * (N_COLS - COL_VAL_LOSS));
+            memcpy(w + COL_VAL_LOSS, o + COL_TRAIN_CLEAN_LOSS, sizeof *w * (N_COLS - COL_VAL_LOSS));
         }
         free(rows);
         rows = wide;
@@ -414,7 +461,7 @@ static int fail_run(train_run *r, mg_status st, const char *msg)
 
 static int remove_stale(const char *run)
 {
-    static const char *const files[] = {"metrics.tsv", "summary.json", "eval-train.json",
+    static const char *const files[] = {"metrics.tsv",   "summary.json",   "eval-train.json",
                                         "eval-val.json", "eval-test.json", NULL};
     for (int i = 0; files[i]; i++) {
         char p[4096];
@@ -449,9 +496,8 @@ static void describe(const train_run *r)
         cli_info("  mix   %s at layers {%s}, alpha %g", mg_mix_mode_name(c->train.mix), layers,
                  c->train.alpha);
     cli_info("  train %d epochs, batch %d, %s lr %g, seed %llu, %d thread%s", c->train.epochs,
-             c->train.batch, c->train.optim.kind == MG_OPT_ADAM ? "adam" : "sgd",
-             c->train.optim.lr, (unsigned long long)c->train.seed, c->train.threads,
-             c->train.threads == 1 ? "" : "s");
+             c->train.batch, c->train.optim.kind == MG_OPT_ADAM ? "adam" : "sgd", c->train.optim.lr,
+             (unsigned long long)c->train.seed, c->train.threads, c->train.threads == 1 ? "" : "s");
 }
 
 int cli_cmd_train(int argc, char **argv)
@@ -467,7 +513,7 @@ int cli_cmd_train(int argc, char **argv)
     r.prog_epoch = -1;
     mg_model *m = NULL;
     mg_trainer *t = NULL;
-    int rc = CLI_EXIT_USAGE, npos = 0;
+    int rc = CLI_EXIT_USAGE, npos = 0, stored_threads = 0;
     mg_status st;
 
     if (cli_begin(&v, "train", argc, argv, NULL, 0, &npos, k_usage, k_description, k_epilog, &rc))
@@ -501,6 +547,7 @@ int cli_cmd_train(int argc, char **argv)
         if (cli_run_config_resolve(&v, &c)) goto done;
         cli_run_config c_stored;
         if (cli_run_config_resolve(&stored, &c_stored)) goto done;
+        stored_threads = c_stored.train.threads;
         if (check_resume_changes(&v, &stored, resume)) goto done;
         if (c.train.optim.sched == MG_SCHED_COSINE && c.train.epochs != c_stored.train.epochs)
             cli_info("mixgeo: warning: --sched cosine depends on --epochs; the resumed part "
@@ -596,7 +643,19 @@ int cli_cmd_train(int argc, char **argv)
             goto done;
         }
         if (load_old_rows(&r, r.resumed_epoch)) goto done;
+        r.segments = segments_before(r.summary, stored_threads);
+        const cJSON *last = cJSON_GetArrayItem(r.segments, cJSON_GetArraySize(r.segments) - 1);
+        int before = (int)cJSON_GetObjectItemCaseSensitive(last, "threads")->valuedouble;
+        if (before != c.train.threads)
+            cli_info("mixgeo: warning: %s trained with %d thread%s so far; with %d the rest "
+                     "matches an uninterrupted %d-thread run only to float rounding (summary.json "
+                     "lists the thread count of every segment)",
+                     r.run, before, before == 1 ? "" : "s", c.train.threads, before);
+    } else {
+        r.segments = cJSON_CreateArray();
     }
+    cJSON_AddItemToArray(r.segments, segment_json(r.resumed_epoch, r.resumed_step, c.train.threads,
+                                                  cli_git_revision()));
     int had_dir = cli_dir_exists(r.run);
     st = mg_mkdir_p(r.run);
     if (st == MG_OK) {
@@ -719,6 +778,7 @@ done:
     mg_model_free(m);
     cli_data_free(&data);
     free(r.rows);
+    cJSON_Delete(r.segments);
     cli_values_free(&v);
     cli_values_free(&stored);
     return rc;

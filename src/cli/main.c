@@ -392,6 +392,24 @@ mg_status cli_json_write(const char *path, const cJSON *root)
     return mg_json_write(path, root);
 }
 
+cJSON *cli_json_load(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    char *buf = size >= 0 && size < (64L << 20) ? malloc((size_t)size + 1) : NULL;
+    size_t n = 0;
+    if (buf) {
+        rewind(f);
+        n = fread(buf, 1, (size_t)size, f);
+        buf[n] = '\0';
+    }
+    fclose(f);
+    cJSON *j = buf ? cJSON_Parse(buf) : NULL;
+    free(buf);
+    return j;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv)

@@ -462,7 +462,7 @@ mg_status cli_suite_compare_merge(const cli_suite *s, const cli_suite_step *st, 
     int n_pairs = 0, header = 0;
     for (int k = 0; k < c->n_layers; k++) {
         snprintf(path, sizeof path, "%s/L%d/summary.json", base, c->layers[k]);
-        cJSON *j = sx_json_load(path);
+        cJSON *j = cli_json_load(path);
         const cJSON *cka = cJSON_GetObjectItemCaseSensitive(j, "cka");
         const cJSON *jp = cJSON_GetObjectItemCaseSensitive(cka, "pairs");
         snprintf(path, sizeof path, "%s/L%d/cka.tsv", base, c->layers[k]);

@@ -124,8 +124,6 @@ int sx_strlist_words(sx_strlist *l, const char *text);
 /* The file's text (at most about max bytes; caller frees), NULL if it cannot
  * be opened. */
 char *sx_read_text(const char *path, size_t max);
-/* The parsed JSON file (caller cJSON_Deletes), NULL if missing or bad. */
-cJSON *sx_json_load(const char *path);
 mg_status sx_write_text_atomic(const char *path, const char *text);
 
 /* A growing text buffer (open_memstream): sx_mb_open, fprintf to f, then

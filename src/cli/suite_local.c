@@ -415,32 +415,12 @@ static int job_start(runner *R, slot *sl, int j, char *why, size_t why_len, int 
     return 1;
 }
 
-/* The parsed JSON file (caller cJSON_Deletes), NULL if missing, bad or
- * larger than 64 MiB. */
-static cJSON *json_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    char *buf = size >= 0 && size < (64L << 20) ? malloc((size_t)size + 1) : NULL;
-    size_t n = 0;
-    if (buf) {
-        rewind(f);
-        n = fread(buf, 1, (size_t)size, f);
-        buf[n] = '\0';
-    }
-    fclose(f);
-    cJSON *j = buf ? cJSON_Parse(buf) : NULL;
-    free(buf);
-    return j;
-}
-
 static void done_line(const cli_suite *s, const slot *sl, const cli_suite_run *r, double seconds)
 {
     char path[4200], what[128] = "";
     if (s->command == CLI_SUITE_STATES) {
         snprintf(path, sizeof path, "%s/%s/summary.json", sl->dir, CLI_SUITE_STATES_OUT);
-        cJSON *j = json_file(path);
+        cJSON *j = cli_json_load(path);
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n");
         const cJSON *dim = cJSON_GetObjectItemCaseSensitive(j, "dim");
         if (cJSON_IsNumber(n) && cJSON_IsNumber(dim))
@@ -449,7 +429,7 @@ static void done_line(const cli_suite *s, const slot *sl, const cli_suite_run *r
         cJSON_Delete(j);
     } else {
         snprintf(path, sizeof path, "%s/summary.json", sl->dir);
-        cJSON *j = json_file(path);
+        cJSON *j = cli_json_load(path);
         const cJSON *fin = cJSON_GetObjectItemCaseSensitive(j, "final");
         const cJSON *acc = cJSON_GetObjectItemCaseSensitive(fin, "test_acc");
         if (cJSON_IsNumber(acc)) snprintf(what, sizeof what, "  test_acc %.4f", acc->valuedouble);

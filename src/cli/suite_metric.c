@@ -333,7 +333,7 @@ static const cJSON *run_json(sx_report_ctx *c, int run, const char *file)
     rc->j = xrealloc(rc->j, sizeof *rc->j * (size_t)(rc->n_j + 1));
     sx_json_entry *e = &rc->j[rc->n_j++];
     snprintf(e->file, sizeof e->file, "%s", file);
-    e->json = sx_json_load(path);
+    e->json = cli_json_load(path);
     return e->json;
 }
 

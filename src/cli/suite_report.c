@@ -24,6 +24,39 @@ static const char *const k_run_metrics[] = {"final.train_loss", "final.train_acc
 /* The columns of runs.tsv of a states suite (analysis/states/summary.json). */
 static const char *const k_states_run_metrics[] = {"n", "dim", "classes", NULL};
 
+/* The values of key in a training run's summary.json "segments", each
+ * change once ("2,1": two threads, then one), into buf; without segments
+ * (a run from before them) the value of its one start: config.threads, git. */
+static void segment_values(const char *dir, const char *key, char *buf, size_t len)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    cJSON *j = cli_json_load(path);
+    const cJSON *seg = cJSON_GetObjectItemCaseSensitive(j, "segments");
+    buf[0] = '\0';
+    char last[128] = "";
+    size_t used = 0;
+    for (const cJSON *e = cJSON_IsArray(seg) ? seg->child : NULL; e; e = e->next) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, key);
+        char t[128];
+        if (cJSON_IsNumber(v))
+            snprintf(t, sizeof t, "%d", (int)v->valuedouble);
+        else
+            snprintf(t, sizeof t, "%s", cJSON_IsString(v) ? v->valuestring : "?");
+        if (!strcmp(t, last)) continue;
+        int w = snprintf(buf + used, len - used, "%s%s", used ? "," : "", t);
+        if (w < 0 || (size_t)w >= len - used) break;
+        used += (size_t)w;
+        snprintf(last, sizeof last, "%s", t);
+    }
+    if (!used && j) {
+        const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "config");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(strcmp(key, "git") ? cfg : j, key);
+        if (cJSON_IsString(v)) snprintf(buf, len, "%s", v->valuestring);
+    }
+    cJSON_Delete(j);
+}
+
 static mg_status write_runs_tsv(sx_report_ctx *c, const cli_run_state *states)
 {
     const cli_suite *s = c->s;
@@ -36,6 +69,8 @@ static mg_status write_runs_tsv(sx_report_ctx *c, const cli_run_state *states)
     const char *file =
         s->command == CLI_SUITE_STATES ? CLI_SUITE_STATES_OUT "/summary.json" : "summary.json";
     for (int i = 0; cols[i]; i++) fprintf(t.f, " %s", cols[i]);
+    int train = s->command == CLI_SUITE_TRAIN;
+    if (train) fprintf(t.f, " threads git"); /* of the training, each change once: 2,1 */
     fputc('\n', t.f);
     for (int r = 0; r < s->n_runs; r++) {
         fprintf(t.f, "%s\t%s", s->runs[r].id, cli_run_state_name(states[r]));
@@ -51,6 +86,14 @@ static mg_status write_runs_tsv(sx_report_ctx *c, const cli_run_state *states)
             snprintf(m.terms[0].path, sizeof m.terms[0].path, "%s", cols[i]);
             fputc('\t', t.f);
             sx_tsv_num(t.f, c->rc[r].done ? sx_metric_value(c, r, &m) : NAN);
+        }
+        const char *keys[2] = {"threads", "git"};
+        for (int k = 0; train && k < 2; k++) {
+            char dir[4096], v[512] = "";
+            cli_suite_run_dir(s, &s->runs[r], dir, sizeof dir);
+            if (c->rc[r].done) segment_values(dir, keys[k], v, sizeof v);
+            fputc('\t', t.f);
+            sx_tsv_cell(t.f, v);
         }
         fputc('\n', t.f);
     }

@@ -482,7 +482,7 @@ static cli_run_state run_state(const cli_suite *s, const cli_suite_run *r, int c
         return CLI_RUN_PARTIAL;
     }
     cli_path(path, sizeof path, dir, "summary.json");
-    cJSON *j = s->command == CLI_SUITE_TRAIN ? sx_json_load(path) : NULL;
+    cJSON *j = s->command == CLI_SUITE_TRAIN ? cli_json_load(path) : NULL;
     if (j) {
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
         const cJSON *ed = cJSON_GetObjectItemCaseSensitive(j, "epochs_done");

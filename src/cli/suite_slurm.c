@@ -223,7 +223,7 @@ static void estimate(const cli_suite *s, const cli_suite_job *jobs, int n, doubl
         snprintf(path, sizeof path, "%s/DONE", dir);
         if (!cli_file_exists(path)) continue;
         snprintf(path, sizeof path, "%s/summary.json", dir);
-        cJSON *j = sx_json_load(path);
+        cJSON *j = cli_json_load(path);
         double t = json_num(j, "train_seconds"), e = json_num(j, "epochs_done"),
                m = json_num(j, "n_train");
         cJSON_Delete(j);

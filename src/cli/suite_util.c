@@ -174,15 +174,6 @@ char *sx_read_text(const char *path, size_t max)
     return buf;
 }
 
-cJSON *sx_json_load(const char *path)
-{
-    char *text = sx_read_text(path, (size_t)64 << 20);
-    if (!text) return NULL;
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    return j;
-}
-
 static mg_status emit_text(FILE *f, void *user)
 {
     fputs((const char *)user, f);
