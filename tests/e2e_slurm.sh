@@ -209,7 +209,8 @@ until [ -f "sig/runs/$LID/metrics.tsv" ] && [ "$(grep -vc '^#' "sig/runs/$LID/me
     sleep 0.1
 done
 "$MIXGEO" suite status long.suite --out sig >st-run.out 2>&1
-grep -q "^running  *$LID  *host .* Slurm job ${J}_0" st-run.out || { fail "status while training: not running with the job id:"; cat st-run.out; }
+grep -q "^running  *$LID  *host .* Slurm job ${J}_0; epoch [0-9]*/60, [0-9.]* s an epoch, about [0-9.]* \(min\|h\) left\$" st-run.out ||
+    { fail "status while training: not running with the job id and the progress:"; cat st-run.out; }
 scancel --signal=USR1 --batch "${J}_0"
 i=0
 until [ "$(squeue -h -j "${J}_0" -O 'State:|,RestartCnt:' 2>/dev/null | tr -d ' ')" = "PENDING|1" ]; do

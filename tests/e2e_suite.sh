@@ -252,6 +252,38 @@ grep -q '^partial .*\[analyze\] changed' "$T/layers-status.txt" || { fail "chang
 [ "$(grep -c '^== .* train ' "$A/log.txt")" -eq 1 ] || fail "changed only.2: trained again"
 ok "per-layer analysis lists (only.K), a changed list re-runs its layer only"
 
+# ---------------------------------------------------------------- status of a training run
+# A run that trains shows its epoch, the time an epoch takes and an estimate
+# of the time left; SIGTERM stops the runner (as Ctrl-C does), the run saves its state.
+cat > "$T/slow.suite" <<'EOF'
+[base]
+data = spiral
+n-per-class = 5000
+arch = 2-128-128-2
+epochs = 500
+[grid]
+seed = 1
+EOF
+OS=$T/out-slow
+"$MIXGEO" suite run "$T/slow.suite" --out "$OS" > "$T/slow.out" 2>&1 &
+slow_pid=$!
+SID=$("$MIXGEO" suite list --ids "$T/slow.suite")
+i=0
+until [ -f "$OS/runs/$SID/metrics.tsv" ] && [ "$(grep -vc '^#' "$OS/runs/$SID/metrics.tsv")" -ge 2 ]; do
+    i=$((i + 1))
+    [ $i -gt 600 ] && break
+    sleep 0.1
+done
+"$MIXGEO" suite status "$T/slow.suite" --out "$OS" > "$T/slow-status.txt" 2>&1
+kill -TERM "$slow_pid" 2>/dev/null
+wait "$slow_pid"
+grep -q "^running  *$SID  *host [^ ]* pid [0-9]*; epoch [0-9]*/500, [0-9.]* s an epoch, about [0-9.]* \(min\|h\) left\$" "$T/slow-status.txt" ||
+    { fail "status of a training run: no epoch, time an epoch and time left"; cat "$T/slow-status.txt"; }
+"$MIXGEO" suite status "$T/slow.suite" --out "$OS" > "$T/slow-status2.txt" 2>&1
+grep -q "^partial  *$SID  *epoch [0-9]*/500, interrupted\$" "$T/slow-status2.txt" ||
+    { fail "status after SIGTERM: not partial, interrupted"; cat "$T/slow-status2.txt"; }
+ok "status of a training run: epoch, time an epoch, time left"
+
 # ---------------------------------------------------------------- kill -9 mid-way
 O=$T/out
 MIXGEO_SUITE_ABORT_AFTER=3 "$MIXGEO" suite run "$SUITE" --out "$O" -j 1 > "$T/run1.out" 2>&1; rc=$?
