@@ -163,6 +163,15 @@ static mg_status figure_finish(sx_report_ctx *c, const cli_suite_output *o, sx_m
     return sx_figure_rendered(c, o, title, has_data);
 }
 
+int sx_done_run_file(const sx_report_ctx *c, int r, const char *file, char *path, size_t len)
+{
+    if (!c->rc[r].done) return 0;
+    char dir[4096];
+    cli_suite_run_dir(c->s, &c->s->runs[r], dir, sizeof dir);
+    snprintf(path, len, "%s/%s", dir, file);
+    return 1;
+}
+
 mg_status sx_figure_rendered(sx_report_ctx *c, const cli_suite_output *o, const char *title,
                              int has_data)
 {
@@ -431,11 +440,9 @@ static mg_status write_curve(sx_report_ctx *c, const cli_suite_output *o)
         int n = 0, cap = 0;
         for (int i = 0; i < g[k].n; i++) {
             int r = g[k].runs[i];
-            if (!c->rc[r].done) continue;
-            char dir[4096], path[4400];
-            cli_suite_run_dir(s, &s->runs[r], dir, sizeof dir);
-            snprintf(path, sizeof path, "%s/%s", dir, o->file);
-            read_tsv_points(path, o->x, o->y, r, &pts, &n, &cap);
+            char path[4400];
+            if (sx_done_run_file(c, r, o->file, path, sizeof path))
+                read_tsv_points(path, o->x, o->y, r, &pts, &n, &cap);
         }
         if (n == 0) {
             free(pts);

@@ -314,6 +314,9 @@ extern const int sx_n_figure_kinds;
 
 /* 1 if gnuplot is an executable on the PATH. */
 int sx_gnuplot_on_path(void);
+/* The path of file in run r's directory into path; 0 (nothing written) if the
+ * run is not done. */
+int sx_done_run_file(const sx_report_ctx *c, int r, const char *file, char *path, size_t len);
 /* Render figure o (when asked and possible) and add it to REPORT.md; the
  * end of every figure writer. */
 mg_status sx_figure_rendered(sx_report_ctx *c, const cli_suite_output *o, const char *title,

@@ -373,10 +373,8 @@ mg_status sx_write_heatmap(sx_report_ctx *c, const cli_suite_output *o)
         int cap = 0;
         for (int i = 0; i < g[k].n; i++) {
             int r = g[k].runs[i];
-            if (!c->rc[r].done) continue;
-            char dir[4096], path[4400];
-            cli_suite_run_dir(s, &s->runs[r], dir, sizeof dir);
-            snprintf(path, sizeof path, "%s/%s", dir, o->file);
+            char path[4400];
+            if (!sx_done_run_file(c, r, o->file, path, sizeof path)) continue;
             int before = np[k];
             read_tsv_xyz(path, cols, r, &pts[k], &np[k], &cap);
             runs[k] += np[k] > before;
