@@ -461,6 +461,12 @@ done
 cp "$SUITE" "$T/claims.suite"
 cat >> "$T/claims.suite" <<'END'
 
+[figure seed1]
+kind = curve
+y = test_acc
+group = method
+where = data=spiral seed=1
+
 [claim up-spiral]
 text = x is larger with Manifold Mixup (spiral only)
 metric = fake.json:x
@@ -568,6 +574,9 @@ expect = spiral > 0
 END
 "$MIXGEO" suite report "$T/claims.suite" --out "$O" --no-render > "$T/claims.out" 2>&1; rc=$?
 [ $rc -eq 0 ] || { fail "report with claims: exit $rc"; cat "$T/claims.out"; }
+# where keeps one seed: the key counts it, and its points have every run they can have (no "so far")
+grep -q "^set key .* title 'shaded: ± 1 std over 1 seed'\$" "$O/figures/seed1.gp" ||
+    { fail "seed1.gp: the key does not count the one seed that where keeps (or says so far)"; grep '^set key' "$O/figures/seed1.gp"; }
 verdict() { awk -F'\t' -v c="$1" '$1 == c { print $2 }' "$O/claims.tsv"; }
 expect_verdict() {
     v=$(verdict "$1")

@@ -658,7 +658,7 @@ void sx_claim_render(FILE *f, sx_report_ctx *c, const cli_suite_claim *cl, const
     const cli_suite *s = c->s;
     char anchor[300], agg[256];
     claim_anchor(s, cl, anchor, sizeof anchor);
-    sx_aggregate_text(s, agg, sizeof agg);
+    sx_aggregate_text(s, NULL, agg, sizeof agg);
     fprintf(f, "<a id=\"%s\"></a>\n### Claim %s: %s\n\n", anchor, cl->name,
             sx_verdict_text(e->verdict));
     fprintf(f, "> %s\n\n", cl->text);

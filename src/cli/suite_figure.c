@@ -349,31 +349,35 @@ static void default_title(char *buf, size_t len, const char *y, const char *x, c
              agg);
 }
 
-/* "shaded: ± 1 std over 2 seeds" (what the band or bars of a figure mean). */
+/* "shaded: ± 1 std over 2 seeds" (what the band or bars of a figure mean;
+ * "" when nothing is averaged). */
 static void band_text(char *buf, size_t len, const char *agg, const char *what)
 {
-    snprintf(buf, len, "%s: ± 1 std over %s", what, agg);
+    if (!strcmp(agg, "1 run"))
+        buf[0] = '\0';
+    else
+        snprintf(buf, len, "%s: ± 1 std over %s", what, agg);
 }
 
-/* The same as a quoted gnuplot string ('' when nothing is averaged). */
+/* The same as a quoted gnuplot string. */
 static char *band_note(char *buf, size_t len, const char *agg, const char *what)
 {
     char t[512];
-    if (!strcmp(agg, "1 run"))
-        t[0] = '\0';
-    else
-        band_text(t, sizeof t, agg, what);
+    band_text(t, sizeof t, agg, what);
     return gp_quote_text(buf, len, t);
 }
 
 /* While runs are missing, agg ("3 seeds") gets the counts the plotted values
  * have so far: "3 seeds; n = 1 so far" (n_lo..n_hi: the fewest and most runs
  * behind a point; nothing is added once every point has them all). */
-static void agg_so_far(const cli_suite *s, char *agg, size_t len, int n_lo, int n_hi)
+static void agg_so_far(const cli_suite *s, const cli_suite_output *o, char *agg, size_t len,
+                       int n_lo, int n_hi)
 {
-    int full = 1;
-    for (int a = 0; a < s->n_axes; a++)
-        if (s->axes[a].aggregate) full *= s->axes[a].n;
+    int full = 1; /* the runs behind a point: the aggregated values that where keeps */
+    for (int a = 0; a < s->n_axes; a++) {
+        if (!s->axes[a].aggregate) continue;
+        full *= sx_kept_values(s, o, a);
+    }
     if (n_hi <= 0 || n_lo >= full) return;
     size_t used = strlen(agg);
     if (n_lo == n_hi)
@@ -422,7 +426,7 @@ static mg_status write_curve(sx_report_ctx *c, const cli_suite_output *o)
     sx_group *g;
     int ng = sx_build_groups(s, o, o->rows, o->n_rows, &g);
     char agg[256], title[512], q[1200];
-    sx_aggregate_text(s, agg, sizeof agg);
+    sx_aggregate_text(s, o, agg, sizeof agg);
     const char *yl = y_label_of(o);
     const char *xl = o->xlabel ? o->xlabel
                      : sx_lookup_label(sx_train_columns, o->x)
@@ -485,7 +489,7 @@ static mg_status write_curve(sx_report_ctx *c, const cli_suite_output *o)
     }
     if (o->diagonal && block) gp_buf_printf(&body, ", \\\n  x with lines ls 8 title 'y = x'");
     gp_buf_printf(&body, "\n");
-    agg_so_far(s, agg, sizeof agg, n_lo, n_hi);
+    agg_so_far(s, o, agg, sizeof agg, n_lo, n_hi);
     if (o->key)
         gp_buf_printf(&setup, "set key %s title %s\n", o->key,
                       band_note(q, sizeof q, agg, "shaded"));
@@ -503,7 +507,7 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
     sx_group *g;
     int ng = sx_build_groups(s, o, o->rows, o->n_rows, &g);
     char agg[256], title[512];
-    sx_aggregate_text(s, agg, sizeof agg);
+    sx_aggregate_text(s, o, agg, sizeof agg);
     const char *yl = y_label_of(o);
     snprintf(title, sizeof title, "%c%s (mean ± std over %s)", toupper((unsigned char)yl[0]),
              yl + 1, agg);
@@ -549,9 +553,8 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
                       seen[0] == 99 ? gp_class_ls(k) : group_ls(s, o, &g[k], k, seen));
     }
     char note[512]; /* the x label says what the error bars are */
-    agg_so_far(s, agg, sizeof agg, n_lo, n_hi);
+    agg_so_far(s, o, agg, sizeof agg, n_lo, n_hi);
     band_text(note, sizeof note, agg, "error bars");
-    if (!strcmp(agg, "1 run")) note[0] = '\0';
     gp_setup(&setup, o, title, note, yl);
     if (ng)
         gp_buf_printf(&body,
@@ -628,7 +631,7 @@ static mg_status write_sweep(sx_report_ctx *c, const cli_suite_output *o)
     g_sort_axis_vals_axis = o->col;
     qsort(order, (size_t)xa->n, sizeof order[0], cmp_axis_numeric);
     char agg[256], title[512], q[1200];
-    sx_aggregate_text(s, agg, sizeof agg);
+    sx_aggregate_text(s, o, agg, sizeof agg);
     const char *yl = y_label_of(o);
     const char *xl = o->xlabel ? o->xlabel : sx_axis_label(xa);
     sx_membuf d;
@@ -662,7 +665,7 @@ static mg_status write_sweep(sx_report_ctx *c, const cli_suite_output *o)
         free(text);
     }
     gp_buf_printf(&body, "\n");
-    agg_so_far(s, agg, sizeof agg, n_lo, n_hi);
+    agg_so_far(s, o, agg, sizeof agg, n_lo, n_hi);
     gp_buf_printf(&setup, "set key %s title %s\n", o->key ? o->key : "top right",
                   band_note(q, sizeof q, agg, "error bars"));
     sweep_x_axis(&setup, o, xa, order);

@@ -417,14 +417,27 @@ sx_agg sx_group_contrast(sx_report_ctx *c, const sx_group *g, int col, int cv, i
     return ag;
 }
 
-void sx_aggregate_text(const cli_suite *s, char *buf, size_t len)
+int sx_kept_values(const cli_suite *s, const cli_suite_output *o, int a)
+{
+    int kept = 0;
+    for (int k = 0; k < s->axes[a].n; k++) {
+        int ok = 1;
+        for (int w = 0; o && w < o->n_where; w++)
+            if (o->where_axis[w] == a && !o->where_ok[w][k]) ok = 0;
+        kept += ok;
+    }
+    return kept;
+}
+
+void sx_aggregate_text(const cli_suite *s, const cli_suite_output *o, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';
     for (int a = 0; a < s->n_axes; a++) {
         if (!s->axes[a].aggregate) continue;
-        int w = snprintf(buf + used, len - used, "%s%d %s%s", used ? " x " : "", s->axes[a].n,
-                         s->axes[a].key, s->axes[a].n == 1 ? "" : "s");
+        int n = sx_kept_values(s, o, a);
+        int w = snprintf(buf + used, len - used, "%s%d %s%s", used ? " x " : "", n, s->axes[a].key,
+                         n == 1 ? "" : "s");
         if (w > 0 && (size_t)w < len - used) used += (size_t)w;
     }
     if (!used) snprintf(buf, len, "1 run");

@@ -224,6 +224,9 @@ int sx_parse_metric(cli_suite *s, int line, const char *key, const char *item, i
                     cli_suite_metric *out, int max, int *n);
 /* The value of metric m in run `run` (NaN if it cannot be had). */
 double sx_metric_value(sx_report_ctx *c, int run, const cli_suite_metric *m);
+/* RUN/file (a JSON file of run `run`) parsed once per report and kept in
+ * c's cache; NULL if missing or unreadable. */
+const cJSON *sx_run_json(sx_report_ctx *c, int run, const char *file);
 
 /* ---------------------------------------------------------------- where, rows, groups
  * (suite_group.c) */
@@ -289,7 +292,9 @@ sx_agg sx_group_metric(sx_report_ctx *c, const sx_group *g, int col, int cv,
 sx_agg sx_group_contrast(sx_report_ctx *c, const sx_group *g, int col, int cv, int axis, int a,
                          int b, const cli_suite_metric *m);
 /* "2 seeds", "2 seeds x 3 folds", "1 run". */
-void sx_aggregate_text(const cli_suite *s, char *buf, size_t len);
+/* The values of axis a that o's where keeps (o NULL: all of them). */
+int sx_kept_values(const cli_suite *s, const cli_suite_output *o, int a);
+void sx_aggregate_text(const cli_suite *s, const cli_suite_output *o, char *buf, size_t len);
 
 /* ---------------------------------------------------------------- tables, figures, claims */
 
@@ -359,8 +364,7 @@ mg_status sx_write_claims_tsv(sx_report_ctx *c, const sx_claim_eval *ev);
  * number of problems, each printed with FILE:LINE (suite_grid.c). */
 int sx_expand_grid(cli_suite *s);
 
-/* ---------------------------------------------------------------- external commands (suite_exec.c)
- */
+/* ---------------------------------------------------------------- commands (suite_exec.c) */
 
 /* 1 if name is an executable file in a directory of PATH. */
 int sx_on_path(const char *name);

@@ -322,7 +322,7 @@ int sx_parse_metric(cli_suite *s, int line, const char *key, const char *item, i
     return problems;
 }
 
-static const cJSON *run_json(sx_report_ctx *c, int run, const char *file)
+const cJSON *sx_run_json(sx_report_ctx *c, int run, const char *file)
 {
     sx_run_cache *rc = &c->rc[run];
     for (int i = 0; i < rc->n_j; i++)
@@ -600,7 +600,7 @@ static double term_value(sx_report_ctx *c, int run, const cli_suite_term *t)
         snprintf(path, sizeof path, "%s/%s", dir, t->file);
         return tsv_path_value(path, t->path);
     }
-    return json_path_value(run_json(c, run, t->file), t->path);
+    return json_path_value(sx_run_json(c, run, t->file), t->path);
 }
 
 double sx_metric_value(sx_report_ctx *c, int run, const cli_suite_metric *m)

@@ -397,7 +397,7 @@ mg_status sx_write_heatmap(sx_report_ctx *c, const cli_suite_output *o)
         ny = ny > 200 ? 200 : ny;
     }
     char agg[256], title[512], q[1200], q2[1200], q3[1200];
-    sx_aggregate_text(s, agg, sizeof agg);
+    sx_aggregate_text(s, o, agg, sizeof agg);
     const char *xl = o->xlabel ? o->xlabel : column_label(o->x);
     const char *yl = o->ylabel ? o->ylabel : column_label(o->y);
     const char *zl = column_label(o->z);

@@ -24,14 +24,11 @@ static const char *const k_run_metrics[] = {"final.train_loss", "final.train_acc
 /* The columns of runs.tsv of a states suite (analysis/states/summary.json). */
 static const char *const k_states_run_metrics[] = {"n", "dim", "classes", NULL};
 
-/* The values of key in a training run's summary.json "segments", each
+/* The values of key in a training run's summary.json j "segments", each
  * change once ("2,1": two threads, then one), into buf; without segments
  * (a run from before them) the value of its one start: config.threads, git. */
-static void segment_values(const char *dir, const char *key, char *buf, size_t len)
+static void segment_values(const cJSON *j, const char *key, char *buf, size_t len)
 {
-    char path[4400];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    cJSON *j = cli_json_load(path);
     const cJSON *seg = cJSON_GetObjectItemCaseSensitive(j, "segments");
     buf[0] = '\0';
     char last[128] = "";
@@ -49,12 +46,11 @@ static void segment_values(const char *dir, const char *key, char *buf, size_t l
         used += (size_t)w;
         snprintf(last, sizeof last, "%s", t);
     }
-    if (!used && j) {
+    if (!used) {
         const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "config");
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(strcmp(key, "git") ? cfg : j, key);
         if (cJSON_IsString(v)) snprintf(buf, len, "%s", v->valuestring);
     }
-    cJSON_Delete(j);
 }
 
 static mg_status write_runs_tsv(sx_report_ctx *c, const cli_run_state *states)
@@ -89,9 +85,8 @@ static mg_status write_runs_tsv(sx_report_ctx *c, const cli_run_state *states)
         }
         const char *keys[2] = {"threads", "git"};
         for (int k = 0; train && k < 2; k++) {
-            char dir[4096], v[512] = "";
-            cli_suite_run_dir(s, &s->runs[r], dir, sizeof dir);
-            if (c->rc[r].done) segment_values(dir, keys[k], v, sizeof v);
+            char v[512] = "";
+            if (c->rc[r].done) segment_values(sx_run_json(c, r, file), keys[k], v, sizeof v);
             fputc('\t', t.f);
             sx_tsv_cell(t.f, v);
         }
@@ -165,7 +160,7 @@ mg_status cli_suite_report(const cli_suite *s, int render)
     char *body = sx_mb_close(&c.md);
     if (st == MG_OK) {
         char agg[256], when[64], path[4400];
-        sx_aggregate_text(s, agg, sizeof agg);
+        sx_aggregate_text(s, NULL, agg, sizeof agg);
         sx_iso_time(when, sizeof when);
         sx_membuf r;
         sx_mb_open(&r);

@@ -499,11 +499,9 @@ void cli_suite_slurm_view_load(const cli_suite *s, cli_suite_slurm_view *v)
     char why[512] = "";
     int nl = queue_lines(ids, n, &lines, why, sizeof why);
     if (nl < 0) {
-        /* a long path may cut the note's tail, which a one-line note allows */
-        if (snprintf(v->note, sizeof v->note,
-                     "%d Slurm job%s recorded in %s/slurm; their queue state is unknown: %s", n,
-                     n == 1 ? "" : "s", s->out, why) >= (int)sizeof v->note)
-            v->note[sizeof v->note - 1] = '\0';
+        snprintf(v->note, sizeof v->note, /* bounded: fits the 512-byte note */
+                 "%d Slurm job%s recorded in %.180s/slurm; their queue state is unknown: %.250s", n,
+                 n == 1 ? "" : "s", s->out, why);
         free(ids);
         return;
     }

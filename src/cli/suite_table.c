@@ -81,7 +81,7 @@ static mg_status write_table_summary(sx_report_ctx *c, const cli_suite_output *o
                 cells[((size_t)k * ncv + cv) * o->n_metrics + m] =
                     sx_group_metric(c, &g[k], o->col, cv, &o->metrics[m]);
     char agg[256];
-    sx_aggregate_text(s, agg, sizeof agg);
+    sx_aggregate_text(s, o, agg, sizeof agg);
     const char *title = o->title ? o->title : o->name;
     char path[4400];
     mg_status st = MG_OK;
