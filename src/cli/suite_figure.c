@@ -519,7 +519,7 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
     gp_buf setup, body;
     gp_buf_init(&body);
     int has = 0, negative = 0, seen[3] = {0, 0, 0}, n_lo = 0, n_hi = 0;
-    size_t longest = 0;
+    size_t longest = 0, last = 0;
     /* several bars of one mix mode (an ablation): class colours for all */
     {
         int modes[3] = {0, 0, 0}, dummy[3] = {0, 0, 0};
@@ -546,7 +546,8 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
         has |= a.n > 0;
         n_range(a.n, &n_lo, &n_hi);
         negative |= a.n > 0 && a.mean < 0;
-        if (strlen(label) > longest) longest = strlen(label);
+        last = strlen(label);
+        if (last > longest) longest = last;
         /* one element per bar, in its group's colour */
         gp_buf_printf(&body, "%s'%s.tsv' every ::%d::%d using 1:3:xtic(2) with boxes ls %d notitle",
                       k ? ", \\\n  " : "plot ", o->name, k, k,
@@ -567,7 +568,13 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
                   "set xrange [-0.6:%g]\n",
                   ng - 0.4);
     if (!negative && !o->yrange) gp_buf_printf(&setup, "set yrange [0:*]\n");
-    if (ng > 4 || longest > 14) gp_buf_printf(&setup, "set xtics rotate by -25\n");
+    /* rotated labels run down to the right: room on the right for the last
+     * one (0.72 character widths a character, at -25 degrees), else gnuplot
+     * cuts it at the border of the canvas */
+    if (ng > 4 || longest > 14) {
+        gp_buf_printf(&setup, "set xtics rotate by -25\n");
+        if (last > 8) gp_buf_printf(&setup, "set rmargin %d\n", (int)(0.72 * (double)last + 1.0));
+    }
     sx_groups_free(g, ng);
     return figure_finish(c, o, &d, &setup, &body, title, has);
 }
