@@ -1,5 +1,5 @@
-# alpha.gp - alpha of Manifold Mixup per budget: final test error (%)
-# mixgeo 0.1.0 suite=budget-fmnist git=1ad93fb-dirty file=experiments/budget-fmnist.suite
+# alpha.gp - alpha of Manifold Mixup: final test error (%) against the budget
+# mixgeo 0.1.0 suite=budget-fmnist git=0053d90 file=experiments/budget-fmnist.suite
 # Render: gnuplot alpha.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # alpha.png (pngcairo) and alpha.pdf (pdfcairo).
@@ -41,16 +41,14 @@ set style line 20 lc rgb "#bab0ac" lw 1.5 pt 7 ps 0.4
 # confidence heat maps: white (low) to dark grey (high), neutral beside the class colours
 set palette defined (0 "#ffffff", 0.5 "#bdbdbd", 1 "#4a4a4a")
 set datafile separator "\t"
-set title 'alpha of Manifold Mixup per budget: final test error (%)'
-set xlabel 'error bars: ± 1 std over 3 seeds; n = 1-3 so far'
+set title 'alpha of Manifold Mixup: final test error (%) against the budget'
+set xlabel 'epochs (cosine schedule over the whole budget)'
 set ylabel 'test error (%)'
-unset key
-set boxwidth 0.6
-set style fill solid 0.75 border -1
-set xtics noenhanced
-set xrange [-0.6:8.6]
-set yrange [0:*]
-set xtics rotate by -25
+set logscale x
+set key below title 'error bars: ± 1 std over 3 seeds'
+set xtics (30, 100, 300)
+set mxtics 1
+set xrange [24.9529131:360.67933]
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -59,16 +57,9 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'alpha.' . gp_fmt
-plot 'alpha.tsv' every ::0::0 using 1:3:xtic(2) with boxes ls 11 notitle, \
-  'alpha.tsv' every ::1::1 using 1:3:xtic(2) with boxes ls 12 notitle, \
-  'alpha.tsv' every ::2::2 using 1:3:xtic(2) with boxes ls 13 notitle, \
-  'alpha.tsv' every ::3::3 using 1:3:xtic(2) with boxes ls 14 notitle, \
-  'alpha.tsv' every ::4::4 using 1:3:xtic(2) with boxes ls 15 notitle, \
-  'alpha.tsv' every ::5::5 using 1:3:xtic(2) with boxes ls 16 notitle, \
-  'alpha.tsv' every ::6::6 using 1:3:xtic(2) with boxes ls 17 notitle, \
-  'alpha.tsv' every ::7::7 using 1:3:xtic(2) with boxes ls 18 notitle, \
-  'alpha.tsv' every ::8::8 using 1:3:xtic(2) with boxes ls 19 notitle, \
-  'alpha.tsv' using 1:3:6 with yerrorbars lc rgb "#202020" lw 1.2 pt 7 ps 0.5 notitle
+plot 'alpha.tsv' index 0 using 1:2:5 with yerrorlines ls 1 title 'No mixup', \
+  'alpha.tsv' index 1 using 1:2:5 with yerrorlines ls 3 title 'Manifold Mixup (alpha 2)', \
+  'alpha.tsv' index 2 using 1:2:5 with yerrorlines ls 6 title 'Manifold Mixup (alpha 0.5)'
 unset multiplot
 set output
 }

@@ -1,5 +1,5 @@
 # clean-acc.gp - Clean training accuracy against the budget
-# mixgeo 0.1.0 suite=budget-fmnist git=1ad93fb-dirty file=experiments/budget-fmnist.suite
+# mixgeo 0.1.0 suite=budget-fmnist git=0053d90 file=experiments/budget-fmnist.suite
 # Render: gnuplot clean-acc.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # clean-acc.png (pngcairo) and clean-acc.pdf (pdfcairo).
@@ -45,7 +45,7 @@ set title 'Clean training accuracy against the budget'
 set xlabel 'epochs'
 set ylabel 'clean training accuracy'
 set logscale x
-set key below title 'error bars: ± 1 std over 3 seeds; n = 1-3 so far'
+set key below title 'error bars: ± 1 std over 3 seeds'
 set xtics (30, 100, 300)
 set mxtics 1
 set xrange [24.9529131:360.67933]

@@ -1,5 +1,5 @@
 # curve-acc.gp - The 300-epoch runs: test accuracy during training
-# mixgeo 0.1.0 suite=budget-fmnist git=1ad93fb-dirty file=experiments/budget-fmnist.suite
+# mixgeo 0.1.0 suite=budget-fmnist git=0053d90 file=experiments/budget-fmnist.suite
 # Render: gnuplot curve-acc.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # curve-acc.png (pngcairo) and curve-acc.pdf (pdfcairo).
@@ -45,7 +45,7 @@ set title 'The 300-epoch runs: test accuracy during training'
 set xlabel 'epoch'
 set ylabel 'test accuracy'
 set yrange [0.85:*]
-set key bottom right title 'shaded: ± 1 std over 3 seeds; n = 1-3 so far'
+set key bottom right title 'shaded: ± 1 std over 3 seeds'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {

@@ -1,5 +1,5 @@
 # curve-clean-loss.gp - The 300-epoch runs: clean training loss during training (under-fitting made visible)
-# mixgeo 0.1.0 suite=budget-fmnist git=1ad93fb-dirty file=experiments/budget-fmnist.suite
+# mixgeo 0.1.0 suite=budget-fmnist git=0053d90 file=experiments/budget-fmnist.suite
 # Render: gnuplot curve-clean-loss.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # curve-clean-loss.png (pngcairo) and curve-clean-loss.pdf (pdfcairo).
@@ -46,7 +46,7 @@ set xlabel 'epoch'
 set ylabel 'clean training loss'
 set logscale y
 set format y '10^{%T}'
-set key bottom left title 'shaded: ± 1 std over 3 seeds; n = 1-3 so far'
+set key bottom left title 'shaded: ± 1 std over 3 seeds'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {

@@ -1,5 +1,5 @@
 # curve-nll.gp - The 300-epoch runs: test NLL during training (the baseline's rises as it memorises)
-# mixgeo 0.1.0 suite=budget-fmnist git=1ad93fb-dirty file=experiments/budget-fmnist.suite
+# mixgeo 0.1.0 suite=budget-fmnist git=0053d90 file=experiments/budget-fmnist.suite
 # Render: gnuplot curve-nll.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # curve-nll.png (pngcairo) and curve-nll.pdf (pdfcairo).
@@ -44,7 +44,7 @@ set datafile separator "\t"
 set title 'The 300-epoch runs: test NLL during training (the baseline''s rises as it memorises)'
 set xlabel 'epoch'
 set ylabel 'test NLL (nats)'
-set key top left title 'shaded: ± 1 std over 3 seeds; n = 1-3 so far'
+set key top left title 'shaded: ± 1 std over 3 seeds'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {

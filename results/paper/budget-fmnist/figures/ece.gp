@@ -1,5 +1,5 @@
 # ece.gp - Final test ECE (15 bins) against the budget
-# mixgeo 0.1.0 suite=budget-fmnist git=1ad93fb-dirty file=experiments/budget-fmnist.suite
+# mixgeo 0.1.0 suite=budget-fmnist git=0053d90 file=experiments/budget-fmnist.suite
 # Render: gnuplot ece.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # ece.png (pngcairo) and ece.pdf (pdfcairo).
@@ -45,7 +45,7 @@ set title 'Final test ECE (15 bins) against the budget'
 set xlabel 'epochs'
 set ylabel 'ECE'
 set logscale x
-set key below title 'error bars: ± 1 std over 3 seeds; n = 1-3 so far'
+set key below title 'error bars: ± 1 std over 3 seeds'
 set xtics (30, 100, 300)
 set mxtics 1
 set xrange [24.9529131:360.67933]

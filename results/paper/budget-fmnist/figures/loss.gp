@@ -1,5 +1,5 @@
-# loss.gp - Manifold Mixup (alpha 2): CE against BCE, final test error (%)
-# mixgeo 0.1.0 suite=budget-fmnist git=1ad93fb-dirty file=experiments/budget-fmnist.suite
+# loss.gp - Manifold Mixup (alpha 2), CE against the authors' BCE: final test error (%)
+# mixgeo 0.1.0 suite=budget-fmnist git=0053d90 file=experiments/budget-fmnist.suite
 # Render: gnuplot loss.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # loss.png (pngcairo) and loss.pdf (pdfcairo).
@@ -41,16 +41,14 @@ set style line 20 lc rgb "#bab0ac" lw 1.5 pt 7 ps 0.4
 # confidence heat maps: white (low) to dark grey (high), neutral beside the class colours
 set palette defined (0 "#ffffff", 0.5 "#bdbdbd", 1 "#4a4a4a")
 set datafile separator "\t"
-set title 'Manifold Mixup (alpha 2): CE against BCE, final test error (%)'
-set xlabel 'error bars: ± 1 std over 3 seeds; n = 1-3 so far'
+set title 'Manifold Mixup (alpha 2), CE against the authors'' BCE: final test error (%)'
+set xlabel 'epochs (cosine schedule over the whole budget)'
 set ylabel 'test error (%)'
-unset key
-set boxwidth 0.6
-set style fill solid 0.75 border -1
-set xtics noenhanced
-set xrange [-0.6:5.6]
-set yrange [0:*]
-set xtics rotate by -25
+set logscale x
+set key below title 'error bars: ± 1 std over 3 seeds'
+set xtics (30, 100, 300)
+set mxtics 1
+set xrange [24.9529131:360.67933]
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -59,13 +57,8 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'loss.' . gp_fmt
-plot 'loss.tsv' every ::0::0 using 1:3:xtic(2) with boxes ls 11 notitle, \
-  'loss.tsv' every ::1::1 using 1:3:xtic(2) with boxes ls 12 notitle, \
-  'loss.tsv' every ::2::2 using 1:3:xtic(2) with boxes ls 13 notitle, \
-  'loss.tsv' every ::3::3 using 1:3:xtic(2) with boxes ls 14 notitle, \
-  'loss.tsv' every ::4::4 using 1:3:xtic(2) with boxes ls 15 notitle, \
-  'loss.tsv' every ::5::5 using 1:3:xtic(2) with boxes ls 16 notitle, \
-  'loss.tsv' using 1:3:6 with yerrorbars lc rgb "#202020" lw 1.2 pt 7 ps 0.5 notitle
+plot 'loss.tsv' index 0 using 1:2:5 with yerrorlines ls 3 title 'Manifold Mixup (alpha 2)', \
+  'loss.tsv' index 1 using 1:2:5 with yerrorlines ls 6 title 'Manifold Mixup (alpha 2, BCE)'
 unset multiplot
 set output
 }

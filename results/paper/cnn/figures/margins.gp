@@ -1,5 +1,5 @@
 # margins.gp - DeepFool distance to the decision boundary, median over 200 test images
-# mixgeo 0.1.0 suite=cnn git=1ad93fb-dirty file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=0053d90 file=experiments/cnn.suite
 # Render: gnuplot margins.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # margins.png (pngcairo) and margins.pdf (pdfcairo).
@@ -51,6 +51,7 @@ set style fill solid 0.75 border -1
 set xtics noenhanced
 set xrange [-0.6:4.6]
 set xtics rotate by -25
+set rmargin 19
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
