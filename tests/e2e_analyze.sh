@@ -153,6 +153,16 @@ if command -v gnuplot >/dev/null 2>&1; then
     done
     [ -s "$T/th/theory-J.png" ] || fail "plot: no theory-J.png"
     grep -q "rendered 16 of 16 figures" "$T/plot.out" || fail "plot: $(cat "$T/plot.out")"
+    # the PDFs carry a fixed creation date: rendering again changes no byte
+    grep -aq '/CreationDate (D:19700101000000' "$A/spectra.pdf" ||
+        fail "plot: spectra.pdf has no fixed creation date"
+    cp "$A/spectra.pdf" "$T/spectra1.pdf"
+    sleep 1
+    "$MIXGEO" plot -q "$A" >/dev/null 2>&1 || fail "plot again failed"
+    cmp -s "$A/spectra.pdf" "$T/spectra1.pdf" || fail "plot: rendering again changed spectra.pdf"
+    SOURCE_DATE_EPOCH=1764892800 "$MIXGEO" plot -q "$A" >/dev/null 2>&1 || fail "plot failed"
+    grep -aq '/CreationDate (D:20251205000000' "$A/spectra.pdf" ||
+        fail "plot: spectra.pdf does not take SOURCE_DATE_EPOCH"
 fi
 PATH=/nonexistent-mixgeo-dir "$MIXGEO" plot "$T/th" >/dev/null 2>"$T/err"
 rc=$?

@@ -390,6 +390,8 @@ for f in REPORT.md runs.tsv tables/accuracy.tsv tables/accuracy.md tables/accura
 done
 if command -v gnuplot > /dev/null 2>&1; then
     for f in curves.png curves.pdf bars.png bars.pdf; do [ -s "$O/figures/$f" ] || fail "report: figure $f missing"; done
+    grep -aq '/CreationDate (D:19700101000000' "$O/figures/bars.pdf" ||
+        fail "report: bars.pdf has no fixed creation date (a new one at every report)"
 fi
 [ "$(grep -c '	done	' "$O/runs.tsv")" -eq 8 ] || fail "runs.tsv: expected 8 done runs"
 # the last two columns: the training's thread counts and git revisions (summary.json segments)

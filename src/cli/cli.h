@@ -131,6 +131,9 @@ mg_status cli_json_write(const char *path, const cJSON *root);
 /* The parsed JSON file (caller cJSON_Deletes), NULL if missing, bad or
  * larger than 64 MiB. */
 cJSON *cli_json_load(const char *path);
+/* A PDF's creation date set to SOURCE_DATE_EPOCH, else 1970-01-01 (in place,
+ * same length): re-rendered figures are byte-for-byte the same. */
+void cli_pdf_fix_date(const char *path);
 /* A new JSON object holding "mixgeo" (the version) and "git" (the revision),
  * the head of every summary file; NULL when out of memory (caller owns). */
 cJSON *cli_json_stamped(void);

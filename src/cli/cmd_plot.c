@@ -166,6 +166,12 @@ static int render(const char *path, int quiet)
         if (!ok || !quiet) show_messages(err, path, !ok);
         fclose(err);
     }
+    size_t pl = strlen(path);
+    if (ok && pl > 3 && !strcmp(path + pl - 3, ".gp")) { /* NAME.gp writes NAME.pdf */
+        char pdf[4200];
+        snprintf(pdf, sizeof pdf, "%.*s.pdf", (int)(pl - 3), path);
+        cli_pdf_fix_date(pdf);
+    }
     if (!ok) {
         if (WIFEXITED(status))
             cli_error("%s: gnuplot failed (exit status %d)", path, WEXITSTATUS(status));

@@ -410,6 +410,47 @@ cJSON *cli_json_load(const char *path)
     return j;
 }
 
+/* The creation date gnuplot's cairo writes into a PDF (/CreationDate, also
+ * /ModDate: "(D:YYYYMMDDHHMMSS") rewritten in place to SOURCE_DATE_EPOCH (a
+ * count of seconds, the reproducible-builds convention), else 1970-01-01, so
+ * that rendering unchanged figures again changes no byte.  The digits keep
+ * their length, so the file's cross-reference offsets stay valid.  A file
+ * that cannot be read or holds no such date is left alone. */
+void cli_pdf_fix_date(const char *path)
+{
+    FILE *f = fopen(path, "r+b");
+    if (!f) return;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    char *buf = size > 0 && size < (64L << 20) ? malloc((size_t)size + 1) : NULL;
+    if (buf) {
+        rewind(f);
+        size_t n = fread(buf, 1, (size_t)size, f);
+        buf[n] = '\0';
+        char stamp[32] = "19700101000000";
+        const char *env = getenv("SOURCE_DATE_EPOCH");
+        char *end = NULL;
+        long long t = env ? strtoll(env, &end, 10) : -1;
+        struct tm tm;
+        time_t tt = (time_t)t;
+        if (env && end != env && !*end && t >= 0 && gmtime_r(&tt, &tm) &&
+            strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm) != 14)
+            snprintf(stamp, sizeof stamp, "19700101000000"); /* beyond year 9999 */
+        const char *keys[2] = {"/CreationDate (D:", "/ModDate (D:"};
+        for (int k = 0; k < 2; k++) {
+            size_t kl = strlen(keys[k]);
+            for (size_t at = 0; at + kl + 14 <= n; at++) {
+                if (buf[at] != '/' || memcmp(buf + at, keys[k], kl) != 0) continue;
+                int digits = 1;
+                for (size_t i = 0; i < 14; i++)
+                    digits &= buf[at + kl + i] >= '0' && buf[at + kl + i] <= '9';
+                if (digits && fseek(f, (long)(at + kl), SEEK_SET) == 0) fwrite(stamp, 1, 14, f);
+            }
+        }
+        free(buf);
+    }
+    fclose(f);
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv)

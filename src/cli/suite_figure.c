@@ -189,6 +189,9 @@ mg_status sx_figure_rendered(sx_report_ctx *c, const cli_suite_output *o, const 
                       c->figdir);
             c->failures++;
         } else {
+            char pdf[4400];
+            snprintf(pdf, sizeof pdf, "%s/%s.pdf", c->figdir, o->name);
+            cli_pdf_fix_date(pdf);
             c->rendered++;
         }
     }
