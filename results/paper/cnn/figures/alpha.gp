@@ -1,0 +1,70 @@
+# alpha.gp - alpha of Manifold Mixup (S = {0,1,2}): final test error (%)
+# mixgeo 0.1.0 suite=cnn git=1a06096 file=experiments/cnn.suite
+# Render: gnuplot alpha.gp  (in this directory: the data files are read by relative
+# path; `mixgeo plot DIR` does this for every script below DIR).  Writes
+# alpha.png (pngcairo) and alpha.pdf (pdfcairo).
+
+# style.gp - the mixgeo house style for gnuplot figures.
+# Use: load 'style.gp' (before the plot commands; any terminal).
+# The scripts that `mixgeo analyze` and `mixgeo theory` write carry a copy.
+set encoding utf8
+set termoption enhanced
+set border 3 lw 1 lc rgb "#404040"
+set tics nomirror out scale 0.6
+set xtics textcolor rgb "#202020"
+set ytics textcolor rgb "#202020"
+set style line 9 lc rgb "#dcdcdc" lw 0.6 dt 1
+set grid back ls 9
+set key top right nobox noopaque samplen 2.5 spacing 1.15
+set style fill solid 0.6 noborder
+# methods: 1 baseline (no mixup) grey-black, 2 input mixup blue, 3 Manifold Mixup red-orange
+set style line 1 lc rgb "#303030" lw 2 pt 7 ps 0.6
+set style line 2 lc rgb "#1f5fbf" lw 2 pt 5 ps 0.6
+set style line 3 lc rgb "#e0501b" lw 2 pt 9 ps 0.6
+# the same colours dashed (a second curve of one method)
+set style line 4 lc rgb "#303030" lw 2 dt 2 pt 6 ps 0.6
+set style line 5 lc rgb "#1f5fbf" lw 2 dt 2 pt 4 ps 0.6
+set style line 6 lc rgb "#e0501b" lw 2 dt 2 pt 8 ps 0.6
+# reference lines (thresholds, diagonals)
+set style line 8 lc rgb "#808080" lw 1.2 dt 3
+# classes: class c uses ls 11 + c % 10
+set style line 11 lc rgb "#4e79a7" lw 1.5 pt 7 ps 0.4
+set style line 12 lc rgb "#f28e2b" lw 1.5 pt 7 ps 0.4
+set style line 13 lc rgb "#e15759" lw 1.5 pt 7 ps 0.4
+set style line 14 lc rgb "#76b7b2" lw 1.5 pt 7 ps 0.4
+set style line 15 lc rgb "#59a14f" lw 1.5 pt 7 ps 0.4
+set style line 16 lc rgb "#edc948" lw 1.5 pt 7 ps 0.4
+set style line 17 lc rgb "#b07aa1" lw 1.5 pt 7 ps 0.4
+set style line 18 lc rgb "#ff9da7" lw 1.5 pt 7 ps 0.4
+set style line 19 lc rgb "#9c755f" lw 1.5 pt 7 ps 0.4
+set style line 20 lc rgb "#bab0ac" lw 1.5 pt 7 ps 0.4
+# confidence heat maps: white (low) to dark grey (high), neutral beside the class colours
+set palette defined (0 "#ffffff", 0.5 "#bdbdbd", 1 "#4a4a4a")
+set datafile separator "\t"
+set title 'alpha of Manifold Mixup (S = \{0,1,2\}): final test error (%)'
+set xlabel 'error bars: ± 1 std over 3 seeds'
+set ylabel 'test error (%)'
+unset key
+set boxwidth 0.6
+set style fill solid 0.75 border -1
+set xtics noenhanced
+set xrange [-0.6:3.6]
+set yrange [0:*]
+set xtics rotate by -25
+set rmargin 11
+
+do for [gp_fmt in "png pdf"] {
+if (gp_fmt eq "png") {
+    set terminal pngcairo size 800,500 enhanced font "Sans,11"
+} else {
+    set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
+}
+set output 'alpha.' . gp_fmt
+plot 'alpha.tsv' every ::0::0 using 1:3:xtic(2) with boxes ls 11 notitle, \
+  'alpha.tsv' every ::1::1 using 1:3:xtic(2) with boxes ls 12 notitle, \
+  'alpha.tsv' every ::2::2 using 1:3:xtic(2) with boxes ls 13 notitle, \
+  'alpha.tsv' every ::3::3 using 1:3:xtic(2) with boxes ls 14 notitle, \
+  'alpha.tsv' using 1:3:6 with yerrorbars lc rgb "#202020" lw 1.2 pt 7 ps 0.5 notitle
+unset multiplot
+set output
+}
