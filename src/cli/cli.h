@@ -128,6 +128,9 @@ double cli_round9(double x);
 
 /* Pretty-printed JSON plus a newline, written atomically. */
 mg_status cli_json_write(const char *path, const cJSON *root);
+/* The bytes of a file plus a terminating NUL (caller frees), their count in
+ * *n (n may be NULL); NULL if missing, unreadable or max bytes or larger. */
+char *cli_read_file(const char *path, size_t max, size_t *n);
 /* The parsed JSON file (caller cJSON_Deletes), NULL if missing, bad or
  * larger than 64 MiB. */
 cJSON *cli_json_load(const char *path);

@@ -392,19 +392,26 @@ mg_status cli_json_write(const char *path, const cJSON *root)
     return mg_json_write(path, root);
 }
 
-cJSON *cli_json_load(const char *path)
+char *cli_read_file(const char *path, size_t max, size_t *n)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    char *buf = size >= 0 && size < (64L << 20) ? malloc((size_t)size + 1) : NULL;
-    size_t n = 0;
+    char *buf = size >= 0 && (size_t)size < max ? malloc((size_t)size + 1) : NULL;
+    size_t got = 0;
     if (buf) {
         rewind(f);
-        n = fread(buf, 1, (size_t)size, f);
-        buf[n] = '\0';
+        got = fread(buf, 1, (size_t)size, f);
+        buf[got] = '\0';
     }
     fclose(f);
+    if (n) *n = got;
+    return buf;
+}
+
+cJSON *cli_json_load(const char *path)
+{
+    char *buf = cli_read_file(path, (size_t)64 << 20, NULL);
     cJSON *j = buf ? cJSON_Parse(buf) : NULL;
     free(buf);
     return j;
@@ -418,14 +425,10 @@ cJSON *cli_json_load(const char *path)
  * that cannot be read or holds no such date is left alone. */
 void cli_pdf_fix_date(const char *path)
 {
-    FILE *f = fopen(path, "r+b");
-    if (!f) return;
-    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    char *buf = size > 0 && size < (64L << 20) ? malloc((size_t)size + 1) : NULL;
-    if (buf) {
-        rewind(f);
-        size_t n = fread(buf, 1, (size_t)size, f);
-        buf[n] = '\0';
+    size_t n = 0;
+    char *buf = cli_read_file(path, (size_t)64 << 20, &n);
+    FILE *f = buf ? fopen(path, "r+b") : NULL;
+    if (f) {
         char stamp[32] = "19700101000000";
         const char *env = getenv("SOURCE_DATE_EPOCH");
         char *end = NULL;
@@ -446,9 +449,9 @@ void cli_pdf_fix_date(const char *path)
                 if (digits && fseek(f, (long)(at + kl), SEEK_SET) == 0) fwrite(stamp, 1, 14, f);
             }
         }
-        free(buf);
+        fclose(f);
     }
-    fclose(f);
+    free(buf);
 }
 
 /* ---------------------------------------------------------------- main */
