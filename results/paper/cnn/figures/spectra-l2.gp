@@ -1,5 +1,5 @@
 # spectra-l2.gp - Stage 2 (32x14x14, mixed into): s_k / s_1 per class (centred, mean of 10 classes, 300 per class)
-# mixgeo 0.1.0 suite=cnn git=1a06096 file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=67d107c file=experiments/cnn.suite
 # Render: gnuplot spectra-l2.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-l2.png (pngcairo) and spectra-l2.pdf (pdfcairo).
@@ -47,7 +47,7 @@ set ylabel 's\_k / s\_1'
 set logscale y
 set format y '10^{%T}'
 set xrange [1:100]
-set key top right title 'shaded: ± 1 std over 3 seeds'
+set key top right title 'shaded: ± 1 std over 3 seeds; n = 1 so far'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -56,7 +56,10 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'spectra-l2.' . gp_fmt
-
+plot 'spectra-l2.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs transparent solid 0.18 noborder notitle, \
+  'spectra-l2.tsv' index 0 using 1:2 with lines ls 1 title 'No mixup', \
+  'spectra-l2.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'spectra-l2.tsv' index 1 using 1:2 with lines ls 3 title 'Manifold Mixup'
 unset multiplot
 set output
 }
