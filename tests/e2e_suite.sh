@@ -630,6 +630,8 @@ grep -q '^| \[down-spiral\].* | Manifold Mixup 2.1 > No mixup 1.1 (expected <) |
     fail "summary: a claim that does not hold does not show the measured relation and the expected one"
 grep -q '^| \[noisy\].* ≈ .*(expected >) |$' "$O/REPORT.md" ||
     fail "summary: an inconclusive claim does not read '≈ ... (expected >)'"
+grep -q '^| \[min-n\].* | \*\*inconclusive\*\* | Manifold Mixup 2.1 > No mixup 1.1 |$' "$O/REPORT.md" ||
+    fail "summary: a claim inconclusive for want of runs does not show which way its means point"
 grep -q '(figures/curves.png)' "$O/REPORT.md" || fail "REPORT.md lacks the claim's figure link"
 grep -q 'Manifold Mixup 2.1 ± 0.14 > No mixup 1.1 ± 0.14: difference 1, noise margin 0.28' "$O/REPORT.md" ||
     fail "REPORT.md lacks the numbers of a check"

@@ -35,7 +35,8 @@ const char *sx_cmp_text(cli_suite_cmp c)
 /* The relation the data show between A and B, for the claims' summary: the
  * expected one when the comparison holds, "≈" when it is inside the noise,
  * the sign of the difference of the means when it does not hold, "vs"
- * without data. */
+ * without data.  v is the verdict before the min-n rule, so a group with
+ * too few runs still shows which way its means point. */
 static const char *measured_rel(cli_suite_cmp c, sx_verdict v, sx_agg a, sx_agg b)
 {
     switch (v) {
@@ -373,9 +374,11 @@ static void fmt_agg(FILE *f, sx_agg a, int digits, int replicates)
 
 /* One comparison A op B; a constant has n = -1. */
 static sx_verdict compare(const cli_suite_claim *cl, cli_suite_cmp op, sx_agg A, sx_agg B,
-                          double *d, double *margin, double *slack, const char **why)
+                          double *d, double *margin, double *slack, const char **why,
+                          sx_verdict *seen)
 {
     *why = "";
+    *seen = SX_NODATA;
     *d = *margin = *slack = NAN;
     if (A.n == 0 || B.n == 0 || isnan(A.mean) || isnan(B.mean)) {
         *why = "no finished run with this value";
@@ -397,6 +400,7 @@ static sx_verdict compare(const cli_suite_claim *cl, cli_suite_cmp op, sx_agg A,
     case CLI_CMP_GE: v = x - m >= -t ? SX_HOLDS : x + m < -t ? SX_FAILS : SX_INCONCLUSIVE; break;
     default: v = fabs(x) + m <= t ? SX_HOLDS : fabs(x) - m > t ? SX_FAILS : SX_INCONCLUSIVE; break;
     }
+    *seen = v;
     if (v == SX_INCONCLUSIVE) *why = "the difference is within the noise margin";
     if ((A.n > 0 && A.n < cl->min_n) || (B.n > 0 && B.n < cl->min_n)) {
         *why = v == SX_HOLDS   ? "direction as claimed, but "
@@ -567,7 +571,8 @@ void sx_claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, sx_claim_eva
                        b = operand_value(c, cl, &g[k], B, each);
                 double d, margin, slack;
                 const char *why;
-                sx_verdict v = compare(cl, cl->cmps[q], a, b, &d, &margin, &slack, &why);
+                sx_verdict seen;
+                sx_verdict v = compare(cl, cl->cmps[q], a, b, &d, &margin, &slack, &why, &seen);
                 cv = first_sub && q == 0 ? v : verdict_and(cv, v);
                 fputs("- ", ck.f);
                 if (o->n_rows) fprintf(ck.f, "%s: ", cell);
@@ -622,7 +627,7 @@ void sx_claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, sx_claim_eva
                             brief_value(br.f, a);
                         }
                     }
-                    const char *rel = measured_rel(cl->cmps[q], v, a, b);
+                    const char *rel = measured_rel(cl->cmps[q], seen, a, b);
                     fprintf(br.f, " %s %s", rel, operand_label(s, cl, B, each));
                     if (B->kind != 1) {
                         fputc(' ', br.f);
