@@ -1,5 +1,5 @@
 # accuracy.gp - PreActResNet, the authors' head: test accuracy during training
-# mixgeo 0.1.0 suite=cnn-head git=67d107c file=experiments/cnn-head.suite
+# mixgeo 0.1.0 suite=cnn-head git=9594820 file=experiments/cnn-head.suite
 # Render: gnuplot accuracy.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # accuracy.png (pngcairo) and accuracy.pdf (pdfcairo).
@@ -45,7 +45,6 @@ set title 'PreActResNet, the authors'' head: test accuracy during training'
 set xlabel 'epoch'
 set ylabel 'test accuracy'
 set key bottom right title ''
-set xtics 1
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -54,7 +53,10 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'accuracy.' . gp_fmt
-
+plot 'accuracy.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs transparent solid 0.18 noborder notitle, \
+  'accuracy.tsv' index 0 using 1:2 with lines ls 1 title 'No mixup', \
+  'accuracy.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'accuracy.tsv' index 1 using 1:2 with lines ls 3 title 'Manifold Mixup'
 unset multiplot
 set output
 }

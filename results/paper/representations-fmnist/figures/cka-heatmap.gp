@@ -1,5 +1,5 @@
 # cka-heatmap.gp - Linear CKA of layer x of a run and layer y of the no-mixup run of the same seed (No mixup: of the next seed)
-# mixgeo 0.1.0 suite=representations-fmnist git=67d107c file=experiments/representations-fmnist.suite
+# mixgeo 0.1.0 suite=representations-fmnist git=9594820 file=experiments/representations-fmnist.suite
 # Render: gnuplot cka-heatmap.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # cka-heatmap.png (pngcairo) and cka-heatmap.pdf (pdfcairo).
@@ -47,16 +47,32 @@ set style fill solid 1.0 noborder
 set xlabel 'layer of the run'
 set ylabel 'layer of the reference'
 set cblabel 'linear CKA'
-gp_zlight = 0
+set xtics 1
+set ytics 1
+set xrange [-0.5:3.5]
+set yrange [-0.5:3.5]
+gp_hx = 0.5
+gp_hy = 0.5
+set cbrange [0.49587861:1]
+gp_zlight = 0.773145374
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
-    set terminal pngcairo size 470,450 enhanced font "Sans,11"
+    set terminal pngcairo size 1330,450 enhanced font "Sans,11"
 } else {
-    set terminal pdfcairo size 2.938in,2.812in enhanced font "Sans,10"
+    set terminal pdfcairo size 8.312in,2.812in enhanced font "Sans,10"
 }
 set output 'cka-heatmap.' . gp_fmt
-set multiplot layout 1,1 title 'Linear CKA of layer x of a run and layer y of the no-mixup run of the same seed (No mixup: of the next seed)' font ',13'
+set multiplot layout 1,3 title 'Linear CKA of layer x of a run and layer y of the no-mixup run of the same seed (No mixup: of the next seed)' font ',13'
+set title 'No mixup (3 runs)'
+plot 'cka-heatmap.tsv' index 0 using 1:2:3 with image notitle, \
+  '' index 0 using 1:2:(strcol(3) eq 'nan' ? '' : sprintf('%.2f', $3)):($3 > gp_zlight ? 0xffffff : 0x202020) with labels tc rgb variable notitle
+set title 'Input mixup (3 runs)'
+plot 'cka-heatmap.tsv' index 1 using 1:2:3 with image notitle, \
+  '' index 1 using 1:2:(strcol(3) eq 'nan' ? '' : sprintf('%.2f', $3)):($3 > gp_zlight ? 0xffffff : 0x202020) with labels tc rgb variable notitle
+set title 'Manifold Mixup (3 runs)'
+plot 'cka-heatmap.tsv' index 2 using 1:2:3 with image notitle, \
+  '' index 2 using 1:2:(strcol(3) eq 'nan' ? '' : sprintf('%.2f', $3)):($3 > gp_zlight ? 0xffffff : 0x202020) with labels tc rgb variable notitle
 unset multiplot
 unset multiplot
 set output

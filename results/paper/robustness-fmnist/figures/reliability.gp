@@ -1,5 +1,5 @@
 # reliability.gp - Reliability: accuracy per confidence bin (15 bins; y = x is perfect calibration)
-# mixgeo 0.1.0 suite=robustness-fmnist git=67d107c file=experiments/robustness-fmnist.suite
+# mixgeo 0.1.0 suite=robustness-fmnist git=9594820 file=experiments/robustness-fmnist.suite
 # Render: gnuplot reliability.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # reliability.png (pngcairo) and reliability.pdf (pdfcairo).
@@ -46,7 +46,7 @@ set xlabel 'confidence bin (centre)'
 set ylabel 'accuracy in the bin'
 set xrange [0:1]
 set yrange [0:1]
-set key bottom right title 'shaded: ± 1 std over 5 seeds'
+set key bottom right title 'shaded: ± 1 std over 5 seeds; n = 1-5 so far'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -55,7 +55,11 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'reliability.' . gp_fmt
-
+plot 'reliability.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs transparent solid 0.18 noborder notitle, \
+  'reliability.tsv' index 0 using 1:2 with linespoints ls 1 title 'No mixup', \
+  'reliability.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 2 fs transparent solid 0.18 noborder notitle, \
+  'reliability.tsv' index 1 using 1:2 with linespoints ls 2 title 'Input mixup', \
+  x with lines ls 8 title 'y = x'
 unset multiplot
 set output
 }
