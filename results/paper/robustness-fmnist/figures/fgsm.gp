@@ -1,5 +1,5 @@
 # fgsm.gp - FGSM (one step, white box): test accuracy vs eps (pixels in [0, 1])
-# mixgeo 0.1.0 suite=robustness-fmnist git=9594820 file=experiments/robustness-fmnist.suite
+# mixgeo 0.1.0 suite=robustness-fmnist git=79bf853 file=experiments/robustness-fmnist.suite
 # Render: gnuplot fgsm.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # fgsm.png (pngcairo) and fgsm.pdf (pdfcairo).
@@ -44,7 +44,7 @@ set datafile separator "\t"
 set title 'FGSM (one step, white box): test accuracy vs eps (pixels in [0, 1])'
 set xlabel 'eps (FGSM step, pixel units)'
 set ylabel 'test accuracy under attack'
-set key top right title 'shaded: ± 1 std over 5 seeds; n = 1-5 so far'
+set key top right title 'shaded: ± 1 std over 5 seeds'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -56,7 +56,9 @@ set output 'fgsm.' . gp_fmt
 plot 'fgsm.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs transparent solid 0.18 noborder notitle, \
   'fgsm.tsv' index 0 using 1:2 with linespoints ls 1 title 'No mixup', \
   'fgsm.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 2 fs transparent solid 0.18 noborder notitle, \
-  'fgsm.tsv' index 1 using 1:2 with linespoints ls 2 title 'Input mixup'
+  'fgsm.tsv' index 1 using 1:2 with linespoints ls 2 title 'Input mixup', \
+  'fgsm.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'fgsm.tsv' index 2 using 1:2 with linespoints ls 3 title 'Manifold Mixup'
 unset multiplot
 set output
 }

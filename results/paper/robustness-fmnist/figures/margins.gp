@@ -1,5 +1,5 @@
 # margins.gp - DeepFool distance to the decision boundary, median over 1000 test examples
-# mixgeo 0.1.0 suite=robustness-fmnist git=9594820 file=experiments/robustness-fmnist.suite
+# mixgeo 0.1.0 suite=robustness-fmnist git=79bf853 file=experiments/robustness-fmnist.suite
 # Render: gnuplot margins.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # margins.png (pngcairo) and margins.pdf (pdfcairo).
@@ -42,7 +42,7 @@ set style line 20 lc rgb "#bab0ac" lw 1.5 pt 7 ps 0.4
 set palette defined (0 "#ffffff", 0.5 "#bdbdbd", 1 "#4a4a4a")
 set datafile separator "\t"
 set title 'DeepFool distance to the decision boundary, median over 1000 test examples'
-set xlabel 'error bars: ± 1 std over 5 seeds; n = 1-5 so far'
+set xlabel 'error bars: ± 1 std over 5 seeds'
 set ylabel 'median DeepFool margin (L2, pixel units)'
 unset key
 set boxwidth 0.6

@@ -1,5 +1,5 @@
 # offmanifold.gp - Mean max softmax on inputs uniform over the pixel box (off the data manifold)
-# mixgeo 0.1.0 suite=robustness-fmnist git=9594820 file=experiments/robustness-fmnist.suite
+# mixgeo 0.1.0 suite=robustness-fmnist git=79bf853 file=experiments/robustness-fmnist.suite
 # Render: gnuplot offmanifold.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # offmanifold.png (pngcairo) and offmanifold.pdf (pdfcairo).
@@ -42,7 +42,7 @@ set style line 20 lc rgb "#bab0ac" lw 1.5 pt 7 ps 0.4
 set palette defined (0 "#ffffff", 0.5 "#bdbdbd", 1 "#4a4a4a")
 set datafile separator "\t"
 set title 'Mean max softmax on inputs uniform over the pixel box (off the data manifold)'
-set xlabel 'error bars: ± 1 std over 5 seeds; n = 1-5 so far'
+set xlabel 'error bars: ± 1 std over 5 seeds'
 set ylabel 'mean max softmax (0.1 = no preference)'
 set yrange [0:1]
 unset key

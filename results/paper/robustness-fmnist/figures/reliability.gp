@@ -1,5 +1,5 @@
 # reliability.gp - Reliability: accuracy per confidence bin (15 bins; y = x is perfect calibration)
-# mixgeo 0.1.0 suite=robustness-fmnist git=9594820 file=experiments/robustness-fmnist.suite
+# mixgeo 0.1.0 suite=robustness-fmnist git=79bf853 file=experiments/robustness-fmnist.suite
 # Render: gnuplot reliability.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # reliability.png (pngcairo) and reliability.pdf (pdfcairo).
@@ -59,6 +59,8 @@ plot 'reliability.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs
   'reliability.tsv' index 0 using 1:2 with linespoints ls 1 title 'No mixup', \
   'reliability.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 2 fs transparent solid 0.18 noborder notitle, \
   'reliability.tsv' index 1 using 1:2 with linespoints ls 2 title 'Input mixup', \
+  'reliability.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'reliability.tsv' index 2 using 1:2 with linespoints ls 3 title 'Manifold Mixup', \
   x with lines ls 8 title 'y = x'
 unset multiplot
 set output
