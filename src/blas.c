@@ -8,6 +8,7 @@
  * so that a cblas.h without the OpenBLAS extensions still compiles. */
 extern void openblas_set_num_threads(int num_threads);
 extern int openblas_get_num_threads(void);
+extern char *openblas_get_corename(void);
 
 /* The count last asked for through mg_set_threads (0 = never set). */
 static int g_threads_requested;
@@ -75,4 +76,80 @@ int mg_blas_threads_swap(int n)
     if (n < 1) n = 1;
     if (n != old) openblas_set_num_threads(n);
     return old;
+}
+
+/* ---------------------------------------------------------------- kernels */
+
+const char *mg_blas_core(void)
+{
+    const char *s = openblas_get_corename();
+    return s && *s ? s : "unknown";
+}
+
+/* The OpenBLAS kernel families mg_blas_core_choose accepts, with the
+ * instructions each needs (a kernel the CPU cannot run dies of SIGILL) and
+ * the oneDNN ISA cap of the same generation. */
+typedef struct {
+    const char *name, *isa, *needs;
+    int (*ok)(void);
+} core_kind;
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+static int has_sse3(void) { return __builtin_cpu_supports("sse3"); }
+static int has_sse42(void) { return __builtin_cpu_supports("sse4.2"); }
+static int has_avx(void) { return __builtin_cpu_supports("avx"); }
+static int has_avx2(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+static int has_avx512(void)
+{
+    return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+}
+static const core_kind k_cores[] = {
+    {"Prescott", "SSE41", "SSE3", has_sse3},
+    {"Nehalem", "SSE41", "SSE4.2", has_sse42},
+    {"Sandybridge", "AVX", "AVX", has_avx},
+    {"Haswell", "AVX2", "AVX2 and FMA", has_avx2},
+    {"SkylakeX", "AVX512_CORE", "AVX-512 (F, BW, DQ, VL)", has_avx512},
+};
+#define N_CORES ((int)(sizeof k_cores / sizeof k_cores[0]))
+#define PORTABLE 3 /* Haswell */
+#else
+static const core_kind k_cores[1];
+#define N_CORES 0
+#define PORTABLE (-1)
+#endif
+
+static int same_name(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        int x = *a >= 'A' && *a <= 'Z' ? *a + 32 : *a, y = *b >= 'A' && *b <= 'Z' ? *b + 32 : *b;
+        if (x != y) return 0;
+    }
+    return *a == *b;
+}
+
+mg_status mg_blas_core_choose(const char *want, const char **core, const char **isa)
+{
+    *core = *isa = NULL;
+    if (!want || !*want || same_name(want, "portable")) {
+        if (PORTABLE >= 0 && k_cores[PORTABLE].ok()) {
+            *core = k_cores[PORTABLE].name;
+            *isa = k_cores[PORTABLE].isa;
+        }
+        return MG_OK; /* no AVX2 (or not x86-64): OpenBLAS's own choice */
+    }
+    if (same_name(want, "native")) return MG_OK;
+    for (int i = 0; i < N_CORES; i++) {
+        if (!same_name(want, k_cores[i].name)) continue;
+        if (!k_cores[i].ok())
+            return mg_fail(MG_ERR_CONFIG, "the %s kernels need %s, which this CPU lacks",
+                           k_cores[i].name, k_cores[i].needs);
+        *core = k_cores[i].name;
+        *isa = k_cores[i].isa;
+        return MG_OK;
+    }
+    return mg_fail(MG_ERR_CONFIG,
+                   "unknown BLAS kernel family '%s' (portable, native, Prescott, Nehalem, "
+                   "Sandybridge, Haswell or SkylakeX)",
+                   want);
 }

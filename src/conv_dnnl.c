@@ -450,3 +450,26 @@ mg_status mg_conv_dnnl_backward(mg_conv_dnnl *c, const float *params, float *gra
     omp_set_num_threads(prev);
     return ms;
 }
+
+const char *mg_conv_isa(void)
+{
+    static const struct {
+        dnnl_cpu_isa_t isa;
+        const char *name;
+    } k[] = {
+        {dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"},
+        {dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"},
+        {dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"},
+        {dnnl_cpu_isa_avx512_core, "avx512_core"},
+        {dnnl_cpu_isa_avx2_vnni, "avx2_vnni"},
+        {dnnl_cpu_isa_avx2, "avx2"},
+        {dnnl_cpu_isa_avx, "avx"},
+        {dnnl_cpu_isa_sse41, "sse41"},
+    };
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (isa == (unsigned)k[i].isa) return k[i].name;
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) /* a newer ISA: its largest known part */
+        if ((isa & (unsigned)k[i].isa) == (unsigned)k[i].isa) return k[i].name;
+    return "none";
+}

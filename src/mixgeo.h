@@ -94,6 +94,20 @@ void mg_sgemm_ref(int ta, int tb, int m, int n, int k, float alpha,
 /* Set the number of OpenBLAS threads (the only source of parallelism). */
 void mg_set_threads(int n);
 int mg_get_threads(void);
+/* The kernel family OpenBLAS runs ("Haswell", "SkylakeX", ...; OpenBLAS picks
+ * it when the library loads, from OPENBLAS_CORETYPE or its CPU detection).
+ * Float results depend on it: record it beside the thread count. */
+const char *mg_blas_core(void);
+/* The kernel family for a choice: NULL, "" or "portable" (Haswell on a CPU
+ * with AVX2 and FMA, the same bits on every such machine; else OpenBLAS's
+ * own), "native" (OpenBLAS's own detection: *core = NULL) or a family name
+ * (case-insensitive; MG_ERR_CONFIG when unknown or when this CPU lacks its
+ * instructions).  *isa: the oneDNN ISA cap of the same generation
+ * (DNNL_MAX_CPU_ISA), NULL with *core.  Setting them must happen before the
+ * libraries load (the mixgeo program re-executes itself). */
+mg_status mg_blas_core_choose(const char *want, const char **core, const char **isa);
+/* The instruction set oneDNN's convolutions use ("avx2", "avx512_core", ...). */
+const char *mg_conv_isa(void);
 
 /* ---------------------------------------------------------------- RNG */
 

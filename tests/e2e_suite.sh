@@ -394,10 +394,11 @@ if command -v gnuplot > /dev/null 2>&1; then
         fail "report: bars.pdf has no fixed creation date (a new one at every report)"
 fi
 [ "$(grep -c '	done	' "$O/runs.tsv")" -eq 8 ] || fail "runs.tsv: expected 8 done runs"
-# the last two columns: the training's thread counts and git revisions (summary.json segments)
-grep -q ' train_seconds threads git$' "$O/runs.tsv" || fail "runs.tsv: no threads and git columns"
-awk -F'\t' '!/^#/ && ($(NF - 1) !~ /^[0-9]+(,[0-9]+)*$/ || $NF == "") { exit 1 }' "$O/runs.tsv" ||
-    { fail "runs.tsv: a run without its thread count or git revision"; cat "$O/runs.tsv"; }
+# the last three columns: the training's thread counts, git revisions and
+# OpenBLAS kernels (summary.json segments)
+grep -q ' train_seconds threads git blas$' "$O/runs.tsv" || fail "runs.tsv: no threads, git and blas columns"
+awk -F'\t' '!/^#/ && ($(NF - 2) !~ /^[0-9]+(,[0-9]+)*$/ || $(NF - 1) == "" || $NF !~ /^[A-Za-z0-9]+$/) { exit 1 }' "$O/runs.tsv" ||
+    { fail "runs.tsv: a run without its thread count, git revision or kernels"; cat "$O/runs.tsv"; }
 # Every cell of tables/accuracy.tsv (final and best test_acc, test_nll) against
 # the runs' summary.json: mean, sample std and n over the 2 seeds.
 for m in baseline manifold; do

@@ -17,7 +17,7 @@ if [ ! -x "$MIXGEO" ]; then
     exit 1
 fi
 export OPENBLAS_NUM_THREADS=1
-unset MIXGEO_STOP_AFTER_STEPS
+unset MIXGEO_STOP_AFTER_STEPS MIXGEO_BLAS_CORE OPENBLAS_CORETYPE DNNL_MAX_CPU_ISA MIXGEO_BLAS_REEXEC
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/mixgeo-e2e-train.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
@@ -91,7 +91,7 @@ else
     done
     [ -s golden.out ] && fail "-q: train printed on stdout: $(cat golden.out)"
     [ -s golden.err ] && fail "-q: train printed on stderr: $(cat golden.err)"
-    head -n 1 golden/metrics.tsv | grep -q '^# mixgeo [0-9.]* seed=1 git=[^ ]* config=' ||
+    head -n 1 golden/metrics.tsv | grep -q '^# mixgeo [0-9.]* seed=1 git=[^ ]* blas=[A-Za-z0-9]* config=' ||
         fail "metrics.tsv provenance line: $(head -n 1 golden/metrics.tsv)"
     sed -n 2p golden/metrics.tsv | grep -q '^# columns: epoch lr train_loss train_acc train_clean_loss train_clean_acc val_loss val_nll val_acc test_loss test_nll test_acc seconds$' ||
         fail "metrics.tsv columns line: $(sed -n 2p golden/metrics.tsv)"
@@ -188,7 +188,7 @@ else fail "resume after interrupt (exit $rc): results differ from the uninterrup
 
 # summary.json lists the segments of a run: where each start began, its
 # thread count and git revision; a resume with another thread count warns.
-segs() { tr -d ' \t\n' <"$1/summary.json" | grep -o '"segments":\[[^]]*\]' | sed 's/,"git":"[^"]*"//g'; }
+segs() { tr -d ' \t\n' <"$1/summary.json" | grep -o '"segments":\[[^]]*\]' | sed 's/,"git":"[^"]*"//g; s/,"blas":"[^"]*"//g'; }
 [ "$(segs a)" = '"segments":[{"epoch":0,"step":0,"threads":1}]' ] || fail "a fresh run: segments $(segs a)"
 [ "$(segs d)" = '"segments":[{"epoch":0,"step":0,"threads":1},{"epoch":1,"step":9,"threads":1}]' ] ||
     fail "an interrupted + resumed run: segments $(segs d)"
@@ -209,6 +209,38 @@ grep -q segments th/summary.json && fail "test setup: segments not removed from 
 run th-3 "$MIXGEO" train -q --resume th --threads 1 --epochs 7
 [ "$rc" -eq 0 ] && [ "$(segs th)" = '"segments":[{"epoch":1,"step":9,"threads":1},{"epoch":6,"step":0,"threads":1}]' ] ||
     fail "resume of a summary.json without segments (exit $rc): $(segs th)"
+
+# The BLAS kernels: chosen before OpenBLAS loads (MIXGEO_BLAS_CORE, default
+# portable = Haswell on an AVX2 CPU), recorded in every segment and in the
+# provenance line; a resume with other kernels warns like one with other threads.
+kern=$("$MIXGEO" --version | sed -n 's/^kernels: OpenBLAS \([^,]*\),.*/\1/p')
+kerns() { tr -d ' \t\n' <"$1/summary.json" | grep -o '"segments":\[[^]]*\]' | grep -o '"blas":"[^"]*"' | tr '\n' ' '; }
+[ -n "$kern" ] && [ "$(kerns a)" = "\"blas\":\"$kern\" " ] && head -n 1 a/metrics.tsv | grep -q " blas=$kern " ||
+    fail "a fresh run does not record the kernels $kern: $(kerns a), $(head -n 1 a/metrics.tsv)"
+MIXGEO_BLAS_CORE=foo "$MIXGEO" train -q $SMALL --epochs 1 --out kfoo >kfoo.out 2>kfoo.err
+rc=$?
+if [ "$rc" -eq 2 ] && [ "$(wc -l <kfoo.err)" -eq 1 ] && [ ! -e kfoo ] &&
+    grep -qF "mixgeo: MIXGEO_BLAS_CORE=foo: unknown BLAS kernel family 'foo'" kfoo.err; then
+    ok "MIXGEO_BLAS_CORE=foo: exit 2, one line, no run directory"
+else fail "MIXGEO_BLAS_CORE=foo: exit $rc: $(cat kfoo.err)"; fi
+if [ "$kern" = Haswell ]; then
+    # the pin is what computes: OpenBLAS told Haswell directly gives the same bits
+    run kh env OPENBLAS_CORETYPE=Haswell "$MIXGEO" train -q $SMALL --epochs 6 --out kh
+    strip_seconds kh/metrics.tsv >kh.m
+    [ "$rc" -eq 0 ] && cmp -s a.m kh.m && cmp -s a/model.ckpt kh/model.ckpt ||
+        fail "default kernels != OPENBLAS_CORETYPE=Haswell: results differ (exit $rc)"
+    MIXGEO_STOP_AFTER_STEPS=27 MIXGEO_BLAS_CORE=Sandybridge "$MIXGEO" train -q $SMALL --epochs 6 --out ks >ks-1.out 2>&1
+    run ks-2 "$MIXGEO" train --resume ks
+    if [ "$rc" -eq 0 ] && grep -qF "mixgeo: warning: ks trained with OpenBLAS's Sandybridge kernels so far; with Haswell the rest matches an uninterrupted run only to float rounding" ks-2.err &&
+        [ "$(kerns ks)" = '"blas":"Sandybridge" "blas":"Haswell" ' ] && ! grep -q warning res-d.err; then
+        ok "the BLAS kernels of every segment recorded; a resume with others warns"
+    else
+        fail "resume with other BLAS kernels (exit $rc): $(kerns ks); stderr:"
+        sed 's/^/    /' ks-2.err
+    fi
+else
+    echo "skip: BLAS kernel pinning: OpenBLAS runs $kern here, not the portable Haswell (no AVX2?)"
+fi
 
 # A real signal (SIGTERM; background jobs of a script ignore SIGINT).
 "$MIXGEO" train $SPIRAL --epochs 1000000 --out sig >sig.out 2>sig.err &

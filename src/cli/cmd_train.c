@@ -333,13 +333,14 @@ static int on_epoch(void *user, const mg_epoch_metrics *em)
 
 /* ---------------------------------------------------------------- resume */
 
-static cJSON *segment_json(int epoch, int step, int threads, const char *git)
+static cJSON *segment_json(int epoch, int step, int threads, const char *git, const char *blas)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "epoch", epoch);
     cJSON_AddNumberToObject(o, "step", step);
     cJSON_AddNumberToObject(o, "threads", threads);
     cJSON_AddStringToObject(o, "git", git);
+    if (blas) cJSON_AddStringToObject(o, "blas", blas);
     return o;
 }
 
@@ -366,7 +367,7 @@ static cJSON *segments_before(const char *summary, int stored_threads)
         cJSON_AddItemToArray(
             list, segment_json(cJSON_IsNumber(ep) ? (int)ep->valuedouble : 0,
                                cJSON_IsNumber(st) ? (int)st->valuedouble : 0, stored_threads,
-                               cJSON_IsString(git) ? git->valuestring : "unknown"));
+                               cJSON_IsString(git) ? git->valuestring : "unknown", NULL));
     }
     cJSON_Delete(old);
     return list;
@@ -651,11 +652,17 @@ int cli_cmd_train(int argc, char **argv)
                      "matches an uninterrupted %d-thread run only to float rounding (summary.json "
                      "lists the thread count of every segment)",
                      r.run, before, before == 1 ? "" : "s", c.train.threads, before);
+        const cJSON *kern = cJSON_GetObjectItemCaseSensitive(last, "blas");
+        if (cJSON_IsString(kern) && strcmp(kern->valuestring, mg_blas_core()))
+            cli_info("mixgeo: warning: %s trained with OpenBLAS's %s kernels so far; with %s the "
+                     "rest matches an uninterrupted run only to float rounding (MIXGEO_BLAS_CORE "
+                     "chooses; summary.json lists the kernels of every segment)",
+                     r.run, kern->valuestring, mg_blas_core());
     } else {
         r.segments = cJSON_CreateArray();
     }
     cJSON_AddItemToArray(r.segments, segment_json(r.resumed_epoch, r.resumed_step, c.train.threads,
-                                                  cli_git_revision()));
+                                                  cli_git_revision(), mg_blas_core()));
     int had_dir = cli_dir_exists(r.run);
     st = mg_mkdir_p(r.run);
     if (st == MG_OK) {

@@ -293,8 +293,8 @@ const char *cli_git_revision(void)
 
 void cli_provenance(char *buf, size_t len, uint64_t seed, const char *config)
 {
-    snprintf(buf, len, "# mixgeo %s seed=%llu git=%s config=%s", MG_VERSION_STRING,
-             (unsigned long long)seed, cli_git_revision(), config);
+    snprintf(buf, len, "# mixgeo %s seed=%llu git=%s blas=%s config=%s", MG_VERSION_STRING,
+             (unsigned long long)seed, cli_git_revision(), mg_blas_core(), config);
 }
 
 cJSON *cli_json_stamped(void)
@@ -303,6 +303,8 @@ cJSON *cli_json_stamped(void)
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "mixgeo", MG_VERSION_STRING);
     cJSON_AddStringToObject(o, "git", cli_git_revision());
+    cJSON_AddStringToObject(o, "blas", mg_blas_core());
+    cJSON_AddStringToObject(o, "conv_isa", mg_conv_isa());
     return o;
 }
 
@@ -456,9 +458,50 @@ void cli_pdf_fix_date(const char *path)
 
 /* ---------------------------------------------------------------- main */
 
+/* ---------------------------------------------------------------- kernels */
+
+/* Float results depend on the kernels OpenBLAS and oneDNN pick for the CPU
+ * (OpenBLAS reads OPENBLAS_CORETYPE when it loads, oneDNN DNNL_MAX_CPU_ISA
+ * at its first use; left alone, OpenBLAS maps an unrecognised CPU model to
+ * its slowest x86-64 kernels).  MIXGEO_BLAS_CORE chooses (see
+ * mg_blas_core_choose; default portable: Haswell/AVX2 on any AVX2 machine, so
+ * a laptop, a cluster node and a requeued job compute the same bits).  When
+ * the library loaded with another family, set the variables and run this
+ * program again (exec, same argv).  An OPENBLAS_CORETYPE the user set, with
+ * MIXGEO_BLAS_CORE unset, is left as it is.  Returns 0 to go on, else an
+ * exit status. */
+static int select_kernels(char **argv)
+{
+    const char *want = getenv("MIXGEO_BLAS_CORE"), *have = getenv("OPENBLAS_CORETYPE");
+    const char *again = getenv("MIXGEO_BLAS_REEXEC");
+    int explicit = want && *want;
+    if (!explicit && have && *have) return 0;
+    const char *core, *isa;
+    if (mg_blas_core_choose(want, &core, &isa) != MG_OK) {
+        cli_error("MIXGEO_BLAS_CORE=%s: %s", want, mg_errmsg());
+        return CLI_EXIT_USAGE;
+    }
+    if (again) unsetenv("MIXGEO_BLAS_REEXEC"); /* the children choose for themselves */
+    if (!core || !strcmp(mg_blas_core(), core)) return 0;
+    if (!again) {
+        setenv("OPENBLAS_CORETYPE", core, 1);
+        setenv("DNNL_MAX_CPU_ISA", isa, 1);
+        setenv("MIXGEO_BLAS_REEXEC", "1", 1);
+        execv("/proc/self/exe", argv);
+        unsetenv("MIXGEO_BLAS_REEXEC"); /* no exec: carry on with what loaded */
+    }
+    if (explicit)
+        cli_info("mixgeo: warning: MIXGEO_BLAS_CORE=%s: OpenBLAS runs its %s kernels (a build "
+                 "without DYNAMIC_ARCH keeps its own)",
+                 want, mg_blas_core());
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     cli_set_quiet(0);
+    int k = select_kernels(argv);
+    if (k) return k;
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;
@@ -480,7 +523,8 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-        printf("mixgeo %s (git %s)\n", MG_VERSION_STRING, cli_git_revision());
+        printf("mixgeo %s (git %s)\nkernels: OpenBLAS %s, oneDNN %s\n", MG_VERSION_STRING,
+               cli_git_revision(), mg_blas_core(), mg_conv_isa());
         return CLI_EXIT_OK;
     }
     for (int i = 0; i < N_COMMANDS; i++)

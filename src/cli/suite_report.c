@@ -26,7 +26,8 @@ static const char *const k_states_run_metrics[] = {"n", "dim", "classes", NULL};
 
 /* The values of key in a training run's summary.json j "segments", each
  * change once ("2,1": two threads, then one), into buf; without segments
- * (a run from before them) the value of its one start: config.threads, git. */
+ * (a run from before them) the value of its one start: config.threads, git
+ * (blas: empty). */
 static void segment_values(const cJSON *j, const char *key, char *buf, size_t len)
 {
     const cJSON *seg = cJSON_GetObjectItemCaseSensitive(j, "segments");
@@ -66,7 +67,7 @@ static mg_status write_runs_tsv(sx_report_ctx *c, const cli_run_state *states)
         s->command == CLI_SUITE_STATES ? CLI_SUITE_STATES_OUT "/summary.json" : "summary.json";
     for (int i = 0; cols[i]; i++) fprintf(t.f, " %s", cols[i]);
     int train = s->command == CLI_SUITE_TRAIN;
-    if (train) fprintf(t.f, " threads git"); /* of the training, each change once: 2,1 */
+    if (train) fprintf(t.f, " threads git blas"); /* of the training, each change once: 2,1 */
     fputc('\n', t.f);
     for (int r = 0; r < s->n_runs; r++) {
         fprintf(t.f, "%s\t%s", s->runs[r].id, cli_run_state_name(states[r]));
@@ -83,8 +84,8 @@ static mg_status write_runs_tsv(sx_report_ctx *c, const cli_run_state *states)
             fputc('\t', t.f);
             sx_tsv_num(t.f, c->rc[r].done ? sx_metric_value(c, r, &m) : NAN);
         }
-        const char *keys[2] = {"threads", "git"};
-        for (int k = 0; train && k < 2; k++) {
+        const char *keys[3] = {"threads", "git", "blas"}; /* blas: "?" before it was recorded */
+        for (int k = 0; train && k < 3; k++) {
             char v[512] = "";
             if (c->rc[r].done) segment_values(sx_run_json(c, r, file), keys[k], v, sizeof v);
             fputc('\t', t.f);
