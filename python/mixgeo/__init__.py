@@ -40,6 +40,9 @@ Conventions shared by every function
   Python checks run first, so that no C assertion can abort the interpreter.
 * Threads: OpenBLAS's, set with set_threads(n) (OPENBLAS_NUM_THREADS applies
   otherwise).  The GIL is released during every C call.
+* Kernels: OpenBLAS's own choice for the CPU, fixed when it loads (often with
+  numpy); blas_core() names it.  For the bits of the mixgeo program's default
+  set OPENBLAS_CORETYPE=Haswell before Python starts.
 
 The shared library is found as described in mixgeo._lib (MIXGEO_LIB first,
 then build/ of the source tree, the install prefix, the system's path);
@@ -57,7 +60,7 @@ from ._lib import lib as _L
 
 __all__ = ["Error", "InputError", "spectra", "spectra_full", "spectrum_summary", "corollary",
            "theorem1_fit", "collapse", "calibration", "margins", "cka", "twonn", "twonn_fit",
-           "analyze", "set_threads", "get_threads", "__version__", "library_path",
+           "analyze", "set_threads", "get_threads", "blas_core", "__version__", "library_path",
            "HAVE_ANALYZE"]
 
 #: The library's MG_VERSION_STRING (mg_version() of analysis/bind.c).
@@ -247,6 +250,13 @@ def set_threads(n):
 def get_threads():
     """The number of OpenBLAS threads (mg_get_threads)."""
     return int(_L.mg_get_threads())
+
+
+def blas_core():
+    """The kernel family OpenBLAS runs, e.g. 'Haswell' (mg_blas_core); float
+    results depend on it.  The mixgeo program runs 'Haswell' on an AVX2 CPU by
+    default; here it is what OpenBLAS chose when it loaded."""
+    return _L.mg_blas_core().decode()
 
 
 # ---------------------------------------------------------------- spectra

@@ -126,6 +126,7 @@ _PROTOTYPES = {
     "mg_status_name": (c_char_p, [c_int]),
     "mg_set_threads": (None, [c_int]),
     "mg_get_threads": (c_int, []),
+    "mg_blas_core": (c_char_p, []),
     # analysis/bind.h
     "mg_version": (c_char_p, []),
     "mg_bind_struct_size": (c_size_t, [c_char_p]),

@@ -102,6 +102,17 @@ def test_threads():
         mixgeo.set_threads(0)
 
 
+def test_blas_core():
+    core = mixgeo.blas_core()
+    assert isinstance(core, str) and core and core != "unknown"
+    # OPENBLAS_CORETYPE is read when OpenBLAS loads: a fresh interpreter told
+    # another family (Sandybridge: any CPU with AVX) reports it
+    env = dict(os.environ, OPENBLAS_CORETYPE="Sandybridge")
+    out = subprocess.run([sys.executable, "-c", "import mixgeo; print(mixgeo.blas_core())"],
+                         env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "Sandybridge"
+
+
 def test_docstrings():
     for name in ["spectra", "spectra_full", "spectrum_summary", "corollary", "theorem1_fit",
                  "collapse", "calibration", "margins", "cka", "twonn", "twonn_fit", "analyze"]:
