@@ -188,11 +188,17 @@ asan:
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" check
 
+# The benchmark programs link the libraries themselves: they run the kernels
+# the mixgeo program chooses (README, Kernels) through the same variables.
 bench: all
-	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
-	@echo "== bench/bench_python.py"; PYTHONPATH=python MIXGEO_LIB=$(abspath $(B))/libmganalysis.so \
-	  MIXGEO=$(abspath $(PROG)) $(PYTHON) bench/bench_python.py
-	@echo "== bench/bench_torch.py"; MIXGEO=$(abspath $(PROG)) $(PYTHON) bench/bench_torch.py
+	@set -- $$($(PROG) --version | sed -n 's/^kernels: OpenBLAS \([^,]*\), oneDNN \(.*\)$$/\1 \2/p'); \
+	[ $$# -eq 2 ] || { echo "bench: $(PROG) --version names no kernels" >&2; exit 1; }; \
+	export OPENBLAS_CORETYPE=$$1 DNNL_MAX_CPU_ISA=$$(echo $$2 | tr a-z A-Z); \
+	echo "== kernels: OpenBLAS $$1, oneDNN $$2 (those of $(PROG))"; \
+	for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done; \
+	echo "== bench/bench_python.py"; PYTHONPATH=python MIXGEO_LIB=$(abspath $(B))/libmganalysis.so \
+	  MIXGEO=$(abspath $(PROG)) $(PYTHON) bench/bench_python.py || exit 1; \
+	echo "== bench/bench_torch.py"; MIXGEO=$(abspath $(PROG)) $(PYTHON) bench/bench_torch.py
 
 # Install: DESTDIR stages (packaging), PREFIX is where it will live.  Every
 # public header (all but *_internal.h) goes into $(INCLUDEDIR), the directory
