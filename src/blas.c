@@ -128,6 +128,19 @@ static int same_name(const char *a, const char *b)
     return *a == *b;
 }
 
+static int find_core(const char *name)
+{
+    for (int i = 0; i < N_CORES; i++)
+        if (same_name(name, k_cores[i].name)) return i;
+    return -1;
+}
+
+int mg_blas_core_runs(const char *name)
+{
+    int i = name ? find_core(name) : -1;
+    return i < 0 ? -1 : k_cores[i].ok() != 0;
+}
+
 mg_status mg_blas_core_choose(const char *want, const char **core, const char **isa)
 {
     *core = *isa = NULL;
@@ -139,8 +152,8 @@ mg_status mg_blas_core_choose(const char *want, const char **core, const char **
         return MG_OK; /* no AVX2 (or not x86-64): OpenBLAS's own choice */
     }
     if (same_name(want, "native")) return MG_OK;
-    for (int i = 0; i < N_CORES; i++) {
-        if (!same_name(want, k_cores[i].name)) continue;
+    int i = find_core(want);
+    if (i >= 0) {
         if (!k_cores[i].ok())
             return mg_fail(MG_ERR_CONFIG, "the %s kernels need %s, which this CPU lacks",
                            k_cores[i].name, k_cores[i].needs);

@@ -106,6 +106,10 @@ const char *mg_blas_core(void);
  * (DNNL_MAX_CPU_ISA), NULL with *core.  Setting them must happen before the
  * libraries load (the mixgeo program re-executes itself). */
 mg_status mg_blas_core_choose(const char *want, const char **core, const char **isa);
+/* 1: name is a family mg_blas_core_choose knows and this CPU runs; 0: known,
+ * but this CPU lacks its instructions (its kernels would die of SIGILL);
+ * -1: not one of them (OpenBLAS may still know it). */
+int mg_blas_core_runs(const char *name);
 /* The instruction set oneDNN's convolutions use ("avx2", "avx512_core", ...). */
 const char *mg_conv_isa(void);
 

@@ -176,6 +176,47 @@ static void test_threads(void **state)
     mg_set_threads(1);
 }
 
+/* The kernel families: names, what the CPU runs, the errors. */
+static void test_kernel_choice(void **state)
+{
+    (void)state;
+    const char *core = "x", *isa = "x";
+    assert_true(strlen(mg_blas_core()) > 0);
+    assert_int_equal(mg_blas_core_choose("native", &core, &isa), MG_OK);
+    assert_null(core);
+    assert_null(isa);
+    assert_int_equal(mg_blas_core_runs("native"), -1);
+    assert_int_equal(mg_blas_core_runs("nosuch"), -1);
+    assert_int_equal(mg_blas_core_choose("nosuch", &core, &isa), MG_ERR_CONFIG);
+    assert_non_null(strstr(mg_errmsg(), "unknown BLAS kernel family 'nosuch'"));
+#if defined(__x86_64__)
+    static const char *const fam[] = {"Prescott", "Nehalem", "Sandybridge", "Haswell", "SkylakeX"};
+    static const char *const cap[] = {"SSE41", "SSE41", "AVX", "AVX2", "AVX512_CORE"};
+    int runs_prev = 1;
+    for (int i = 0; i < 5; i++) {
+        int r = mg_blas_core_runs(fam[i]);
+        assert_true(r == 0 || r == 1);
+        assert_true(r <= runs_prev); /* each family needs the ones before it */
+        runs_prev = r;
+        mg_status st = mg_blas_core_choose(fam[i], &core, &isa);
+        if (r) {
+            assert_int_equal(st, MG_OK);
+            assert_string_equal(core, fam[i]);
+            assert_string_equal(isa, cap[i]);
+        } else {
+            assert_int_equal(st, MG_ERR_CONFIG);
+            assert_non_null(strstr(mg_errmsg(), "which this CPU lacks"));
+        }
+    }
+    assert_int_equal(mg_blas_core_runs("prescott"), 1); /* case-insensitive; SSE3: every x86-64 */
+    /* portable: Haswell where it runs, else the libraries' own */
+    assert_int_equal(mg_blas_core_choose(NULL, &core, &isa), MG_OK);
+    if (mg_blas_core_runs("Haswell")) assert_string_equal(core, "Haswell");
+    else assert_null(core);
+    assert_int_equal(mg_blas_core_choose("PORTABLE", &core, &isa), MG_OK);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_beta_zero_overwrites_nan),
         cmocka_unit_test(test_empty_dims),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_kernel_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

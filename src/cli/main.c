@@ -475,7 +475,17 @@ static int select_kernels(char **argv)
     const char *want = getenv("MIXGEO_BLAS_CORE"), *have = getenv("OPENBLAS_CORETYPE");
     const char *again = getenv("MIXGEO_BLAS_REEXEC");
     int explicit = want && *want;
-    if (!explicit && have && *have) return 0;
+    if (!explicit && have && *have) {
+        /* the user's (or a parent's, passed on by sbatch to another node) */
+        if (mg_blas_core_runs(have) == 0) {
+            const char *core, *isa;
+            mg_blas_core_choose(have, &core, &isa);
+            cli_error("OPENBLAS_CORETYPE=%s: %s (unset it, or set MIXGEO_BLAS_CORE)", have,
+                      mg_errmsg());
+            return CLI_EXIT_USAGE;
+        }
+        return 0;
+    }
     const char *core, *isa;
     if (mg_blas_core_choose(want, &core, &isa) != MG_OK) {
         cli_error("MIXGEO_BLAS_CORE=%s: %s", want, mg_errmsg());
