@@ -229,6 +229,12 @@ if [ "$kern" = Haswell ]; then
     strip_seconds kh/metrics.tsv >kh.m
     [ "$rc" -eq 0 ] && cmp -s a.m kh.m && cmp -s a/model.ckpt kh/model.ckpt ||
         fail "default kernels != OPENBLAS_CORETYPE=Haswell: results differ (exit $rc)"
+    # oneDNN's cap: set in the process when OpenBLAS already runs the family
+    # (no exec); a DNNL_MAX_CPU_ISA of the user's stays
+    v1=$(OPENBLAS_CORETYPE=Haswell MIXGEO_BLAS_CORE=portable "$MIXGEO" --version | sed -n 2p)
+    v2=$(DNNL_MAX_CPU_ISA=AVX "$MIXGEO" --version | sed -n 2p)
+    [ "$v1" = "kernels: OpenBLAS Haswell, oneDNN avx2" ] && [ "$v2" = "kernels: OpenBLAS Haswell, oneDNN avx" ] ||
+        fail "oneDNN's ISA cap: '$v1' (want avx2), '$v2' (want avx)"
     MIXGEO_STOP_AFTER_STEPS=27 MIXGEO_BLAS_CORE=Sandybridge "$MIXGEO" train -q $SMALL --epochs 6 --out ks >ks-1.out 2>&1
     run ks-2 "$MIXGEO" train --resume ks
     if [ "$rc" -eq 0 ] && grep -qF "mixgeo: warning: ks trained with OpenBLAS's Sandybridge kernels so far; with Haswell the rest matches an uninterrupted run only to float rounding" ks-2.err &&

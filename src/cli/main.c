@@ -456,8 +456,6 @@ void cli_pdf_fix_date(const char *path)
     free(buf);
 }
 
-/* ---------------------------------------------------------------- main */
-
 /* ---------------------------------------------------------------- kernels */
 
 /* Float results depend on the kernels OpenBLAS and oneDNN pick for the CPU
@@ -468,8 +466,8 @@ void cli_pdf_fix_date(const char *path)
  * a laptop, a cluster node and a requeued job compute the same bits).  When
  * the library loaded with another family, set the variables and run this
  * program again (exec, same argv).  An OPENBLAS_CORETYPE the user set, with
- * MIXGEO_BLAS_CORE unset, is left as it is.  Returns 0 to go on, else an
- * exit status. */
+ * MIXGEO_BLAS_CORE unset, is left as it is, and so is a DNNL_MAX_CPU_ISA
+ * unless MIXGEO_BLAS_CORE is set.  Returns 0 to go on, else an exit status. */
 static int select_kernels(char **argv)
 {
     const char *want = getenv("MIXGEO_BLAS_CORE"), *have = getenv("OPENBLAS_CORETYPE");
@@ -492,10 +490,14 @@ static int select_kernels(char **argv)
         return CLI_EXIT_USAGE;
     }
     if (again) unsetenv("MIXGEO_BLAS_REEXEC"); /* the children choose for themselves */
-    if (!core || !strcmp(mg_blas_core(), core)) return 0;
+    if (!core) return 0;
+    /* oneDNN reads its cap at its first use: no exec needed for it alone (an
+     * OpenBLAS that picked the family itself keeps an AVX-512 oneDNN capped) */
+    const char *cap = getenv("DNNL_MAX_CPU_ISA");
+    if (!cap || !*cap || explicit) setenv("DNNL_MAX_CPU_ISA", isa, 1);
+    if (!strcmp(mg_blas_core(), core)) return 0;
     if (!again) {
         setenv("OPENBLAS_CORETYPE", core, 1);
-        setenv("DNNL_MAX_CPU_ISA", isa, 1);
         setenv("MIXGEO_BLAS_REEXEC", "1", 1);
         execv("/proc/self/exe", argv);
         unsetenv("MIXGEO_BLAS_REEXEC"); /* no exec: carry on with what loaded */
@@ -506,6 +508,8 @@ static int select_kernels(char **argv)
                  want, mg_blas_core());
     return 0;
 }
+
+/* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
 {
