@@ -647,8 +647,8 @@ static void provenance_line(mg_an_ctx *x, const char *git)
     if (cfg->provenance)
         snprintf(pv, sizeof pv, "%s", cfg->provenance);
     else
-        snprintf(pv, sizeof pv, "# mixgeo %s seed=%llu git=%s", MG_VERSION_STRING,
-                 (unsigned long long)x->seed, git);
+        snprintf(pv, sizeof pv, "# mixgeo %s seed=%llu git=%s blas=%s", MG_VERSION_STRING,
+                 (unsigned long long)x->seed, git, mg_blas_core());
     if (!x->external)
         snprintf(x->rep.provenance, sizeof x->rep.provenance,
                  "%s run=%s split=%s layer=%d n=%d max_per_class=%s", pv, in->run, in->split,
@@ -910,6 +910,7 @@ mg_status mg_analyze(const mg_analysis_input *in, const mg_analyze_config *cfg, 
     cJSON *root = x->root;
     cJSON_AddStringToObject(root, "mixgeo", MG_VERSION_STRING);
     cJSON_AddStringToObject(root, "git", git);
+    cJSON_AddStringToObject(root, "blas", mg_blas_core()); /* the LAPACK sums run on it */
     if (!x->external) {
         cJSON_AddStringToObject(root, "run", in->run);
         cJSON_AddStringToObject(root, "checkpoint", in->checkpoint);

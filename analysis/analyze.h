@@ -178,7 +178,7 @@ typedef struct {
     int twonn_max;         /* dimension: at most this many points per estimate, a
                               seeded random subset beyond (5000)              */
     const char *git;       /* revision recorded in every file; NULL "unknown" */
-    const char *provenance;/* NULL: "# mixgeo VERSION seed=S git=REV"        */
+    const char *provenance;/* NULL: "# mixgeo VERSION seed=S git=REV blas=K"   */
     /* progress and interruption (either may be NULL): progress gets a short
      * text ("forward pass 1024/60000"); stop returning non-zero ends the
      * analysis with MG_ERR_INTERRUPTED. */

@@ -45,7 +45,7 @@ for k in choices n_per_class centring tolerances seed bins layer split max_per_c
     mixup_sq_error_mean margins penultimate deepfool segment_input segment_layer \
     confidence interp offmanifold auroc_uniform_maxprob calibration ece mce nll brier \
     collapse nc1 nc4 fgsm accuracy maps input hidden dimension mean_per_class n_fit \
-    ece_adaptive mce_adaptive files; do
+    ece_adaptive mce_adaptive files blas; do
     grep -q "\"$k\":" "$S" || fail "summary.json lacks \"$k\""
 done
 json_range rank_eps 0 2 "$S"
@@ -70,7 +70,7 @@ for f in map-input.tsv map-input.gp map-input-conf.gp points-input.tsv map-hidde
 done
 # TSV: provenance line, then the columns line
 for f in "$A"/*.tsv; do
-    head -n 1 "$f" | grep -q "^# mixgeo .*seed=0 git=.*run=$RUN" || fail "$f: no provenance line"
+    head -n 1 "$f" | grep -q "^# mixgeo .*seed=0 git=[^ ]* blas=[A-Za-z0-9]* .*run=$RUN" || fail "$f: no provenance line"
     sed -n 2p "$f" | grep -q '^# columns: ' || fail "$f: no '# columns:' line"
 done
 # a 40 x 40 map: 1600 grid rows
