@@ -3,6 +3,7 @@
 #include "mixgeo.h"
 
 #include <cblas.h>
+#include <strings.h>
 
 /* cblas.h of OpenBLAS declares these; repeated here (compatible declarations)
  * so that a cblas.h without the OpenBLAS extensions still compiles. */
@@ -119,19 +120,10 @@ static const core_kind k_cores[1];
 #define PORTABLE (-1)
 #endif
 
-static int same_name(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++) {
-        int x = *a >= 'A' && *a <= 'Z' ? *a + 32 : *a, y = *b >= 'A' && *b <= 'Z' ? *b + 32 : *b;
-        if (x != y) return 0;
-    }
-    return *a == *b;
-}
-
 static int find_core(const char *name)
 {
     for (int i = 0; i < N_CORES; i++)
-        if (same_name(name, k_cores[i].name)) return i;
+        if (!strcasecmp(name, k_cores[i].name)) return i;
     return -1;
 }
 
@@ -144,14 +136,14 @@ int mg_blas_core_runs(const char *name)
 mg_status mg_blas_core_choose(const char *want, const char **core, const char **isa)
 {
     *core = *isa = NULL;
-    if (!want || !*want || same_name(want, "portable")) {
+    if (!want || !*want || !strcasecmp(want, "portable")) {
         if (PORTABLE >= 0 && k_cores[PORTABLE].ok()) {
             *core = k_cores[PORTABLE].name;
             *isa = k_cores[PORTABLE].isa;
         }
         return MG_OK; /* no AVX2 (or not x86-64): OpenBLAS's own choice */
     }
-    if (same_name(want, "native")) return MG_OK;
+    if (!strcasecmp(want, "native")) return MG_OK;
     int i = find_core(want);
     if (i >= 0) {
         if (!k_cores[i].ok())
