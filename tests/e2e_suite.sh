@@ -469,6 +469,14 @@ for sd in 1 2; do
     id=$(grep "	method=manifold data=spiral seed=$sd\$" "$T/list1.txt" | cut -f1)
     echo '{"w": 1}' > "$O/runs/$id/only.json"
 done
+# close.json: means that differ in the 4th digit only (0.18851 vs 0.18879)
+for m in manifold baseline; do
+    for sd in 1 2; do
+        id=$(grep "	method=$m data=spiral seed=$sd\$" "$T/list1.txt" | cut -f1)
+        [ $m = manifold ] && c=0.18851 || c=0.18879
+        echo "{\"c\": $c}" > "$O/runs/$id/close.json"
+    done
+done
 cp "$SUITE" "$T/claims.suite"
 cat >> "$T/claims.suite" <<'END'
 
@@ -576,6 +584,11 @@ contrast = manifold - baseline
 by = data
 expect = spiral == moons, spiral == 0.1
 tol = 1e-6
+[claim close]
+text = two means equal to 3 digits are told apart in the summary
+metric = close.json:c
+expect = manifold > baseline
+where = data=spiral
 [claim contrast-nodata]
 text = only.json exists for Manifold Mixup only: no pairs
 metric = only.json:w
@@ -611,6 +624,9 @@ expect_verdict glob holds
 expect_verdict contrast holds
 expect_verdict contrast-paired holds
 expect_verdict contrast-nodata "no data"
+expect_verdict close "does not hold"
+grep -q '^| \[close\].* | Manifold Mixup 0.1885 < No mixup 0.1888 (expected >) |$' "$O/REPORT.md" ||
+    fail "summary: means equal to 3 digits do not read 'Manifold Mixup 0.1885 < No mixup 0.1888'"
 grep -q '^| \[contrast\].* | Manifold Mixup − No mixup: data=moons -1 < data=spiral 1 < 2 |$' "$O/REPORT.md" ||
     fail "summary: a contrast claim does not read 'Manifold Mixup − No mixup: data=moons -1 < data=spiral 1 < 2'"
 grep -q '^| data | fake.json: x, Manifold Mixup − No mixup (claim) |$' "$O/REPORT.md" ||

@@ -433,13 +433,29 @@ static void contrast_label(FILE *f, const cli_suite *s, const cli_suite_claim *c
     }
 }
 
-/* A value of the summary's Measured column: 3 digits, "–" without data. */
-static void brief_value(FILE *f, sx_agg a)
+/* A value of the summary's Measured column: `digits` digits, "–" without
+ * data. */
+static void brief_value(FILE *f, sx_agg a, int digits)
 {
     if (a.n == 0 || isnan(a.mean))
         fputs("–", f);
     else
-        sx_fmt_g(f, a.mean, 3);
+        sx_fmt_g(f, a.mean, digits);
+}
+
+/* The digits that tell two means of the Measured column apart: 3, or up to
+ * 6 when two different means would print the same ("0.189 < 0.189"). */
+static int brief_digits(sx_agg a, sx_agg b)
+{
+    int dg = 3;
+    if (a.n == 0 || b.n == 0 || isnan(a.mean) || isnan(b.mean) || a.mean == b.mean) return dg;
+    for (; dg < 6; dg++) {
+        char x[64], y[64];
+        snprintf(x, sizeof x, "%.*g", dg, a.mean);
+        snprintf(y, sizeof y, "%.*g", dg, b.mean);
+        if (strcmp(x, y)) break;
+    }
+    return dg;
 }
 
 static sx_agg operand_value(sx_report_ctx *c, const cli_suite_claim *cl, const sx_group *cell,
@@ -620,18 +636,19 @@ void sx_claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, sx_claim_eva
                     }
                     if (ng > 1 && first_sub && q == 0) fprintf(br.f, "%s: ", cell);
                     first_brief = 0;
+                    int bd = brief_digits(a, b);
                     if (chain_start) {
                         fprintf(br.f, "%s", operand_label(s, cl, A, each));
                         if (A->kind != 1) {
                             fputc(' ', br.f);
-                            brief_value(br.f, a);
+                            brief_value(br.f, a, bd);
                         }
                     }
                     const char *rel = measured_rel(cl->cmps[q], seen, a, b);
                     fprintf(br.f, " %s %s", rel, operand_label(s, cl, B, each));
                     if (B->kind != 1) {
                         fputc(' ', br.f);
-                        brief_value(br.f, b);
+                        brief_value(br.f, b, bd);
                     }
                     if (strcmp(rel, sx_cmp_text(cl->cmps[q])))
                         fprintf(br.f, " (expected %s)", sx_cmp_text(cl->cmps[q]));
