@@ -1,5 +1,5 @@
 # spectra-l1-rel.gp - Layer 1, 12-unit bottleneck net: s_k / s_1 per class (centred, mean of 10 classes)
-# mixgeo 0.1.0 suite=flattening-fmnist git=573f83a file=experiments/flattening-fmnist.suite
+# mixgeo 0.1.0 suite=flattening-fmnist git=8b6e7f8 file=experiments/flattening-fmnist.suite
 # Render: gnuplot spectra-l1-rel.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-l1-rel.png (pngcairo) and spectra-l1-rel.pdf (pdfcairo).
@@ -47,7 +47,7 @@ set ylabel 's\_k / s\_1'
 set logscale y
 set format y '10^{%T}'
 set xrange [1:40]
-set key top right title 'shaded: ± 1 std over 3 seeds; n = 2-3 so far'
+set key top right title 'shaded: ± 1 std over 3 seeds'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
