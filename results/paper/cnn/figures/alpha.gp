@@ -1,5 +1,5 @@
 # alpha.gp - alpha of Manifold Mixup (S = {0,1,2}): final test error (%)
-# mixgeo 0.1.0 suite=cnn git=8b6e7f8 file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=9e3c32a file=experiments/cnn.suite
 # Render: gnuplot alpha.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # alpha.png (pngcairo) and alpha.pdf (pdfcairo).
@@ -42,7 +42,7 @@ set style line 20 lc rgb "#bab0ac" lw 1.5 pt 7 ps 0.4
 set palette defined (0 "#ffffff", 0.5 "#bdbdbd", 1 "#4a4a4a")
 set datafile separator "\t"
 set title 'alpha of Manifold Mixup (S = \{0,1,2\}): final test error (%)'
-set xlabel 'error bars: ± 1 std over 3 seeds; n = 1 so far'
+set xlabel 'error bars: ± 1 std over 3 seeds; n = 2 so far'
 set ylabel 'test error (%)'
 unset key
 set boxwidth 0.6
