@@ -1,5 +1,5 @@
 # spectra-bn12.gp - 12-unit bottleneck (layer 4): s_k / s_1 per class; Corollary 1 predicts rank 3
-# mixgeo 0.1.0 suite=flattening-fmnist git=9e3c32a file=experiments/flattening-fmnist.suite
+# mixgeo 0.1.0 suite=flattening-fmnist git=bfc43fa file=experiments/flattening-fmnist.suite
 # Render: gnuplot spectra-bn12.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-bn12.png (pngcairo) and spectra-bn12.pdf (pdfcairo).
@@ -60,10 +60,12 @@ if (gp_fmt eq "png") {
 set output 'spectra-bn12.' . gp_fmt
 plot 'spectra-bn12.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs transparent solid 0.18 noborder notitle, \
   'spectra-bn12.tsv' index 0 using 1:2 with linespoints ls 1 title 'Baseline', \
-  'spectra-bn12.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
-  'spectra-bn12.tsv' index 1 using 1:2 with linespoints ls 3 title 'Manifold Mixup', \
-  'spectra-bn12.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
-  'spectra-bn12.tsv' index 2 using 1:2 with linespoints ls 6 title 'Manifold Mixup, bottleneck'
+  'spectra-bn12.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 4 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn12.tsv' index 1 using 1:2 with linespoints ls 4 title 'Weight decay', \
+  'spectra-bn12.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn12.tsv' index 2 using 1:2 with linespoints ls 3 title 'Manifold Mixup', \
+  'spectra-bn12.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn12.tsv' index 3 using 1:2 with linespoints ls 6 title 'Manifold Mixup, bottleneck'
 unset multiplot
 set output
 }

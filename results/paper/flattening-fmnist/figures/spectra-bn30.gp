@@ -1,5 +1,5 @@
 # spectra-bn30.gp - 30-unit bottleneck (layer 4): s_k / s_1 per class; Corollary 1 predicts rank 21
-# mixgeo 0.1.0 suite=flattening-fmnist git=9e3c32a file=experiments/flattening-fmnist.suite
+# mixgeo 0.1.0 suite=flattening-fmnist git=bfc43fa file=experiments/flattening-fmnist.suite
 # Render: gnuplot spectra-bn30.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-bn30.png (pngcairo) and spectra-bn30.pdf (pdfcairo).
@@ -49,7 +49,7 @@ set format y '10^{%T}'
 set arrow 9 from 21.5, graph 0 to 21.5, graph 1 nohead ls 8 back
 set label 9 'Corollary 1: rank 21' at 21.5, graph 0.96 offset 0.5,0 left textcolor rgb '#606060'
 set xrange [1:30]
-set key bottom left title 'shaded: ± 1 std over 3 seeds'
+set key bottom left title 'shaded: ± 1 std over 3 seeds; n = 1-3 so far'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -60,10 +60,12 @@ if (gp_fmt eq "png") {
 set output 'spectra-bn30.' . gp_fmt
 plot 'spectra-bn30.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs transparent solid 0.18 noborder notitle, \
   'spectra-bn30.tsv' index 0 using 1:2 with lines ls 1 title 'Baseline', \
-  'spectra-bn30.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
-  'spectra-bn30.tsv' index 1 using 1:2 with lines ls 3 title 'Manifold Mixup', \
-  'spectra-bn30.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
-  'spectra-bn30.tsv' index 2 using 1:2 with lines ls 6 title 'Manifold Mixup, bottleneck'
+  'spectra-bn30.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 4 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn30.tsv' index 1 using 1:2 with lines ls 4 title 'Weight decay', \
+  'spectra-bn30.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn30.tsv' index 2 using 1:2 with lines ls 3 title 'Manifold Mixup', \
+  'spectra-bn30.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn30.tsv' index 3 using 1:2 with lines ls 6 title 'Manifold Mixup, bottleneck'
 unset multiplot
 set output
 }
