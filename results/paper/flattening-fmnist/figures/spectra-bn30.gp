@@ -49,7 +49,7 @@ set format y '10^{%T}'
 set arrow 9 from 21.5, graph 0 to 21.5, graph 1 nohead ls 8 back
 set label 9 'Corollary 1: rank 21' at 21.5, graph 0.96 offset 0.5,0 left textcolor rgb '#606060'
 set xrange [1:30]
-set key bottom left title 'shaded: ± 1 std over 3 seeds; n = 1-3 so far'
+set key bottom left title 'shaded: ± 1 std over 3 seeds'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
