@@ -42,7 +42,7 @@ set style line 20 lc rgb "#bab0ac" lw 1.5 pt 7 ps 0.4
 set palette defined (0 "#ffffff", 0.5 "#bdbdbd", 1 "#4a4a4a")
 set datafile separator "\t"
 set title 'Layer 1 (12-unit net): sum of the non-leading singular values per class (n\_c = 500)'
-set xlabel 'error bars: ± 1 std over 3 seeds'
+set xlabel 'error bars: ± 1 std over 3 seeds; n = 2-3 so far'
 set ylabel 'sum k>=2 s\_k (mean of 10 classes)'
 unset key
 set boxwidth 0.6

@@ -49,7 +49,7 @@ set format y '10^{%T}'
 set arrow 9 from 3.5, graph 0 to 3.5, graph 1 nohead ls 8 back
 set label 9 'Corollary 1: rank 3' at 3.5, graph 0.96 offset 0.5,0 left textcolor rgb '#606060'
 set xrange [1:12]
-set key bottom left title 'shaded: ± 1 std over 3 seeds'
+set key bottom left title 'shaded: ± 1 std over 3 seeds; n = 2-3 so far'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -62,10 +62,12 @@ plot 'spectra-bn12.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 f
   'spectra-bn12.tsv' index 0 using 1:2 with linespoints ls 1 title 'Baseline', \
   'spectra-bn12.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 4 fs transparent solid 0.18 noborder notitle, \
   'spectra-bn12.tsv' index 1 using 1:2 with linespoints ls 4 title 'Weight decay', \
-  'spectra-bn12.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
-  'spectra-bn12.tsv' index 2 using 1:2 with linespoints ls 3 title 'Manifold Mixup', \
-  'spectra-bn12.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
-  'spectra-bn12.tsv' index 3 using 1:2 with linespoints ls 6 title 'Manifold Mixup, bottleneck'
+  'spectra-bn12.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 13 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn12.tsv' index 2 using 1:2 with linespoints ls 13 title 'Dropout', \
+  'spectra-bn12.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn12.tsv' index 3 using 1:2 with linespoints ls 3 title 'Manifold Mixup', \
+  'spectra-bn12.tsv' index 4 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn12.tsv' index 4 using 1:2 with linespoints ls 6 title 'Manifold Mixup, bottleneck'
 unset multiplot
 set output
 }

@@ -47,7 +47,7 @@ set ylabel 's\_k / s\_1'
 set logscale y
 set format y '10^{%T}'
 set xrange [1:40]
-set key top right title 'shaded: ± 1 std over 3 seeds'
+set key top right title 'shaded: ± 1 std over 3 seeds; n = 2-3 so far'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -60,10 +60,12 @@ plot 'spectra-l1-rel.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1
   'spectra-l1-rel.tsv' index 0 using 1:2 with lines ls 1 title 'Baseline', \
   'spectra-l1-rel.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 4 fs transparent solid 0.18 noborder notitle, \
   'spectra-l1-rel.tsv' index 1 using 1:2 with lines ls 4 title 'Weight decay', \
-  'spectra-l1-rel.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
-  'spectra-l1-rel.tsv' index 2 using 1:2 with lines ls 3 title 'Manifold Mixup', \
-  'spectra-l1-rel.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
-  'spectra-l1-rel.tsv' index 3 using 1:2 with lines ls 6 title 'Manifold Mixup, bottleneck'
+  'spectra-l1-rel.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 13 fs transparent solid 0.18 noborder notitle, \
+  'spectra-l1-rel.tsv' index 2 using 1:2 with lines ls 13 title 'Dropout', \
+  'spectra-l1-rel.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'spectra-l1-rel.tsv' index 3 using 1:2 with lines ls 3 title 'Manifold Mixup', \
+  'spectra-l1-rel.tsv' index 4 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
+  'spectra-l1-rel.tsv' index 4 using 1:2 with lines ls 6 title 'Manifold Mixup, bottleneck'
 unset multiplot
 set output
 }
