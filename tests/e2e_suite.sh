@@ -477,6 +477,14 @@ for m in manifold baseline; do
         echo "{\"c\": $c}" > "$O/runs/$id/close.json"
     done
 done
+# big.json: means above 1000 with a std above 100 (1254.3 +- 218.2 vs 1199.2 +- 0)
+for m in manifold baseline; do
+    for sd in 1 2; do
+        id=$(grep "	method=$m data=spiral seed=$sd\$" "$T/list1.txt" | cut -f1)
+        if [ $m = manifold ]; then [ $sd = 1 ] && c=1100 || c=1408.6; else c=1199.2; fi
+        echo "{\"c\": $c}" > "$O/runs/$id/big.json"
+    done
+done
 cp "$SUITE" "$T/claims.suite"
 cat >> "$T/claims.suite" <<'END'
 
@@ -589,6 +597,11 @@ text = two means equal to 3 digits are told apart in the summary
 metric = close.json:c
 expect = manifold > baseline
 where = data=spiral
+[claim big]
+text = numbers above 1000 read as whole numbers, not 1.25e+03
+metric = big.json:c
+expect = manifold > baseline
+where = data=spiral
 [claim contrast-nodata]
 text = only.json exists for Manifold Mixup only: no pairs
 metric = only.json:w
@@ -627,6 +640,13 @@ expect_verdict contrast-nodata "no data"
 expect_verdict close "does not hold"
 grep -q '^| \[close\].* | Manifold Mixup 0.1885 < No mixup 0.1888 (expected >) |$' "$O/REPORT.md" ||
     fail "summary: means equal to 3 digits do not read 'Manifold Mixup 0.1885 < No mixup 0.1888'"
+expect_verdict big inconclusive
+grep -q '^| \[big\].* | Manifold Mixup 1254 ≈ No mixup 1199 (expected >) |$' "$O/REPORT.md" ||
+    fail "summary: means above 1000 do not read 'Manifold Mixup 1254 ≈ No mixup 1199'"
+grep -q '^- Manifold Mixup 1254 ± 218 > No mixup 1199 ± 0: difference 55.1, noise margin 309 → ' "$O/REPORT.md" ||
+    fail "claim big: the check line does not print 1254 ± 218 and noise margin 309 as whole numbers"
+grep -q '^| \[chain\].* | fake.json: x: No mixup 1.1 < Manifold Mixup 2.1 < 10 |$' "$O/REPORT.md" ||
+    fail "summary: a claim with a number does not name its metric ('fake.json: x: No mixup 1.1 < ...')"
 grep -q '^| \[contrast\].* | Manifold Mixup − No mixup: data=moons -1 < data=spiral 1 < 2 |$' "$O/REPORT.md" ||
     fail "summary: a contrast claim does not read 'Manifold Mixup − No mixup: data=moons -1 < data=spiral 1 < 2'"
 grep -q '^| data | fake.json: x, Manifold Mixup − No mixup (claim) |$' "$O/REPORT.md" ||

@@ -502,6 +502,9 @@ void sx_claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, sx_claim_eva
     int vis[CLI_SUITE_MAX_LIST], nv = claim_by_values(s, cl, vis);
     int has_each = 0;
     for (int i = 0; i < cl->n_operands; i++) has_each |= cl->operands[i].kind == 2;
+    /* a comparison with a number says in the summary what the number measures */
+    int has_number = 0;
+    for (int i = 0; i < cl->n_operands; i++) has_number |= cl->operands[i].kind == 1;
     const int dg = o->digits;
     sx_membuf tb, ck, br;
     sx_mb_open(&tb);
@@ -633,6 +636,8 @@ void sx_claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, sx_claim_eva
                     if (first_brief && cl->contrast_axis >= 0) {
                         contrast_label(br.f, s, cl);
                         fputs(": ", br.f);
+                    } else if (first_brief && has_number) {
+                        fprintf(br.f, "%s: ", o->metrics[0].label);
                     }
                     if (ng > 1 && first_sub && q == 0) fprintf(br.f, "%s: ", cell);
                     first_brief = 0;

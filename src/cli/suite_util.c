@@ -280,6 +280,11 @@ void sx_fmt_g(FILE *f, double x, int digits)
 {
     if (isnan(x))
         fputs("nan", f);
-    else
-        fprintf(f, "%.*g", digits, x);
+    else {
+        /* 1254, not 1.25e+03: below a million a whole number reads better */
+        char b[64];
+        snprintf(b, sizeof b, "%.*g", digits, x);
+        if (strstr(b, "e+") && fabs(x) < 1e6) snprintf(b, sizeof b, "%.0f", x);
+        fputs(b, f);
+    }
 }
