@@ -1,5 +1,5 @@
 # error.gp - Final test error (%)
-# mixgeo 0.1.0 suite=accuracy-fmnist git=bfc43fa file=experiments/accuracy-fmnist.suite
+# mixgeo 0.1.0 suite=accuracy-fmnist git=c667679 file=experiments/accuracy-fmnist.suite
 # Render: gnuplot error.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # error.png (pngcairo) and error.pdf (pdfcairo).
@@ -42,7 +42,7 @@ set style line 20 lc rgb "#bab0ac" lw 1.5 pt 7 ps 0.4
 set palette defined (0 "#ffffff", 0.5 "#bdbdbd", 1 "#4a4a4a")
 set datafile separator "\t"
 set title 'Final test error (%)'
-set xlabel 'error bars: ± 1 std over 5 seeds'
+set xlabel 'error bars: ± 1 std over 5 seeds; n = 1 so far'
 set ylabel 'test error (%)'
 unset key
 set boxwidth 0.6

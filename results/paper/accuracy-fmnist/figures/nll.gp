@@ -1,5 +1,5 @@
 # nll.gp - Fashion-MNIST MLP: test NLL during training
-# mixgeo 0.1.0 suite=accuracy-fmnist git=bfc43fa file=experiments/accuracy-fmnist.suite
+# mixgeo 0.1.0 suite=accuracy-fmnist git=c667679 file=experiments/accuracy-fmnist.suite
 # Render: gnuplot nll.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # nll.png (pngcairo) and nll.pdf (pdfcairo).
@@ -44,8 +44,7 @@ set datafile separator "\t"
 set title 'Fashion-MNIST MLP: test NLL during training'
 set xlabel 'epoch'
 set ylabel 'test NLL (nats)'
-set key top right title 'shaded: ± 1 std over 5 seeds'
-set xtics 1
+set key top right title 'shaded: ± 1 std over 5 seeds; n = 1 so far'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -54,7 +53,8 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'nll.' . gp_fmt
-
+plot 'nll.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs transparent solid 0.18 noborder notitle, \
+  'nll.tsv' index 0 using 1:2 with lines ls 1 title 'No mixup'
 unset multiplot
 set output
 }

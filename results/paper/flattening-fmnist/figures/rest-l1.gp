@@ -1,5 +1,5 @@
 # rest-l1.gp - Layer 1 (12-unit net): sum of the non-leading singular values per class (n_c = 500)
-# mixgeo 0.1.0 suite=flattening-fmnist git=bfc43fa file=experiments/flattening-fmnist.suite
+# mixgeo 0.1.0 suite=flattening-fmnist git=c667679 file=experiments/flattening-fmnist.suite
 # Render: gnuplot rest-l1.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # rest-l1.png (pngcairo) and rest-l1.pdf (pdfcairo).
@@ -42,7 +42,7 @@ set style line 20 lc rgb "#bab0ac" lw 1.5 pt 7 ps 0.4
 set palette defined (0 "#ffffff", 0.5 "#bdbdbd", 1 "#4a4a4a")
 set datafile separator "\t"
 set title 'Layer 1 (12-unit net): sum of the non-leading singular values per class (n\_c = 500)'
-set xlabel 'error bars: ± 1 std over 3 seeds; n = 2-3 so far'
+set xlabel 'error bars: ± 1 std over 3 seeds'
 set ylabel 'sum k>=2 s\_k (mean of 10 classes)'
 unset key
 set boxwidth 0.6

@@ -1,5 +1,5 @@
 # spectra-bn12.gp - 12-unit bottleneck (layer 4): s_k / s_1 per class; Corollary 1 predicts rank 3
-# mixgeo 0.1.0 suite=flattening-fmnist git=bfc43fa file=experiments/flattening-fmnist.suite
+# mixgeo 0.1.0 suite=flattening-fmnist git=c667679 file=experiments/flattening-fmnist.suite
 # Render: gnuplot spectra-bn12.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-bn12.png (pngcairo) and spectra-bn12.pdf (pdfcairo).
@@ -49,7 +49,7 @@ set format y '10^{%T}'
 set arrow 9 from 3.5, graph 0 to 3.5, graph 1 nohead ls 8 back
 set label 9 'Corollary 1: rank 3' at 3.5, graph 0.96 offset 0.5,0 left textcolor rgb '#606060'
 set xrange [1:12]
-set key bottom left title 'shaded: ± 1 std over 3 seeds; n = 2-3 so far'
+set key bottom left title 'shaded: ± 1 std over 3 seeds'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -64,10 +64,12 @@ plot 'spectra-bn12.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 f
   'spectra-bn12.tsv' index 1 using 1:2 with linespoints ls 4 title 'Weight decay', \
   'spectra-bn12.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 13 fs transparent solid 0.18 noborder notitle, \
   'spectra-bn12.tsv' index 2 using 1:2 with linespoints ls 13 title 'Dropout', \
-  'spectra-bn12.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
-  'spectra-bn12.tsv' index 3 using 1:2 with linespoints ls 3 title 'Manifold Mixup', \
-  'spectra-bn12.tsv' index 4 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
-  'spectra-bn12.tsv' index 4 using 1:2 with linespoints ls 6 title 'Manifold Mixup, bottleneck'
+  'spectra-bn12.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 2 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn12.tsv' index 3 using 1:2 with linespoints ls 2 title 'Input mixup', \
+  'spectra-bn12.tsv' index 4 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn12.tsv' index 4 using 1:2 with linespoints ls 3 title 'Manifold Mixup', \
+  'spectra-bn12.tsv' index 5 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn12.tsv' index 5 using 1:2 with linespoints ls 6 title 'Manifold Mixup, bottleneck'
 unset multiplot
 set output
 }

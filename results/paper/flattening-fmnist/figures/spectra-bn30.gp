@@ -1,5 +1,5 @@
 # spectra-bn30.gp - 30-unit bottleneck (layer 4): s_k / s_1 per class; Corollary 1 predicts rank 21
-# mixgeo 0.1.0 suite=flattening-fmnist git=bfc43fa file=experiments/flattening-fmnist.suite
+# mixgeo 0.1.0 suite=flattening-fmnist git=c667679 file=experiments/flattening-fmnist.suite
 # Render: gnuplot spectra-bn30.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-bn30.png (pngcairo) and spectra-bn30.pdf (pdfcairo).
@@ -62,10 +62,14 @@ plot 'spectra-bn30.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 f
   'spectra-bn30.tsv' index 0 using 1:2 with lines ls 1 title 'Baseline', \
   'spectra-bn30.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 4 fs transparent solid 0.18 noborder notitle, \
   'spectra-bn30.tsv' index 1 using 1:2 with lines ls 4 title 'Weight decay', \
-  'spectra-bn30.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
-  'spectra-bn30.tsv' index 2 using 1:2 with lines ls 3 title 'Manifold Mixup', \
-  'spectra-bn30.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
-  'spectra-bn30.tsv' index 3 using 1:2 with lines ls 6 title 'Manifold Mixup, bottleneck'
+  'spectra-bn30.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 13 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn30.tsv' index 2 using 1:2 with lines ls 13 title 'Dropout', \
+  'spectra-bn30.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 2 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn30.tsv' index 3 using 1:2 with lines ls 2 title 'Input mixup', \
+  'spectra-bn30.tsv' index 4 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn30.tsv' index 4 using 1:2 with lines ls 3 title 'Manifold Mixup', \
+  'spectra-bn30.tsv' index 5 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
+  'spectra-bn30.tsv' index 5 using 1:2 with lines ls 6 title 'Manifold Mixup, bottleneck'
 unset multiplot
 set output
 }

@@ -1,5 +1,5 @@
 # spectra-l1.gp - Layer 1, 12-unit bottleneck net: singular values per class (centred, n_c = 500, mean of 10 classes)
-# mixgeo 0.1.0 suite=flattening-fmnist git=bfc43fa file=experiments/flattening-fmnist.suite
+# mixgeo 0.1.0 suite=flattening-fmnist git=c667679 file=experiments/flattening-fmnist.suite
 # Render: gnuplot spectra-l1.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-l1.png (pngcairo) and spectra-l1.pdf (pdfcairo).
@@ -47,7 +47,7 @@ set ylabel 's\_k'
 set logscale y
 set format y '10^{%T}'
 set xrange [1:40]
-set key top right title 'shaded: ± 1 std over 3 seeds; n = 2-3 so far'
+set key top right title 'shaded: ± 1 std over 3 seeds'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -62,10 +62,12 @@ plot 'spectra-l1.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs 
   'spectra-l1.tsv' index 1 using 1:2 with lines ls 4 title 'Weight decay', \
   'spectra-l1.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 13 fs transparent solid 0.18 noborder notitle, \
   'spectra-l1.tsv' index 2 using 1:2 with lines ls 13 title 'Dropout', \
-  'spectra-l1.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
-  'spectra-l1.tsv' index 3 using 1:2 with lines ls 3 title 'Manifold Mixup', \
-  'spectra-l1.tsv' index 4 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
-  'spectra-l1.tsv' index 4 using 1:2 with lines ls 6 title 'Manifold Mixup, bottleneck'
+  'spectra-l1.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 2 fs transparent solid 0.18 noborder notitle, \
+  'spectra-l1.tsv' index 3 using 1:2 with lines ls 2 title 'Input mixup', \
+  'spectra-l1.tsv' index 4 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'spectra-l1.tsv' index 4 using 1:2 with lines ls 3 title 'Manifold Mixup', \
+  'spectra-l1.tsv' index 5 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
+  'spectra-l1.tsv' index 5 using 1:2 with lines ls 6 title 'Manifold Mixup, bottleneck'
 unset multiplot
 set output
 }
