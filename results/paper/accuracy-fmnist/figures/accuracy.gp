@@ -44,7 +44,7 @@ set datafile separator "\t"
 set title 'Fashion-MNIST MLP: test accuracy during training'
 set xlabel 'epoch'
 set ylabel 'test accuracy'
-set key bottom right title 'shaded: ± 1 std over 5 seeds; n = 1 so far'
+set key bottom right title 'shaded: ± 1 std over 5 seeds'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -54,7 +54,11 @@ if (gp_fmt eq "png") {
 }
 set output 'accuracy.' . gp_fmt
 plot 'accuracy.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs transparent solid 0.18 noborder notitle, \
-  'accuracy.tsv' index 0 using 1:2 with lines ls 1 title 'No mixup'
+  'accuracy.tsv' index 0 using 1:2 with lines ls 1 title 'No mixup', \
+  'accuracy.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 2 fs transparent solid 0.18 noborder notitle, \
+  'accuracy.tsv' index 1 using 1:2 with lines ls 2 title 'Input mixup', \
+  'accuracy.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'accuracy.tsv' index 2 using 1:2 with lines ls 3 title 'Manifold Mixup (S = \{0,1,2\}, alpha 2)'
 unset multiplot
 set output
 }
