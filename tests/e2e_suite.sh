@@ -392,6 +392,20 @@ if command -v gnuplot > /dev/null 2>&1; then
     for f in curves.png curves.pdf bars.png bars.pdf; do [ -s "$O/figures/$f" ] || fail "report: figure $f missing"; done
     grep -aq '/CreationDate (D:19700101000000' "$O/figures/bars.pdf" ||
         fail "report: bars.pdf has no fixed creation date (a new one at every report)"
+    # gnuplot.log holds the last report's renders only (it does not grow report after report)
+    echo "stale line of an earlier report" >> "$O/figures/gnuplot.log"
+    "$MIXGEO" suite report "$SUITE" --out "$O" -q > "$T/report1b.out" 2>&1 ||
+        { fail "suite report (again): exit $?"; cat "$T/report1b.out"; }
+    if grep -q '^stale line of an earlier report$' "$O/figures/gnuplot.log"; then
+        fail "report: gnuplot.log keeps the output of an earlier report"
+    fi
+    # ... and a gnuplot.log that cannot be removed stops the report: exit 1, one line naming it
+    rm -f "$O/figures/gnuplot.log"
+    mkdir -p "$O/figures/gnuplot.log/x"
+    "$MIXGEO" suite report "$SUITE" --out "$O" -q > "$T/report1c.out" 2>&1; rc=$?
+    [ $rc -eq 1 ] && [ "$(wc -l < "$T/report1c.out")" -eq 1 ] && grep -q 'figures/gnuplot.log: ' "$T/report1c.out" ||
+        { fail "report: an unremovable gnuplot.log does not give exit 1 and one line (exit $rc)"; cat "$T/report1c.out"; }
+    rm -rf "$O/figures/gnuplot.log"
 fi
 [ "$(grep -c '	done	' "$O/runs.tsv")" -eq 8 ] || fail "runs.tsv: expected 8 done runs"
 # the last three columns: the training's thread counts, git revisions and
