@@ -1,5 +1,5 @@
 # layers.gp - Eligible layers S (alpha 2): final test error (%)
-# mixgeo 0.1.0 suite=accuracy-fmnist git=c667679 file=experiments/accuracy-fmnist.suite
+# mixgeo 0.1.0 suite=accuracy-fmnist git=4a3203e file=experiments/accuracy-fmnist.suite
 # Render: gnuplot layers.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # layers.png (pngcairo) and layers.pdf (pdfcairo).
@@ -43,13 +43,13 @@ set palette defined (0 "#ffffff", 0.5 "#bdbdbd", 1 "#4a4a4a")
 set datafile separator "\t"
 set title 'Eligible layers S (alpha 2): final test error (%)'
 set xlabel 'error bars: ± 1 std over 5 seeds'
-set ylabel 'test error (%)'
+set ylabel 'test error (%), axis from 8.5'
+set yrange [8.5:*]
 unset key
 set boxwidth 0.6
 set style fill solid 0.75 border -1
 set xtics noenhanced
 set xrange [-0.6:5.6]
-set yrange [0:*]
 set xtics rotate by -25
 set rmargin 27
 
