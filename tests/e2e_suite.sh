@@ -406,6 +406,15 @@ if command -v gnuplot > /dev/null 2>&1; then
     [ $rc -eq 1 ] && [ "$(wc -l < "$T/report1c.out")" -eq 1 ] && grep -q 'figures/gnuplot.log: ' "$T/report1c.out" ||
         { fail "report: an unremovable gnuplot.log does not give exit 1 and one line (exit $rc)"; cat "$T/report1c.out"; }
     rm -rf "$O/figures/gnuplot.log"
+    # without gnuplot on the PATH nothing is rendered: the old figures and their log stay
+    echo "log of the figures on disk" > "$O/figures/gnuplot.log"
+    mkdir -p "$T/nogp"
+    PATH="$T/nogp" "$MIXGEO" suite report "$SUITE" --out "$O" > "$T/report1d.out" 2>&1 ||
+        { fail "suite report without gnuplot: exit $?"; cat "$T/report1d.out"; }
+    grep -q 'not rendered: gnuplot is not on the PATH' "$T/report1d.out" ||
+        { fail "report without gnuplot does not say the figures are not rendered"; cat "$T/report1d.out"; }
+    grep -q '^log of the figures on disk$' "$O/figures/gnuplot.log" ||
+        fail "report without gnuplot removed the log of the figures it did not render again"
 fi
 [ "$(grep -c '	done	' "$O/runs.tsv")" -eq 8 ] || fail "runs.tsv: expected 8 done runs"
 # the last three columns: the training's thread counts, git revisions and

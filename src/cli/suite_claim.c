@@ -451,8 +451,8 @@ static int brief_digits(sx_agg a, sx_agg b)
     if (a.n == 0 || b.n == 0 || isnan(a.mean) || isnan(b.mean) || a.mean == b.mean) return dg;
     for (; dg < 6; dg++) {
         char x[64], y[64];
-        snprintf(x, sizeof x, "%.*g", dg, a.mean);
-        snprintf(y, sizeof y, "%.*g", dg, b.mean);
+        sx_fmt_g_buf(x, sizeof x, a.mean, dg);
+        sx_fmt_g_buf(y, sizeof y, b.mean, dg);
         if (strcmp(x, y)) break;
     }
     return dg;
@@ -500,11 +500,12 @@ void sx_claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, sx_claim_eva
     sx_group *g;
     int ng = sx_build_groups(s, o, o->rows, o->n_rows, &g);
     int vis[CLI_SUITE_MAX_LIST], nv = claim_by_values(s, cl, vis);
-    int has_each = 0;
-    for (int i = 0; i < cl->n_operands; i++) has_each |= cl->operands[i].kind == 2;
-    /* a comparison with a number says in the summary what the number measures */
-    int has_number = 0;
-    for (int i = 0; i < cl->n_operands; i++) has_number |= cl->operands[i].kind == 1;
+    /* has_number: the summary says what the number is compared with */
+    int has_each = 0, has_number = 0;
+    for (int i = 0; i < cl->n_operands; i++) {
+        has_each |= cl->operands[i].kind == 2;
+        has_number |= cl->operands[i].kind == 1;
+    }
     const int dg = o->digits;
     sx_membuf tb, ck, br;
     sx_mb_open(&tb);

@@ -143,11 +143,15 @@ void sx_iso_time(char *buf, size_t len);
 
 /* Cells of the report's files: TSV (tabs and line breaks -> blanks), a
  * number in TSV (%.9g, nan), Markdown ('|' escaped), LaTeX (specials
- * escaped), a number with significant digits (nan). */
+ * escaped); sx_fmt_g below. */
 void sx_tsv_cell(FILE *f, const char *s);
 void sx_tsv_num(FILE *f, double x);
 void sx_md_cell(FILE *f, const char *s);
 void sx_tex_text(FILE *f, const char *s);
+/* A number of the report with `digits` significant digits ("%g", but a
+ * whole number where %g would give an exponent below a million: 1254, not
+ * 1.25e+03; "nan" for NaN), into b or to f. */
+void sx_fmt_g_buf(char *b, size_t len, double x, int digits);
 void sx_fmt_g(FILE *f, double x, int digits);
 
 /* ---------------------------------------------------------------- the file (suite_file.c) */

@@ -143,8 +143,9 @@ mg_status cli_suite_report(const cli_suite *s, int render)
     mg_status st = mg_mkdir_p(s->out);
     if (st == MG_OK) st = ctx_open(&c, s, render, states, count);
     if (st == MG_OK && s->n_figures) st = mg_mkdir_p(c.figdir);
-    if (st == MG_OK && s->n_figures && render) {
-        /* gnuplot.log: what this report's renders said, not every report's */
+    if (st == MG_OK && s->n_figures && render && c.have_gnuplot) {
+        /* gnuplot.log: what this report's renders said, not every report's
+         * (without gnuplot the old figures stay, and so does their log) */
         char log[4400];
         snprintf(log, sizeof log, "%s/gnuplot.log", c.figdir);
         if (remove(log) != 0 && errno != ENOENT)

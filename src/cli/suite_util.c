@@ -276,15 +276,20 @@ void sx_tsv_num(FILE *f, double x)
         fprintf(f, "%.9g", x);
 }
 
+void sx_fmt_g_buf(char *b, size_t len, double x, int digits)
+{
+    if (isnan(x)) {
+        snprintf(b, len, "nan");
+        return;
+    }
+    /* 1254, not 1.25e+03: below a million a whole number reads better */
+    snprintf(b, len, "%.*g", digits, x);
+    if (strstr(b, "e+") && fabs(x) < 1e6) snprintf(b, len, "%.0f", x);
+}
+
 void sx_fmt_g(FILE *f, double x, int digits)
 {
-    if (isnan(x))
-        fputs("nan", f);
-    else {
-        /* 1254, not 1.25e+03: below a million a whole number reads better */
-        char b[64];
-        snprintf(b, sizeof b, "%.*g", digits, x);
-        if (strstr(b, "e+") && fabs(x) < 1e6) snprintf(b, sizeof b, "%.0f", x);
-        fputs(b, f);
-    }
+    char b[64];
+    sx_fmt_g_buf(b, sizeof b, x, digits);
+    fputs(b, f);
 }
