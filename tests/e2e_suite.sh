@@ -454,11 +454,15 @@ grep -q "^set key .* title 'shaded: ± 1 std over 2 seeds'\$" "$O/figures/curves
     fail "curves.gp: the key does not say what the band is"
 grep -q "^set xlabel 'error bars: ± 1 std over 2 seeds'\$" "$O/figures/bars.gp" ||
     fail "bars.gp: the x label does not say what the error bars are"
-# long bar labels are rotated, with room on the right for the last one
-# ("Manifold Mixup, data=moons", 26 characters: rmargin 0.72 x 26 + 1 = 19)
+# long bar labels go on two lines and are rotated, with room on the right
+# for the last one ("Manifold Mixup, data=moons", 26 characters, splits
+# after "Mixup,": 15 characters, rmargin 0.72 x 15 + 1 = 11)
 grep -q '^set xtics rotate by -25$' "$O/figures/bars-all.gp" || fail "bars-all.gp: labels not rotated"
-grep -q '^set rmargin 19$' "$O/figures/bars-all.gp" ||
+grep -qF "'Manifold Mixup,' . \"\\n\" . 'data=moons' " "$O/figures/bars-all.gp" ||
+    { fail "bars-all.gp: the long label is not on two lines"; grep xtics "$O/figures/bars-all.gp"; }
+grep -q '^set rmargin 11$' "$O/figures/bars-all.gp" ||
     { fail "bars-all.gp: no room on the right for the last label"; grep margin "$O/figures/bars-all.gp"; }
+if grep -q '^set xtics (.*\\n' "$O/figures/bars.gp"; then fail "bars.gp: a short label was split"; fi
 [ "$(tail -n 1 "$O/figures/bars-all.tsv" | cut -f2)" = "Manifold Mixup, data=moons" ] ||
     fail "bars-all.tsv: the last bar is not 'Manifold Mixup, data=moons'"
 if grep -q '^set rmargin' "$O/figures/bars.gp"; then fail "bars.gp: short labels got a margin"; fi

@@ -504,6 +504,32 @@ static mg_status write_curve(sx_report_ctx *c, const cli_suite_output *o)
     return figure_finish(c, o, &d, &setup, &body, title, block > 0);
 }
 
+/* A bar's tic label, in gnuplot syntax: a label longer than 16 characters
+ * goes on two lines, split at the space that makes the longer line shortest
+ * (a space before "(" counts 6 characters shorter, so a qualifier in
+ * parentheses gets a line of its own).  Returns the longer line's length. */
+static size_t bar_tic(gp_buf *b, const char *label)
+{
+    size_t n = strlen(label), best = 0, best_cost = n;
+    char q[600];
+    if (n > 16)
+        for (size_t i = 1; i + 1 < n; i++) {
+            if (label[i] != ' ') continue;
+            size_t len = i > n - i - 1 ? i : n - i - 1;
+            size_t cost = label[i + 1] == '(' && len > 6 ? len - 6 : len;
+            if (cost < best_cost) best_cost = cost, best = i;
+        }
+    if (!best) {
+        gp_buf_printf(b, "%s", gp_quote(q, sizeof q, label));
+        return n;
+    }
+    char head[512];
+    snprintf(head, sizeof head, "%.*s", (int)best, label);
+    gp_buf_printf(b, "%s . \"\\n\" . ", gp_quote(q, sizeof q, head));
+    gp_buf_printf(b, "%s", gp_quote(q, sizeof q, label + best + 1));
+    return best > n - best - 1 ? best : n - best - 1;
+}
+
 static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
 {
     const cli_suite *s = c->s;
@@ -519,8 +545,10 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
     sx_mb_open(&d);
     fprintf(d.f, "%s figure=%s\n# err = std, 0 when n < 2\n# columns: index group mean std n err\n",
             c->prov, o->name);
-    gp_buf setup, body;
+    gp_buf setup, body, tics;
     gp_buf_init(&body);
+    gp_buf_init(&tics);
+    gp_buf_printf(&tics, "set xtics (");
     int has = 0, negative = 0, seen[3] = {0, 0, 0}, n_lo = 0, n_hi = 0;
     size_t longest = 0, last = 0;
     /* several bars of one mix mode (an ablation): class colours for all */
@@ -549,10 +577,12 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
         has |= a.n > 0;
         n_range(a.n, &n_lo, &n_hi);
         negative |= a.n > 0 && a.mean < 0;
-        last = strlen(label);
+        if (k) gp_buf_printf(&tics, ", ");
+        last = bar_tic(&tics, label);
+        gp_buf_printf(&tics, " %d", k);
         if (last > longest) longest = last;
         /* one element per bar, in its group's colour */
-        gp_buf_printf(&body, "%s'%s.tsv' every ::%d::%d using 1:3:xtic(2) with boxes ls %d notitle",
+        gp_buf_printf(&body, "%s'%s.tsv' every ::%d::%d using 1:3 with boxes ls %d notitle",
                       k ? ", \\\n  " : "plot ", o->name, k, k,
                       seen[0] == 99 ? gp_class_ls(k) : group_ls(s, o, &g[k], k, seen));
     }
@@ -567,13 +597,15 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
                       o->name);
     gp_buf_printf(&setup,
                   "unset key\nset boxwidth 0.6\nset style fill solid 0.75 border -1\n"
-                  "set xtics noenhanced\n"
+                  "set xtics noenhanced\n%s)\n"
                   "set xrange [-0.6:%g]\n",
-                  ng - 0.4);
+                  tics.s ? tics.s : "", ng - 0.4);
+    setup.failed |= tics.failed; /* out of memory: the figure fails, not a wrong axis */
+    gp_buf_free(&tics);
     if (!negative && !o->yrange) gp_buf_printf(&setup, "set yrange [0:*]\n");
     /* rotated labels run down to the right: room on the right for the last
-     * one (0.72 character widths a character, at -25 degrees), else gnuplot
-     * cuts it at the border of the canvas */
+     * one's longer line (0.72 character widths a character, at -25 degrees),
+     * else gnuplot cuts it at the border of the canvas */
     if (ng > 4 || longest > 14) {
         gp_buf_printf(&setup, "set xtics rotate by -25\n");
         if (last > 8) gp_buf_printf(&setup, "set rmargin %d\n", (int)(0.72 * (double)last + 1.0));
