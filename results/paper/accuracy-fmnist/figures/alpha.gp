@@ -1,5 +1,5 @@
 # alpha.gp - alpha of Manifold Mixup (S = {0,1,2}): final test error (%)
-# mixgeo 0.1.0 suite=accuracy-fmnist git=f058af1 file=experiments/accuracy-fmnist.suite
+# mixgeo 0.1.0 suite=accuracy-fmnist git=dc4fa0f file=experiments/accuracy-fmnist.suite
 # Render: gnuplot alpha.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # alpha.png (pngcairo) and alpha.pdf (pdfcairo).
@@ -49,6 +49,7 @@ unset key
 set boxwidth 0.6
 set style fill solid 0.75 border -1
 set xtics noenhanced
+set xtics ('alpha = 0.5' 0, 'alpha = 1' 1, 'Manifold Mixup' . "\n" . '(S = {0,1,2}, alpha 2)' 2, 'alpha = 4' 3)
 set xrange [-0.6:3.6]
 set xtics rotate by -25
 set rmargin 7
@@ -60,10 +61,10 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'alpha.' . gp_fmt
-plot 'alpha.tsv' every ::0::0 using 1:3:xtic(2) with boxes ls 11 notitle, \
-  'alpha.tsv' every ::1::1 using 1:3:xtic(2) with boxes ls 12 notitle, \
-  'alpha.tsv' every ::2::2 using 1:3:xtic(2) with boxes ls 13 notitle, \
-  'alpha.tsv' every ::3::3 using 1:3:xtic(2) with boxes ls 14 notitle, \
+plot 'alpha.tsv' every ::0::0 using 1:3 with boxes ls 11 notitle, \
+  'alpha.tsv' every ::1::1 using 1:3 with boxes ls 12 notitle, \
+  'alpha.tsv' every ::2::2 using 1:3 with boxes ls 13 notitle, \
+  'alpha.tsv' every ::3::3 using 1:3 with boxes ls 14 notitle, \
   'alpha.tsv' using 1:3:6 with yerrorbars lc rgb "#202020" lw 1.2 pt 7 ps 0.5 notitle
 unset multiplot
 set output

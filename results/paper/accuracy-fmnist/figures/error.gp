@@ -1,5 +1,5 @@
 # error.gp - Final test error (%)
-# mixgeo 0.1.0 suite=accuracy-fmnist git=f058af1 file=experiments/accuracy-fmnist.suite
+# mixgeo 0.1.0 suite=accuracy-fmnist git=dc4fa0f file=experiments/accuracy-fmnist.suite
 # Render: gnuplot error.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # error.png (pngcairo) and error.pdf (pdfcairo).
@@ -49,9 +49,10 @@ unset key
 set boxwidth 0.6
 set style fill solid 0.75 border -1
 set xtics noenhanced
+set xtics ('No mixup' 0, 'Input mixup' 1, 'Manifold Mixup' . "\n" . '(S = {0,1,2}, alpha 2)' 2)
 set xrange [-0.6:2.6]
 set xtics rotate by -25
-set rmargin 27
+set rmargin 16
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -60,9 +61,9 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'error.' . gp_fmt
-plot 'error.tsv' every ::0::0 using 1:3:xtic(2) with boxes ls 1 notitle, \
-  'error.tsv' every ::1::1 using 1:3:xtic(2) with boxes ls 2 notitle, \
-  'error.tsv' every ::2::2 using 1:3:xtic(2) with boxes ls 3 notitle, \
+plot 'error.tsv' every ::0::0 using 1:3 with boxes ls 1 notitle, \
+  'error.tsv' every ::1::1 using 1:3 with boxes ls 2 notitle, \
+  'error.tsv' every ::2::2 using 1:3 with boxes ls 3 notitle, \
   'error.tsv' using 1:3:6 with yerrorbars lc rgb "#202020" lw 1.2 pt 7 ps 0.5 notitle
 unset multiplot
 set output

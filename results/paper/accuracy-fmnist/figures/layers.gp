@@ -1,5 +1,5 @@
 # layers.gp - Eligible layers S (alpha 2): final test error (%)
-# mixgeo 0.1.0 suite=accuracy-fmnist git=f058af1 file=experiments/accuracy-fmnist.suite
+# mixgeo 0.1.0 suite=accuracy-fmnist git=dc4fa0f file=experiments/accuracy-fmnist.suite
 # Render: gnuplot layers.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # layers.png (pngcairo) and layers.pdf (pdfcairo).
@@ -49,9 +49,10 @@ unset key
 set boxwidth 0.6
 set style fill solid 0.75 border -1
 set xtics noenhanced
+set xtics ('S = {0}' 0, 'S = {1}' 1, 'S = {2}' 2, 'S = {0,1}' 3, 'S = {1,2}' 4, 'Manifold Mixup' . "\n" . '(S = {0,1,2}, alpha 2)' 5)
 set xrange [-0.6:5.6]
 set xtics rotate by -25
-set rmargin 27
+set rmargin 16
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -60,12 +61,12 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'layers.' . gp_fmt
-plot 'layers.tsv' every ::0::0 using 1:3:xtic(2) with boxes ls 11 notitle, \
-  'layers.tsv' every ::1::1 using 1:3:xtic(2) with boxes ls 12 notitle, \
-  'layers.tsv' every ::2::2 using 1:3:xtic(2) with boxes ls 13 notitle, \
-  'layers.tsv' every ::3::3 using 1:3:xtic(2) with boxes ls 14 notitle, \
-  'layers.tsv' every ::4::4 using 1:3:xtic(2) with boxes ls 15 notitle, \
-  'layers.tsv' every ::5::5 using 1:3:xtic(2) with boxes ls 16 notitle, \
+plot 'layers.tsv' every ::0::0 using 1:3 with boxes ls 11 notitle, \
+  'layers.tsv' every ::1::1 using 1:3 with boxes ls 12 notitle, \
+  'layers.tsv' every ::2::2 using 1:3 with boxes ls 13 notitle, \
+  'layers.tsv' every ::3::3 using 1:3 with boxes ls 14 notitle, \
+  'layers.tsv' every ::4::4 using 1:3 with boxes ls 15 notitle, \
+  'layers.tsv' every ::5::5 using 1:3 with boxes ls 16 notitle, \
   'layers.tsv' using 1:3:6 with yerrorbars lc rgb "#202020" lw 1.2 pt 7 ps 0.5 notitle
 unset multiplot
 set output

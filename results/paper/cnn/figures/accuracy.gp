@@ -1,5 +1,5 @@
 # accuracy.gp - PreActResNet on Fashion-MNIST: test accuracy during training
-# mixgeo 0.1.0 suite=cnn git=f058af1 file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=dc4fa0f file=experiments/cnn.suite
 # Render: gnuplot accuracy.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # accuracy.png (pngcairo) and accuracy.pdf (pdfcairo).
@@ -44,7 +44,7 @@ set datafile separator "\t"
 set title 'PreActResNet on Fashion-MNIST: test accuracy during training'
 set xlabel 'epoch'
 set ylabel 'test accuracy'
-set key bottom right title 'shaded: ± 1 std over 3 seeds; n = 2 so far'
+set key bottom right title 'shaded: ± 1 std over 3 seeds'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {

@@ -1,5 +1,5 @@
 # margins.gp - DeepFool distance to the decision boundary, median over 200 test images
-# mixgeo 0.1.0 suite=cnn git=f058af1 file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=dc4fa0f file=experiments/cnn.suite
 # Render: gnuplot margins.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # margins.png (pngcairo) and margins.pdf (pdfcairo).
@@ -42,16 +42,17 @@ set style line 20 lc rgb "#bab0ac" lw 1.5 pt 7 ps 0.4
 set palette defined (0 "#ffffff", 0.5 "#bdbdbd", 1 "#4a4a4a")
 set datafile separator "\t"
 set title 'DeepFool distance to the decision boundary, median over 200 test images'
-set xlabel 'error bars: ± 1 std over 3 seeds; n = 2 so far'
+set xlabel 'error bars: ± 1 std over 3 seeds'
 set ylabel 'median DeepFool distance (L2, pixel units)'
 set yrange [0:*]
 unset key
 set boxwidth 0.6
 set style fill solid 0.75 border -1
 set xtics noenhanced
+set xtics ('No mixup' 0, 'Input mixup' 1, 'Manifold Mixup' 2, 'Manifold Mixup' . "\n" . '(alpha 0.2)' 3, 'Manifold Mixup' . "\n" . '(alpha 0.5)' 4)
 set xrange [-0.6:4.6]
 set xtics rotate by -25
-set rmargin 19
+set rmargin 11
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -60,11 +61,11 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'margins.' . gp_fmt
-plot 'margins.tsv' every ::0::0 using 1:3:xtic(2) with boxes ls 11 notitle, \
-  'margins.tsv' every ::1::1 using 1:3:xtic(2) with boxes ls 12 notitle, \
-  'margins.tsv' every ::2::2 using 1:3:xtic(2) with boxes ls 13 notitle, \
-  'margins.tsv' every ::3::3 using 1:3:xtic(2) with boxes ls 14 notitle, \
-  'margins.tsv' every ::4::4 using 1:3:xtic(2) with boxes ls 15 notitle, \
+plot 'margins.tsv' every ::0::0 using 1:3 with boxes ls 11 notitle, \
+  'margins.tsv' every ::1::1 using 1:3 with boxes ls 12 notitle, \
+  'margins.tsv' every ::2::2 using 1:3 with boxes ls 13 notitle, \
+  'margins.tsv' every ::3::3 using 1:3 with boxes ls 14 notitle, \
+  'margins.tsv' every ::4::4 using 1:3 with boxes ls 15 notitle, \
   'margins.tsv' using 1:3:6 with yerrorbars lc rgb "#202020" lw 1.2 pt 7 ps 0.5 notitle
 unset multiplot
 set output

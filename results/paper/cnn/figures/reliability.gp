@@ -1,5 +1,5 @@
 # reliability.gp - Reliability: accuracy per confidence bin (15 bins; y = x is perfect calibration)
-# mixgeo 0.1.0 suite=cnn git=f058af1 file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=dc4fa0f file=experiments/cnn.suite
 # Render: gnuplot reliability.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # reliability.png (pngcairo) and reliability.pdf (pdfcairo).
@@ -46,7 +46,7 @@ set xlabel 'confidence bin (centre)'
 set ylabel 'accuracy in the bin'
 set xrange [0:1]
 set yrange [0:1]
-set key bottom right title 'shaded: ± 1 std over 3 seeds; n = 1-2 so far'
+set key bottom right title 'shaded: ± 1 std over 3 seeds; n = 1-3 so far'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {

@@ -1,5 +1,5 @@
 # spectra-l3.gp - Stage 3 (64x7x7): s_k / s_1 per class (centred, mean of 10 classes, 300 per class)
-# mixgeo 0.1.0 suite=cnn git=f058af1 file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=dc4fa0f file=experiments/cnn.suite
 # Render: gnuplot spectra-l3.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-l3.png (pngcairo) and spectra-l3.pdf (pdfcairo).
@@ -47,7 +47,7 @@ set ylabel 's\_k / s\_1'
 set logscale y
 set format y '10^{%T}'
 set xrange [1:100]
-set key top right title 'shaded: ± 1 std over 3 seeds; n = 2 so far'
+set key top right title 'shaded: ± 1 std over 3 seeds'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {

@@ -1,5 +1,5 @@
 # spectra-l3.gp - Flattening at the 2-unit bottleneck (layer 3): s2 / s1 per class (centred, mean of the 2 classes)
-# mixgeo 0.1.0 suite=fig1-spiral git=f058af1 file=experiments/fig1-spiral.suite
+# mixgeo 0.1.0 suite=fig1-spiral git=dc4fa0f file=experiments/fig1-spiral.suite
 # Render: gnuplot spectra-l3.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-l3.png (pngcairo) and spectra-l3.pdf (pdfcairo).
@@ -49,6 +49,7 @@ unset key
 set boxwidth 0.6
 set style fill solid 0.75 border -1
 set xtics noenhanced
+set xtics ('No mixup' 0, 'Input mixup' 1, 'Manifold Mixup' 2)
 set xrange [-0.6:2.6]
 
 do for [gp_fmt in "png pdf"] {
@@ -58,9 +59,9 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'spectra-l3.' . gp_fmt
-plot 'spectra-l3.tsv' every ::0::0 using 1:3:xtic(2) with boxes ls 1 notitle, \
-  'spectra-l3.tsv' every ::1::1 using 1:3:xtic(2) with boxes ls 2 notitle, \
-  'spectra-l3.tsv' every ::2::2 using 1:3:xtic(2) with boxes ls 3 notitle, \
+plot 'spectra-l3.tsv' every ::0::0 using 1:3 with boxes ls 1 notitle, \
+  'spectra-l3.tsv' every ::1::1 using 1:3 with boxes ls 2 notitle, \
+  'spectra-l3.tsv' every ::2::2 using 1:3 with boxes ls 3 notitle, \
   'spectra-l3.tsv' using 1:3:6 with yerrorbars lc rgb "#202020" lw 1.2 pt 7 ps 0.5 notitle
 unset multiplot
 set output

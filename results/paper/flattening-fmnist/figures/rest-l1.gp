@@ -1,5 +1,5 @@
 # rest-l1.gp - Layer 1 (12-unit net): sum of the non-leading singular values per class (n_c = 500)
-# mixgeo 0.1.0 suite=flattening-fmnist git=f058af1 file=experiments/flattening-fmnist.suite
+# mixgeo 0.1.0 suite=flattening-fmnist git=dc4fa0f file=experiments/flattening-fmnist.suite
 # Render: gnuplot rest-l1.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # rest-l1.png (pngcairo) and rest-l1.pdf (pdfcairo).
@@ -48,10 +48,11 @@ unset key
 set boxwidth 0.6
 set style fill solid 0.75 border -1
 set xtics noenhanced
+set xtics ('Baseline' 0, 'Weight decay' 1, 'Dropout' 2, 'Input mixup' 3, 'Manifold Mixup' 4, 'Manifold Mixup,' . "\n" . 'bottleneck' 5)
 set xrange [-0.6:5.6]
 set yrange [0:*]
 set xtics rotate by -25
-set rmargin 19
+set rmargin 11
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -60,12 +61,12 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'rest-l1.' . gp_fmt
-plot 'rest-l1.tsv' every ::0::0 using 1:3:xtic(2) with boxes ls 11 notitle, \
-  'rest-l1.tsv' every ::1::1 using 1:3:xtic(2) with boxes ls 12 notitle, \
-  'rest-l1.tsv' every ::2::2 using 1:3:xtic(2) with boxes ls 13 notitle, \
-  'rest-l1.tsv' every ::3::3 using 1:3:xtic(2) with boxes ls 14 notitle, \
-  'rest-l1.tsv' every ::4::4 using 1:3:xtic(2) with boxes ls 15 notitle, \
-  'rest-l1.tsv' every ::5::5 using 1:3:xtic(2) with boxes ls 16 notitle, \
+plot 'rest-l1.tsv' every ::0::0 using 1:3 with boxes ls 11 notitle, \
+  'rest-l1.tsv' every ::1::1 using 1:3 with boxes ls 12 notitle, \
+  'rest-l1.tsv' every ::2::2 using 1:3 with boxes ls 13 notitle, \
+  'rest-l1.tsv' every ::3::3 using 1:3 with boxes ls 14 notitle, \
+  'rest-l1.tsv' every ::4::4 using 1:3 with boxes ls 15 notitle, \
+  'rest-l1.tsv' every ::5::5 using 1:3 with boxes ls 16 notitle, \
   'rest-l1.tsv' using 1:3:6 with yerrorbars lc rgb "#202020" lw 1.2 pt 7 ps 0.5 notitle
 unset multiplot
 set output

@@ -1,5 +1,5 @@
 # cka-l2.gp - Layer 2: linear CKA with the no-mixup network of the same seed (No mixup: of the next seed)
-# mixgeo 0.1.0 suite=representations-fmnist git=f058af1 file=experiments/representations-fmnist.suite
+# mixgeo 0.1.0 suite=representations-fmnist git=dc4fa0f file=experiments/representations-fmnist.suite
 # Render: gnuplot cka-l2.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # cka-l2.png (pngcairo) and cka-l2.pdf (pdfcairo).
@@ -49,6 +49,7 @@ unset key
 set boxwidth 0.6
 set style fill solid 0.75 border -1
 set xtics noenhanced
+set xtics ('No mixup' 0, 'Input mixup' 1, 'Manifold Mixup' 2)
 set xrange [-0.6:2.6]
 
 do for [gp_fmt in "png pdf"] {
@@ -58,9 +59,9 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'cka-l2.' . gp_fmt
-plot 'cka-l2.tsv' every ::0::0 using 1:3:xtic(2) with boxes ls 1 notitle, \
-  'cka-l2.tsv' every ::1::1 using 1:3:xtic(2) with boxes ls 2 notitle, \
-  'cka-l2.tsv' every ::2::2 using 1:3:xtic(2) with boxes ls 3 notitle, \
+plot 'cka-l2.tsv' every ::0::0 using 1:3 with boxes ls 1 notitle, \
+  'cka-l2.tsv' every ::1::1 using 1:3 with boxes ls 2 notitle, \
+  'cka-l2.tsv' every ::2::2 using 1:3 with boxes ls 3 notitle, \
   'cka-l2.tsv' using 1:3:6 with yerrorbars lc rgb "#202020" lw 1.2 pt 7 ps 0.5 notitle
 unset multiplot
 set output

@@ -1,5 +1,5 @@
 # margins.gp - DeepFool distance to the decision boundary, median over 1000 test examples
-# mixgeo 0.1.0 suite=robustness-fmnist git=f058af1 file=experiments/robustness-fmnist.suite
+# mixgeo 0.1.0 suite=robustness-fmnist git=dc4fa0f file=experiments/robustness-fmnist.suite
 # Render: gnuplot margins.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # margins.png (pngcairo) and margins.pdf (pdfcairo).
@@ -48,6 +48,7 @@ unset key
 set boxwidth 0.6
 set style fill solid 0.75 border -1
 set xtics noenhanced
+set xtics ('No mixup' 0, 'Input mixup' 1, 'Manifold Mixup' 2)
 set xrange [-0.6:2.6]
 set yrange [0:*]
 
@@ -58,9 +59,9 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'margins.' . gp_fmt
-plot 'margins.tsv' every ::0::0 using 1:3:xtic(2) with boxes ls 1 notitle, \
-  'margins.tsv' every ::1::1 using 1:3:xtic(2) with boxes ls 2 notitle, \
-  'margins.tsv' every ::2::2 using 1:3:xtic(2) with boxes ls 3 notitle, \
+plot 'margins.tsv' every ::0::0 using 1:3 with boxes ls 1 notitle, \
+  'margins.tsv' every ::1::1 using 1:3 with boxes ls 2 notitle, \
+  'margins.tsv' every ::2::2 using 1:3 with boxes ls 3 notitle, \
   'margins.tsv' using 1:3:6 with yerrorbars lc rgb "#202020" lw 1.2 pt 7 ps 0.5 notitle
 unset multiplot
 set output

@@ -1,5 +1,5 @@
 # offmanifold.gp - Mean max softmax on inputs uniform over the pixel box (off the data manifold)
-# mixgeo 0.1.0 suite=robustness-fmnist git=f058af1 file=experiments/robustness-fmnist.suite
+# mixgeo 0.1.0 suite=robustness-fmnist git=dc4fa0f file=experiments/robustness-fmnist.suite
 # Render: gnuplot offmanifold.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # offmanifold.png (pngcairo) and offmanifold.pdf (pdfcairo).
@@ -49,6 +49,7 @@ unset key
 set boxwidth 0.6
 set style fill solid 0.75 border -1
 set xtics noenhanced
+set xtics ('No mixup' 0, 'Input mixup' 1, 'Manifold Mixup' 2)
 set xrange [-0.6:2.6]
 
 do for [gp_fmt in "png pdf"] {
@@ -58,9 +59,9 @@ if (gp_fmt eq "png") {
     set terminal pdfcairo size 5in,3.125in enhanced font "Sans,10"
 }
 set output 'offmanifold.' . gp_fmt
-plot 'offmanifold.tsv' every ::0::0 using 1:3:xtic(2) with boxes ls 1 notitle, \
-  'offmanifold.tsv' every ::1::1 using 1:3:xtic(2) with boxes ls 2 notitle, \
-  'offmanifold.tsv' every ::2::2 using 1:3:xtic(2) with boxes ls 3 notitle, \
+plot 'offmanifold.tsv' every ::0::0 using 1:3 with boxes ls 1 notitle, \
+  'offmanifold.tsv' every ::1::1 using 1:3 with boxes ls 2 notitle, \
+  'offmanifold.tsv' every ::2::2 using 1:3 with boxes ls 3 notitle, \
   'offmanifold.tsv' using 1:3:6 with yerrorbars lc rgb "#202020" lw 1.2 pt 7 ps 0.5 notitle
 unset multiplot
 set output
