@@ -454,9 +454,9 @@ grep -q "^set key .* title 'shaded: ± 1 std over 2 seeds'\$" "$O/figures/curves
     fail "curves.gp: the key does not say what the band is"
 grep -q "^set xlabel 'error bars: ± 1 std over 2 seeds'\$" "$O/figures/bars.gp" ||
     fail "bars.gp: the x label does not say what the error bars are"
-# long bar labels go on two lines and are rotated, with room on the right
-# for the last one ("Manifold Mixup, data=moons", 26 characters, splits
-# after "Mixup,": 15 characters, rmargin 0.72 x 15 + 1 = 11)
+# long bar labels go on two lines; four of them are rotated, with room on
+# the right for the last one ("Manifold Mixup, data=moons", 26 characters,
+# splits after "Mixup,": 15 characters, rmargin 0.72 x 15 + 1 = 11)
 grep -q '^set xtics rotate by -25$' "$O/figures/bars-all.gp" || fail "bars-all.gp: labels not rotated"
 grep -qF "'Manifold Mixup,' . \"\\n\" . 'data=moons' " "$O/figures/bars-all.gp" ||
     { fail "bars-all.gp: the long label is not on two lines"; grep xtics "$O/figures/bars-all.gp"; }
@@ -466,6 +466,18 @@ if grep -q '^set xtics (.*\\n' "$O/figures/bars.gp"; then fail "bars.gp: a short
 [ "$(tail -n 1 "$O/figures/bars-all.tsv" | cut -f2)" = "Manifold Mixup, data=moons" ] ||
     fail "bars-all.tsv: the last bar is not 'Manifold Mixup, data=moons'"
 if grep -q '^set rmargin' "$O/figures/bars.gp"; then fail "bars.gp: short labels got a margin"; fi
+if grep -q '^set xlabel offset' "$O/figures/bars.gp" "$O/figures/bars-all.gp"; then
+    fail "bars.gp, bars-all.gp: the x label moved without two-line level labels"
+fi
+# Two bars, one label of 37 characters: it splits before its parenthesis,
+# the labels stay level, and the x label moves a line down, below them.
+sed 's/^label = Manifold Mixup$/label = Manifold Mixup (S = {0,1,2}, alpha 2)/' "$SUITE" > "$T/long.suite"
+"$MIXGEO" suite report "$T/long.suite" --out "$O" --no-render > "$T/long.out" 2>&1 ||
+    { fail "report with a long method label: exit $?"; cat "$T/long.out"; }
+grep -qF "set xtics ('No mixup' 0, 'Manifold Mixup' . \"\\n\" . '(S = {0,1,2}, alpha 2)' 1)" \
+    "$O/figures/bars.gp" || { fail "long label: not split before '('"; grep xtics "$O/figures/bars.gp"; }
+if grep -q '^set xtics rotate' "$O/figures/bars.gp"; then fail "long label: two level labels rotated"; fi
+grep -q '^set xlabel offset 0,-1$' "$O/figures/bars.gp" || fail "long label: the x label overlaps the tics"
 ok "report tables match the runs' summaries; figures written"
 
 # A report over an unfinished suite says n and does not fail.

@@ -549,7 +549,7 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
     gp_buf_init(&body);
     gp_buf_init(&tics);
     gp_buf_printf(&tics, "set xtics (");
-    int has = 0, negative = 0, seen[3] = {0, 0, 0}, n_lo = 0, n_hi = 0;
+    int has = 0, negative = 0, seen[3] = {0, 0, 0}, n_lo = 0, n_hi = 0, wrapped = 0;
     size_t longest = 0, last = 0;
     /* several bars of one mix mode (an ablation): class colours for all */
     {
@@ -579,6 +579,7 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
         negative |= a.n > 0 && a.mean < 0;
         if (k) gp_buf_printf(&tics, ", ");
         last = bar_tic(&tics, label);
+        wrapped |= last < strlen(label);
         gp_buf_printf(&tics, " %d", k);
         if (last > longest) longest = last;
         /* one element per bar, in its group's colour */
@@ -603,12 +604,18 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
     setup.failed |= tics.failed; /* out of memory: the figure fails, not a wrong axis */
     gp_buf_free(&tics);
     if (!negative && !o->yrange) gp_buf_printf(&setup, "set yrange [0:*]\n");
-    /* rotated labels run down to the right: room on the right for the last
-     * one's longer line (0.72 character widths a character, at -25 degrees),
-     * else gnuplot cuts it at the border of the canvas */
-    if (ng > 4 || longest > 14) {
+    /* level labels while the longest line fits under a bar (14 characters
+     * under each of 4 bars, 28 under each of 2).  Rotated labels run down
+     * to the right: room on the right for the last one's longer line (0.72
+     * character widths a character, at -25 degrees), else gnuplot cuts it
+     * at the border of the canvas */
+    if (ng > 4 || longest * (size_t)ng > 56) {
         gp_buf_printf(&setup, "set xtics rotate by -25\n");
         if (last > 8) gp_buf_printf(&setup, "set rmargin %d\n", (int)(0.72 * (double)last + 1.0));
+    } else if (wrapped) {
+        /* gnuplot leaves room for one line of level tic labels: the x label
+         * goes a line lower, below the second */
+        gp_buf_printf(&setup, "set xlabel offset 0,-1\n");
     }
     sx_groups_free(g, ng);
     return figure_finish(c, o, &d, &setup, &body, title, has);
