@@ -454,23 +454,22 @@ grep -q "^set key .* title 'shaded: ± 1 std over 2 seeds'\$" "$O/figures/curves
     fail "curves.gp: the key does not say what the band is"
 grep -q "^set xlabel 'error bars: ± 1 std over 2 seeds'\$" "$O/figures/bars.gp" ||
     fail "bars.gp: the x label does not say what the error bars are"
-# long bar labels go on two lines; four of them are rotated, with room on
-# the right for the last one ("Manifold Mixup, data=moons", 26 characters,
-# splits after "Mixup,": 15 characters, rmargin 0.72 x 15 + 1 = 11)
-grep -q '^set xtics rotate by -25$' "$O/figures/bars-all.gp" || fail "bars-all.gp: labels not rotated"
-grep -qF "'Manifold Mixup,' . \"\\n\" . 'data=moons' " "$O/figures/bars-all.gp" ||
+# Long bar labels go on two lines ("Manifold Mixup, data=moons", 26
+# characters, splits after "Mixup,").  Four bars of 15 characters stay level,
+# and the x label moves a line down, below their second lines.
+grep -qF "'Manifold Mixup,' . \"\\n\" . 'data=moons' 3)" "$O/figures/bars-all.gp" ||
     { fail "bars-all.gp: the long label is not on two lines"; grep xtics "$O/figures/bars-all.gp"; }
-grep -q '^set rmargin 11$' "$O/figures/bars-all.gp" ||
-    { fail "bars-all.gp: no room on the right for the last label"; grep margin "$O/figures/bars-all.gp"; }
+if grep -q '^set xtics rotate' "$O/figures/bars-all.gp"; then fail "bars-all.gp: labels that fit are rotated"; fi
+grep -q '^set xlabel offset 0,-1$' "$O/figures/bars-all.gp" || fail "bars-all.gp: the x label overlaps the tics"
 if grep -q '^set xtics (.*\\n' "$O/figures/bars.gp"; then fail "bars.gp: a short label was split"; fi
+if grep -q '^set xlabel offset' "$O/figures/bars.gp"; then fail "bars.gp: the x label moved below one-line labels"; fi
 [ "$(tail -n 1 "$O/figures/bars-all.tsv" | cut -f2)" = "Manifold Mixup, data=moons" ] ||
     fail "bars-all.tsv: the last bar is not 'Manifold Mixup, data=moons'"
-if grep -q '^set rmargin' "$O/figures/bars.gp"; then fail "bars.gp: short labels got a margin"; fi
-if grep -q '^set xlabel offset' "$O/figures/bars.gp" "$O/figures/bars-all.gp"; then
-    fail "bars.gp, bars-all.gp: the x label moved without two-line level labels"
-fi
-# Two bars, one label of 37 characters: it splits before its parenthesis,
-# the labels stay level, and the x label moves a line down, below them.
+if grep -q '^set rmargin' "$O/figures/bars.gp" "$O/figures/bars-all.gp"; then fail "level labels got a right margin"; fi
+# A method label of 37 characters splits before its parenthesis.  Two bars
+# stay level; four are rotated, with room on the right for the last one's
+# longer line ("(S = {0,1,2}, alpha 2), data=moons": 34 characters, rmargin
+# 0.72 x 34 + 1 = 25), and the x label stays where gnuplot puts it.
 sed 's/^label = Manifold Mixup$/label = Manifold Mixup (S = {0,1,2}, alpha 2)/' "$SUITE" > "$T/long.suite"
 "$MIXGEO" suite report "$T/long.suite" --out "$O" --no-render > "$T/long.out" 2>&1 ||
     { fail "report with a long method label: exit $?"; cat "$T/long.out"; }
@@ -478,6 +477,12 @@ grep -qF "set xtics ('No mixup' 0, 'Manifold Mixup' . \"\\n\" . '(S = {0,1,2}, a
     "$O/figures/bars.gp" || { fail "long label: not split before '('"; grep xtics "$O/figures/bars.gp"; }
 if grep -q '^set xtics rotate' "$O/figures/bars.gp"; then fail "long label: two level labels rotated"; fi
 grep -q '^set xlabel offset 0,-1$' "$O/figures/bars.gp" || fail "long label: the x label overlaps the tics"
+grep -q '^set xtics rotate by -25$' "$O/figures/bars-all.gp" || fail "long labels, 4 bars: not rotated"
+grep -qF "'Manifold Mixup' . \"\\n\" . '(S = {0,1,2}, alpha 2), data=moons' 3)" "$O/figures/bars-all.gp" ||
+    { fail "long labels, 4 bars: the last label is not on two lines"; grep xtics "$O/figures/bars-all.gp"; }
+grep -q '^set rmargin 25$' "$O/figures/bars-all.gp" ||
+    { fail "long labels, 4 bars: no room on the right for the last label"; grep margin "$O/figures/bars-all.gp"; }
+if grep -q '^set xlabel offset' "$O/figures/bars-all.gp"; then fail "long labels, 4 bars: rotated, yet the x label moved"; fi
 ok "report tables match the runs' summaries; figures written"
 
 # A report over an unfinished suite says n and does not fail.

@@ -604,12 +604,13 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
     setup.failed |= tics.failed; /* out of memory: the figure fails, not a wrong axis */
     gp_buf_free(&tics);
     if (!negative && !o->yrange) gp_buf_printf(&setup, "set yrange [0:*]\n");
-    /* level labels while the longest line fits under a bar (14 characters
-     * under each of 4 bars, 28 under each of 2).  Rotated labels run down
+    /* level labels while the longest line fits under a bar (about 80
+     * characters share the width: 20 under each of 4 bars, 26 under each of
+     * 3; in the PNG and in the PDF alike).  Rotated labels run down
      * to the right: room on the right for the last one's longer line (0.72
      * character widths a character, at -25 degrees), else gnuplot cuts it
      * at the border of the canvas */
-    if (ng > 4 || longest * (size_t)ng > 56) {
+    if (ng > 4 || longest * (size_t)ng > 80) {
         gp_buf_printf(&setup, "set xtics rotate by -25\n");
         if (last > 8) gp_buf_printf(&setup, "set rmargin %d\n", (int)(0.72 * (double)last + 1.0));
     } else if (wrapped) {
