@@ -1,5 +1,5 @@
 # error.gp - Final test error (%)
-# mixgeo 0.1.0 suite=accuracy-fmnist git=dc4fa0f file=experiments/accuracy-fmnist.suite
+# mixgeo 0.1.0 suite=accuracy-fmnist git=56a73cb file=experiments/accuracy-fmnist.suite
 # Render: gnuplot error.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # error.png (pngcairo) and error.pdf (pdfcairo).
@@ -51,8 +51,7 @@ set style fill solid 0.75 border -1
 set xtics noenhanced
 set xtics ('No mixup' 0, 'Input mixup' 1, 'Manifold Mixup' . "\n" . '(S = {0,1,2}, alpha 2)' 2)
 set xrange [-0.6:2.6]
-set xtics rotate by -25
-set rmargin 16
+set xlabel offset 0,-1
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {

@@ -1,5 +1,5 @@
 # alpha.gp - alpha of Manifold Mixup (S = {0,1,2}): final test error (%)
-# mixgeo 0.1.0 suite=cnn git=dc4fa0f file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=56a73cb file=experiments/cnn.suite
 # Render: gnuplot alpha.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # alpha.png (pngcairo) and alpha.pdf (pdfcairo).
@@ -51,6 +51,7 @@ set xtics noenhanced
 set xtics ('No mixup' 0, 'Manifold Mixup' . "\n" . '(alpha 0.2)' 1, 'Manifold Mixup' . "\n" . '(alpha 0.5)' 2, 'Manifold Mixup' 3)
 set xrange [-0.6:3.6]
 set yrange [0:*]
+set xlabel offset 0,-1
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
