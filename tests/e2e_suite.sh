@@ -691,8 +691,8 @@ grep -q '^- Manifold Mixup 1254 ± 218 > No mixup 1199 ± 0: difference 55.1, no
     fail "claim big: the check line does not print 1254 ± 218 and noise margin 309 as whole numbers"
 grep -q '^| \[chain\].* | fake.json: x: No mixup 1.1 < Manifold Mixup 2.1 < 10 |$' "$O/REPORT.md" ||
     fail "summary: a claim with a number does not name its metric ('fake.json: x: No mixup 1.1 < ...')"
-grep -q '^| \[contrast\].* | Manifold Mixup − No mixup: data=moons -1 < data=spiral 1 < 2 |$' "$O/REPORT.md" ||
-    fail "summary: a contrast claim does not read 'Manifold Mixup − No mixup: data=moons -1 < data=spiral 1 < 2'"
+grep -q '^| \[contrast\].* | fake.json: x, Manifold Mixup − No mixup: data=moons -1 < data=spiral 1 < 2 |$' "$O/REPORT.md" ||
+    fail "summary: a contrast claim does not read 'fake.json: x, Manifold Mixup − No mixup: data=moons -1 < ...'"
 grep -q '^| data | fake.json: x, Manifold Mixup − No mixup (claim) |$' "$O/REPORT.md" ||
     fail "a contrast claim's table does not name the contrast"
 grep -q '^- Manifold Mixup − No mixup, data=moons -1 ± [0-9.e-]* < data=spiral 1 ± [0-9.e-]*: difference -2, noise margin [0-9.e-]* → \*\*holds\*\*$' "$O/REPORT.md" ||

@@ -635,6 +635,7 @@ void sx_claim_evaluate(sx_report_ctx *c, const cli_suite_claim *cl, sx_claim_eva
                     int chain_start = q == 0 || has_each || cl->cmps[q - 1] == CLI_CMP_BREAK;
                     if (!first_brief && chain_start) fputs("; ", br.f);
                     if (first_brief && cl->contrast_axis >= 0) {
+                        fprintf(br.f, "%s, ", o->metrics[0].label); /* as its table's column */
                         contrast_label(br.f, s, cl);
                         fputs(": ", br.f);
                     } else if (first_brief && has_number) {
