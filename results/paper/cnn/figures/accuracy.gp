@@ -44,7 +44,7 @@ set datafile separator "\t"
 set title 'PreActResNet on Fashion-MNIST: test accuracy during training'
 set xlabel 'epoch'
 set ylabel 'test accuracy'
-set key bottom right title 'shaded: ± 1 std over 3 seeds'
+set key bottom right title 'shaded: ± 1 std over 3 seeds; n = 2-3 so far'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -56,7 +56,9 @@ set output 'accuracy.' . gp_fmt
 plot 'accuracy.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs transparent solid 0.18 noborder notitle, \
   'accuracy.tsv' index 0 using 1:2 with lines ls 1 title 'No mixup', \
   'accuracy.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
-  'accuracy.tsv' index 1 using 1:2 with lines ls 3 title 'Manifold Mixup'
+  'accuracy.tsv' index 1 using 1:2 with lines ls 3 title 'Manifold Mixup', \
+  'accuracy.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 15 fs transparent solid 0.18 noborder notitle, \
+  'accuracy.tsv' index 2 using 1:2 with lines ls 15 title 'Manifold Mixup (alpha 0.5)'
 unset multiplot
 set output
 }

@@ -47,7 +47,7 @@ set ylabel 's\_k / s\_1'
 set logscale y
 set format y '10^{%T}'
 set xrange [1:100]
-set key top right title 'shaded: ± 1 std over 3 seeds'
+set key top right title 'shaded: ± 1 std over 3 seeds; n = 2-3 so far'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
@@ -59,7 +59,9 @@ set output 'spectra-l2.' . gp_fmt
 plot 'spectra-l2.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs transparent solid 0.18 noborder notitle, \
   'spectra-l2.tsv' index 0 using 1:2 with lines ls 1 title 'No mixup', \
   'spectra-l2.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
-  'spectra-l2.tsv' index 1 using 1:2 with lines ls 3 title 'Manifold Mixup'
+  'spectra-l2.tsv' index 1 using 1:2 with lines ls 3 title 'Manifold Mixup', \
+  'spectra-l2.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 15 fs transparent solid 0.18 noborder notitle, \
+  'spectra-l2.tsv' index 2 using 1:2 with lines ls 15 title 'Manifold Mixup (alpha 0.5)'
 unset multiplot
 set output
 }
