@@ -102,6 +102,16 @@ static int check_sweep(cli_suite *s, cli_suite_output *o)
 
 /* ---------------------------------------------------------------- figures */
 
+static const char k_gnuplot_log[] = "gnuplot.log";
+
+mg_status sx_gnuplot_log_reset(const sx_report_ctx *c)
+{
+    char log[4400];
+    snprintf(log, sizeof log, "%s/%s", c->figdir, k_gnuplot_log);
+    if (remove(log) != 0 && errno != ENOENT) return mg_fail(MG_ERR_IO, "%s: %s", log, strerror(errno));
+    return MG_OK;
+}
+
 /* Run gnuplot SCRIPT in dir (its output appended to dir/gnuplot.log). */
 static int run_gnuplot(const char *dir, const char *script)
 {
@@ -111,7 +121,7 @@ static int run_gnuplot(const char *dir, const char *script)
     if (pid < 0) return -1;
     if (pid == 0) {
         if (chdir(dir) != 0) _exit(126);
-        int fd = open("gnuplot.log", O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int fd = open(k_gnuplot_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
@@ -185,8 +195,8 @@ mg_status sx_figure_rendered(sx_report_ctx *c, const cli_suite_output *o, const 
         snprintf(script, sizeof script, "%s.gp", o->name);
         int rc = run_gnuplot(c->figdir, script);
         if (rc != 0) {
-            cli_error("figure %s: gnuplot failed (exit %d); see %s/gnuplot.log", o->name, rc,
-                      c->figdir);
+            cli_error("figure %s: gnuplot failed (exit %d); see %s/%s", o->name, rc,
+                      c->figdir, k_gnuplot_log);
             c->failures++;
         } else {
             char pdf[4400];
@@ -548,7 +558,6 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
     gp_buf setup, body, tics;
     gp_buf_init(&body);
     gp_buf_init(&tics);
-    gp_buf_printf(&tics, "set xtics (");
     int has = 0, negative = 0, seen[3] = {0, 0, 0}, n_lo = 0, n_hi = 0, wrapped = 0;
     size_t longest = 0, last = 0;
     /* several bars of one mix mode (an ablation): class colours for all */
@@ -577,7 +586,7 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
         has |= a.n > 0;
         n_range(a.n, &n_lo, &n_hi);
         negative |= a.n > 0 && a.mean < 0;
-        if (k) gp_buf_printf(&tics, ", ");
+        gp_buf_printf(&tics, k ? ", " : "set xtics (");
         last = bar_tic(&tics, label);
         wrapped |= last < strlen(label);
         gp_buf_printf(&tics, " %d", k);
@@ -587,6 +596,7 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
                       k ? ", \\\n  " : "plot ", o->name, k, k,
                       seen[0] == 99 ? gp_class_ls(k) : group_ls(s, o, &g[k], k, seen));
     }
+    if (ng) gp_buf_printf(&tics, ")\n");
     char note[512]; /* the x label says what the error bars are */
     agg_so_far(s, o, agg, sizeof agg, n_lo, n_hi);
     band_text(note, sizeof note, agg, "error bars");
@@ -598,7 +608,7 @@ static mg_status write_bar(sx_report_ctx *c, const cli_suite_output *o)
                       o->name);
     gp_buf_printf(&setup,
                   "unset key\nset boxwidth 0.6\nset style fill solid 0.75 border -1\n"
-                  "set xtics noenhanced\n%s)\n"
+                  "set xtics noenhanced\n%s"
                   "set xrange [-0.6:%g]\n",
                   tics.s ? tics.s : "", ng - 0.4);
     setup.failed |= tics.failed; /* out of memory: the figure fails, not a wrong axis */

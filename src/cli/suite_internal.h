@@ -323,6 +323,10 @@ extern const int sx_n_figure_kinds;
 
 /* 1 if gnuplot is an executable on the PATH. */
 int sx_gnuplot_on_path(void);
+/* Empty c's figures/gnuplot.log (each render appends gnuplot's output to
+ * it) before a report renders, so it holds what this report's renders
+ * said; MG_ERR_IO naming it if it cannot be removed. */
+mg_status sx_gnuplot_log_reset(const sx_report_ctx *c);
 /* The path of file in run r's directory into path; 0 (nothing written) if the
  * run is not done. */
 int sx_done_run_file(const sx_report_ctx *c, int r, const char *file, char *path, size_t len);

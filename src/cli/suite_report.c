@@ -8,7 +8,6 @@
 #include "suite_internal.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,14 +142,8 @@ mg_status cli_suite_report(const cli_suite *s, int render)
     mg_status st = mg_mkdir_p(s->out);
     if (st == MG_OK) st = ctx_open(&c, s, render, states, count);
     if (st == MG_OK && s->n_figures) st = mg_mkdir_p(c.figdir);
-    if (st == MG_OK && s->n_figures && render && c.have_gnuplot) {
-        /* gnuplot.log: what this report's renders said, not every report's
-         * (without gnuplot the old figures stay, and so does their log) */
-        char log[4400];
-        snprintf(log, sizeof log, "%s/gnuplot.log", c.figdir);
-        if (remove(log) != 0 && errno != ENOENT)
-            st = mg_fail(MG_ERR_IO, "%s: %s", log, strerror(errno));
-    }
+    /* without gnuplot the old figures stay, and so does their log */
+    if (st == MG_OK && s->n_figures && render && c.have_gnuplot) st = sx_gnuplot_log_reset(&c);
     if (st == MG_OK && s->n_tables) st = mg_mkdir_p(c.tabdir);
     if (st != MG_OK) {
         ctx_close(&c);
