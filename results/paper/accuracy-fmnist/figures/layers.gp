@@ -1,5 +1,5 @@
 # layers.gp - Eligible layers S (alpha 2): final test error (%)
-# mixgeo 0.1.0 suite=accuracy-fmnist git=21cecdf file=experiments/accuracy-fmnist.suite
+# mixgeo 0.1.0 suite=accuracy-fmnist git=6b67fa7 file=experiments/accuracy-fmnist.suite
 # Render: gnuplot layers.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # layers.png (pngcairo) and layers.pdf (pdfcairo).

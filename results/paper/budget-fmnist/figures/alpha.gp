@@ -1,5 +1,5 @@
 # alpha.gp - alpha of Manifold Mixup: final test error (%) against the budget
-# mixgeo 0.1.0 suite=budget-fmnist git=21cecdf file=experiments/budget-fmnist.suite
+# mixgeo 0.1.0 suite=budget-fmnist git=6b67fa7 file=experiments/budget-fmnist.suite
 # Render: gnuplot alpha.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # alpha.png (pngcairo) and alpha.pdf (pdfcairo).

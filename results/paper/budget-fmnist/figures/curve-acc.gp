@@ -1,5 +1,5 @@
 # curve-acc.gp - The 300-epoch runs: test accuracy during training
-# mixgeo 0.1.0 suite=budget-fmnist git=21cecdf file=experiments/budget-fmnist.suite
+# mixgeo 0.1.0 suite=budget-fmnist git=6b67fa7 file=experiments/budget-fmnist.suite
 # Render: gnuplot curve-acc.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # curve-acc.png (pngcairo) and curve-acc.pdf (pdfcairo).

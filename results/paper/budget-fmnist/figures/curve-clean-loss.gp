@@ -1,5 +1,5 @@
 # curve-clean-loss.gp - The 300-epoch runs: clean training loss during training (under-fitting made visible)
-# mixgeo 0.1.0 suite=budget-fmnist git=21cecdf file=experiments/budget-fmnist.suite
+# mixgeo 0.1.0 suite=budget-fmnist git=6b67fa7 file=experiments/budget-fmnist.suite
 # Render: gnuplot curve-clean-loss.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # curve-clean-loss.png (pngcairo) and curve-clean-loss.pdf (pdfcairo).

@@ -1,5 +1,5 @@
 # curve-nll.gp - The 300-epoch runs: test NLL during training (the baseline's rises as it memorises)
-# mixgeo 0.1.0 suite=budget-fmnist git=21cecdf file=experiments/budget-fmnist.suite
+# mixgeo 0.1.0 suite=budget-fmnist git=6b67fa7 file=experiments/budget-fmnist.suite
 # Render: gnuplot curve-nll.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # curve-nll.png (pngcairo) and curve-nll.pdf (pdfcairo).

@@ -1,5 +1,5 @@
 # loss.gp - Manifold Mixup (alpha 2), CE against the authors' BCE: final test error (%)
-# mixgeo 0.1.0 suite=budget-fmnist git=21cecdf file=experiments/budget-fmnist.suite
+# mixgeo 0.1.0 suite=budget-fmnist git=6b67fa7 file=experiments/budget-fmnist.suite
 # Render: gnuplot loss.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # loss.png (pngcairo) and loss.pdf (pdfcairo).

@@ -1,5 +1,5 @@
 # accuracy.gp - PreActResNet, the authors' head: test accuracy during training
-# mixgeo 0.1.0 suite=cnn-head git=21cecdf file=experiments/cnn-head.suite
+# mixgeo 0.1.0 suite=cnn-head git=6b67fa7 file=experiments/cnn-head.suite
 # Render: gnuplot accuracy.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # accuracy.png (pngcairo) and accuracy.pdf (pdfcairo).

@@ -1,5 +1,5 @@
 # accuracy.gp - PreActResNet on Fashion-MNIST: test accuracy during training
-# mixgeo 0.1.0 suite=cnn git=21cecdf file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=6b67fa7 file=experiments/cnn.suite
 # Render: gnuplot accuracy.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # accuracy.png (pngcairo) and accuracy.pdf (pdfcairo).

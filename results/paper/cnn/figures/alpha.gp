@@ -1,5 +1,5 @@
 # alpha.gp - alpha of Manifold Mixup (S = {0,1,2}): final test error (%)
-# mixgeo 0.1.0 suite=cnn git=21cecdf file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=6b67fa7 file=experiments/cnn.suite
 # Render: gnuplot alpha.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # alpha.png (pngcairo) and alpha.pdf (pdfcairo).

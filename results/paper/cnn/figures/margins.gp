@@ -1,5 +1,5 @@
 # margins.gp - DeepFool distance to the decision boundary, median over 200 test images
-# mixgeo 0.1.0 suite=cnn git=21cecdf file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=6b67fa7 file=experiments/cnn.suite
 # Render: gnuplot margins.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # margins.png (pngcairo) and margins.pdf (pdfcairo).

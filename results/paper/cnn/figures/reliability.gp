@@ -1,5 +1,5 @@
 # reliability.gp - Reliability: accuracy per confidence bin (15 bins; y = x is perfect calibration)
-# mixgeo 0.1.0 suite=cnn git=21cecdf file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=6b67fa7 file=experiments/cnn.suite
 # Render: gnuplot reliability.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # reliability.png (pngcairo) and reliability.pdf (pdfcairo).

@@ -1,5 +1,5 @@
 # spectra-l2.gp - Stage 2 (32x14x14, mixed into): s_k / s_1 per class (centred, mean of 10 classes, 300 per class)
-# mixgeo 0.1.0 suite=cnn git=21cecdf file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=6b67fa7 file=experiments/cnn.suite
 # Render: gnuplot spectra-l2.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-l2.png (pngcairo) and spectra-l2.pdf (pdfcairo).

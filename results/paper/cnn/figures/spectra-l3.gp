@@ -1,5 +1,5 @@
 # spectra-l3.gp - Stage 3 (64x7x7): s_k / s_1 per class (centred, mean of 10 classes, 300 per class)
-# mixgeo 0.1.0 suite=cnn git=21cecdf file=experiments/cnn.suite
+# mixgeo 0.1.0 suite=cnn git=6b67fa7 file=experiments/cnn.suite
 # Render: gnuplot spectra-l3.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-l3.png (pngcairo) and spectra-l3.pdf (pdfcairo).

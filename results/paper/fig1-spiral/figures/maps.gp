@@ -1,5 +1,5 @@
 # maps.gp - Figure 1 (a, b, d, e), seed 1: input space (standardised), and the bottleneck with uniform box inputs (+)
-# mixgeo 0.1.0 suite=fig1-spiral git=21cecdf file=experiments/fig1-spiral.suite
+# mixgeo 0.1.0 suite=fig1-spiral git=6b67fa7 file=experiments/fig1-spiral.suite
 # Render: gnuplot maps.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # maps.png (pngcairo) and maps.pdf (pdfcairo).

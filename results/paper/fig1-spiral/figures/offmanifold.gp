@@ -1,5 +1,5 @@
 # offmanifold.gp - Confidence on inputs drawn uniformly from the input box (off the spirals)
-# mixgeo 0.1.0 suite=fig1-spiral git=21cecdf file=experiments/fig1-spiral.suite
+# mixgeo 0.1.0 suite=fig1-spiral git=6b67fa7 file=experiments/fig1-spiral.suite
 # Render: gnuplot offmanifold.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # offmanifold.png (pngcairo) and offmanifold.pdf (pdfcairo).

@@ -1,5 +1,5 @@
 # spectra-l1.gp - Figure 1 (c, f): singular values per class at layer 1 (centred, mean of the 2 classes)
-# mixgeo 0.1.0 suite=fig1-spiral git=21cecdf file=experiments/fig1-spiral.suite
+# mixgeo 0.1.0 suite=fig1-spiral git=6b67fa7 file=experiments/fig1-spiral.suite
 # Render: gnuplot spectra-l1.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-l1.png (pngcairo) and spectra-l1.pdf (pdfcairo).

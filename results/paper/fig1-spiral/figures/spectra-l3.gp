@@ -1,5 +1,5 @@
 # spectra-l3.gp - Flattening at the 2-unit bottleneck (layer 3): s2 / s1 per class (centred, mean of the 2 classes)
-# mixgeo 0.1.0 suite=fig1-spiral git=21cecdf file=experiments/fig1-spiral.suite
+# mixgeo 0.1.0 suite=fig1-spiral git=6b67fa7 file=experiments/fig1-spiral.suite
 # Render: gnuplot spectra-l3.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-l3.png (pngcairo) and spectra-l3.pdf (pdfcairo).

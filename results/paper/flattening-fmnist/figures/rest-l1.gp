@@ -1,5 +1,5 @@
 # rest-l1.gp - Layer 1 (12-unit net): sum of the non-leading singular values per class (n_c = 500)
-# mixgeo 0.1.0 suite=flattening-fmnist git=21cecdf file=experiments/flattening-fmnist.suite
+# mixgeo 0.1.0 suite=flattening-fmnist git=6b67fa7 file=experiments/flattening-fmnist.suite
 # Render: gnuplot rest-l1.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # rest-l1.png (pngcairo) and rest-l1.pdf (pdfcairo).

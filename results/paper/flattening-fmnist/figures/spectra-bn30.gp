@@ -1,5 +1,5 @@
 # spectra-bn30.gp - 30-unit bottleneck (layer 4): s_k / s_1 per class; Corollary 1 predicts rank 21
-# mixgeo 0.1.0 suite=flattening-fmnist git=21cecdf file=experiments/flattening-fmnist.suite
+# mixgeo 0.1.0 suite=flattening-fmnist git=6b67fa7 file=experiments/flattening-fmnist.suite
 # Render: gnuplot spectra-bn30.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-bn30.png (pngcairo) and spectra-bn30.pdf (pdfcairo).

@@ -1,5 +1,5 @@
 # spectra-l1-rel.gp - Layer 1, 12-unit bottleneck net: s_k / s_1 per class (centred, mean of 10 classes)
-# mixgeo 0.1.0 suite=flattening-fmnist git=21cecdf file=experiments/flattening-fmnist.suite
+# mixgeo 0.1.0 suite=flattening-fmnist git=6b67fa7 file=experiments/flattening-fmnist.suite
 # Render: gnuplot spectra-l1-rel.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # spectra-l1-rel.png (pngcairo) and spectra-l1-rel.pdf (pdfcairo).

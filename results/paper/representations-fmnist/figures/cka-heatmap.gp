@@ -1,5 +1,5 @@
 # cka-heatmap.gp - Linear CKA of layer x of a run and layer y of the no-mixup run of the same seed (No mixup: of the next seed)
-# mixgeo 0.1.0 suite=representations-fmnist git=21cecdf file=experiments/representations-fmnist.suite
+# mixgeo 0.1.0 suite=representations-fmnist git=6b67fa7 file=experiments/representations-fmnist.suite
 # Render: gnuplot cka-heatmap.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # cka-heatmap.png (pngcairo) and cka-heatmap.pdf (pdfcairo).

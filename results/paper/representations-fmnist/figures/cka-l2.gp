@@ -1,5 +1,5 @@
 # cka-l2.gp - Layer 2: linear CKA with the no-mixup network of the same seed (No mixup: of the next seed)
-# mixgeo 0.1.0 suite=representations-fmnist git=21cecdf file=experiments/representations-fmnist.suite
+# mixgeo 0.1.0 suite=representations-fmnist git=6b67fa7 file=experiments/representations-fmnist.suite
 # Render: gnuplot cka-l2.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # cka-l2.png (pngcairo) and cka-l2.pdf (pdfcairo).

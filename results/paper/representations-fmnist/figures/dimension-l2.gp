@@ -1,5 +1,5 @@
 # dimension-l2.gp - Layer 2: TwoNN intrinsic dimension per class (mean of the 10 classes)
-# mixgeo 0.1.0 suite=representations-fmnist git=21cecdf file=experiments/representations-fmnist.suite
+# mixgeo 0.1.0 suite=representations-fmnist git=6b67fa7 file=experiments/representations-fmnist.suite
 # Render: gnuplot dimension-l2.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # dimension-l2.png (pngcairo) and dimension-l2.pdf (pdfcairo).

@@ -1,5 +1,5 @@
 # fgsm.gp - FGSM (one step, white box): test accuracy vs eps (pixels in [0, 1])
-# mixgeo 0.1.0 suite=robustness-fmnist git=21cecdf file=experiments/robustness-fmnist.suite
+# mixgeo 0.1.0 suite=robustness-fmnist git=6b67fa7 file=experiments/robustness-fmnist.suite
 # Render: gnuplot fgsm.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # fgsm.png (pngcairo) and fgsm.pdf (pdfcairo).

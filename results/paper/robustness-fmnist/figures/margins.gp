@@ -1,5 +1,5 @@
 # margins.gp - DeepFool distance to the decision boundary, median over 1000 test examples
-# mixgeo 0.1.0 suite=robustness-fmnist git=21cecdf file=experiments/robustness-fmnist.suite
+# mixgeo 0.1.0 suite=robustness-fmnist git=6b67fa7 file=experiments/robustness-fmnist.suite
 # Render: gnuplot margins.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # margins.png (pngcairo) and margins.pdf (pdfcairo).

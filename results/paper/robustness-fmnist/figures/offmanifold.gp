@@ -1,5 +1,5 @@
 # offmanifold.gp - Mean max softmax on inputs uniform over the pixel box (off the data manifold)
-# mixgeo 0.1.0 suite=robustness-fmnist git=21cecdf file=experiments/robustness-fmnist.suite
+# mixgeo 0.1.0 suite=robustness-fmnist git=6b67fa7 file=experiments/robustness-fmnist.suite
 # Render: gnuplot offmanifold.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # offmanifold.png (pngcairo) and offmanifold.pdf (pdfcairo).

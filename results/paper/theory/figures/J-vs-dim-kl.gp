@@ -1,5 +1,5 @@
 # J-vs-dim-kl.gp - KL loss of a softmax readout: J at the optimum vs dim(H)
-# mixgeo 0.1.0 suite=theory git=21cecdf file=experiments/theory.suite
+# mixgeo 0.1.0 suite=theory git=6b67fa7 file=experiments/theory.suite
 # Render: gnuplot J-vs-dim-kl.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # J-vs-dim-kl.png (pngcairo) and J-vs-dim-kl.pdf (pdfcairo).

@@ -1,5 +1,5 @@
 # J-vs-dim.gp - Theorem 1, squared loss: J at the optimum vs dim(H) (0 from dim = d - 1 on)
-# mixgeo 0.1.0 suite=theory git=21cecdf file=experiments/theory.suite
+# mixgeo 0.1.0 suite=theory git=6b67fa7 file=experiments/theory.suite
 # Render: gnuplot J-vs-dim.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # J-vs-dim.png (pngcairo) and J-vs-dim.pdf (pdfcairo).

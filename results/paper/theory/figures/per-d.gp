@@ -1,5 +1,5 @@
 # per-d.gp - Theorem 1 and Corollary 1 per class count d (squared loss)
-# mixgeo 0.1.0 suite=theory git=21cecdf file=experiments/theory.suite
+# mixgeo 0.1.0 suite=theory git=6b67fa7 file=experiments/theory.suite
 # Render: gnuplot per-d.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # per-d.png (pngcairo) and per-d.pdf (pdfcairo).

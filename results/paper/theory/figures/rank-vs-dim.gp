@@ -1,5 +1,5 @@
 # rank-vs-dim.gp - Corollary 1, squared loss: per-class rank of the optimal h vs dim(H)
-# mixgeo 0.1.0 suite=theory git=21cecdf file=experiments/theory.suite
+# mixgeo 0.1.0 suite=theory git=6b67fa7 file=experiments/theory.suite
 # Render: gnuplot rank-vs-dim.gp  (in this directory: the data files are read by relative
 # path; `mixgeo plot DIR` does this for every script below DIR).  Writes
 # rank-vs-dim.png (pngcairo) and rank-vs-dim.pdf (pdfcairo).
