@@ -48,7 +48,7 @@ unset key
 set boxwidth 0.6
 set style fill solid 0.75 border -1
 set xtics noenhanced
-set xtics ('No mixup' 0, 'Manifold Mixup' . "\n" . '(alpha 0.2)' 1, 'Manifold Mixup' . "\n" . '(alpha 0.5)' 2, 'Manifold Mixup' 3)
+set xtics ('No mixup' 0, 'Manifold Mixup' . "\n" . '(alpha 0.2)' 1, 'Manifold Mixup' . "\n" . '(alpha 0.5)' 2, 'Manifold Mixup' . "\n" . '(alpha 2)' 3)
 set xrange [-0.6:3.6]
 set yrange [0:*]
 set xlabel offset 0,-1

@@ -49,7 +49,7 @@ unset key
 set boxwidth 0.6
 set style fill solid 0.75 border -1
 set xtics noenhanced
-set xtics ('No mixup' 0, 'Input mixup' 1, 'Manifold Mixup' 2, 'Manifold Mixup' . "\n" . '(alpha 0.2)' 3, 'Manifold Mixup' . "\n" . '(alpha 0.5)' 4)
+set xtics ('No mixup' 0, 'Input mixup' . "\n" . '(alpha 1)' 1, 'Manifold Mixup' . "\n" . '(alpha 2)' 2, 'Manifold Mixup' . "\n" . '(alpha 0.2)' 3, 'Manifold Mixup' . "\n" . '(alpha 0.5)' 4)
 set xrange [-0.6:4.6]
 set xtics rotate by -25
 set rmargin 11
