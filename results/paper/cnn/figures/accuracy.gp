@@ -44,7 +44,7 @@ set datafile separator "\t"
 set title 'PreActResNet on Fashion-MNIST: test accuracy during training'
 set xlabel 'epoch'
 set ylabel 'test accuracy'
-set key bottom right title 'shaded: ± 1 std over 3 seeds; n = 2-3 so far'
+set key bottom right title 'shaded: ± 1 std over 3 seeds'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {

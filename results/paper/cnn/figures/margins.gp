@@ -42,7 +42,7 @@ set style line 20 lc rgb "#bab0ac" lw 1.5 pt 7 ps 0.4
 set palette defined (0 "#ffffff", 0.5 "#bdbdbd", 1 "#4a4a4a")
 set datafile separator "\t"
 set title 'DeepFool distance to the decision boundary, median over 200 test images'
-set xlabel 'error bars: ± 1 std over 3 seeds; n = 2-3 so far'
+set xlabel 'error bars: ± 1 std over 3 seeds'
 set ylabel 'median DeepFool distance (L2, pixel units)'
 set yrange [0:*]
 unset key

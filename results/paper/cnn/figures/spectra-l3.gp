@@ -47,7 +47,7 @@ set ylabel 's\_k / s\_1'
 set logscale y
 set format y '10^{%T}'
 set xrange [1:100]
-set key top right title 'shaded: ± 1 std over 3 seeds; n = 2-3 so far'
+set key top right title 'shaded: ± 1 std over 3 seeds'
 
 do for [gp_fmt in "png pdf"] {
 if (gp_fmt eq "png") {
