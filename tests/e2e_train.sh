@@ -223,6 +223,26 @@ if [ "$rc" -eq 2 ] && [ "$(wc -l <kfoo.err)" -eq 1 ] && [ ! -e kfoo ] &&
     grep -qF "mixgeo: MIXGEO_BLAS_CORE=foo: unknown BLAS kernel family 'foo'" kfoo.err; then
     ok "MIXGEO_BLAS_CORE=foo: exit 2, one line, no run directory"
 else fail "MIXGEO_BLAS_CORE=foo: exit $rc: $(cat kfoo.err)"; fi
+# an inherited OPENBLAS_CORETYPE (sbatch passes the submitting node's on) that
+# this CPU cannot run: refused before OpenBLAS computes with it (SIGILL)
+lack=
+for f in SkylakeX Haswell Sandybridge; do
+    MIXGEO_BLAS_CORE=$f "$MIXGEO" --version >/dev/null 2>klack.err ||
+        { grep -qF "which this CPU lacks" klack.err && lack=$f && break; }
+done
+if [ -n "$lack" ]; then
+    OPENBLAS_CORETYPE=$lack "$MIXGEO" train -q $SMALL --epochs 1 --out klk >klk.out 2>klk.err
+    rc=$?
+    if [ "$rc" -eq 2 ] && [ "$(wc -l <klk.err)" -eq 1 ] && [ ! -e klk ] &&
+        grep -qF "mixgeo: OPENBLAS_CORETYPE=$lack: the $lack kernels need" klk.err &&
+        grep -qF "(unset it, or set MIXGEO_BLAS_CORE)" klk.err; then
+        ok "OPENBLAS_CORETYPE=$lack on a CPU without it: exit 2, one line, no run directory"
+    else fail "OPENBLAS_CORETYPE=$lack on a CPU without it: exit $rc: $(cat klk.err)"; fi
+    run klk2 env OPENBLAS_CORETYPE=$lack MIXGEO_BLAS_CORE=portable "$MIXGEO" --version
+    [ "$rc" -eq 0 ] || fail "OPENBLAS_CORETYPE=$lack with MIXGEO_BLAS_CORE=portable: exit $rc"
+else
+    echo "skip: an OPENBLAS_CORETYPE this CPU cannot run: it runs every family (SkylakeX too)"
+fi
 if [ "$kern" = Haswell ]; then
     # the pin is what computes: OpenBLAS told Haswell directly gives the same bits
     run kh env OPENBLAS_CORETYPE=Haswell "$MIXGEO" train -q $SMALL --epochs 6 --out kh
