@@ -57,12 +57,14 @@ if (gp_fmt eq "png") {
 set output 'reliability.' . gp_fmt
 plot 'reliability.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs transparent solid 0.18 noborder notitle, \
   'reliability.tsv' index 0 using 1:2 with linespoints ls 1 title 'No mixup', \
-  'reliability.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
-  'reliability.tsv' index 1 using 1:2 with linespoints ls 3 title 'Manifold Mixup (alpha 2)', \
-  'reliability.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
-  'reliability.tsv' index 2 using 1:2 with linespoints ls 6 title 'Manifold Mixup (alpha 0.2)', \
-  'reliability.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 15 fs transparent solid 0.18 noborder notitle, \
-  'reliability.tsv' index 3 using 1:2 with linespoints ls 15 title 'Manifold Mixup (alpha 0.5)', \
+  'reliability.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 2 fs transparent solid 0.18 noborder notitle, \
+  'reliability.tsv' index 1 using 1:2 with linespoints ls 2 title 'Input mixup (alpha 1)', \
+  'reliability.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'reliability.tsv' index 2 using 1:2 with linespoints ls 3 title 'Manifold Mixup (alpha 2)', \
+  'reliability.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
+  'reliability.tsv' index 3 using 1:2 with linespoints ls 6 title 'Manifold Mixup (alpha 0.2)', \
+  'reliability.tsv' index 4 using 1:($2-$5):($2+$5) with filledcurves ls 15 fs transparent solid 0.18 noborder notitle, \
+  'reliability.tsv' index 4 using 1:2 with linespoints ls 15 title 'Manifold Mixup (alpha 0.5)', \
   x with lines ls 8 title 'y = x'
 unset multiplot
 set output

@@ -58,12 +58,14 @@ if (gp_fmt eq "png") {
 set output 'spectra-l3.' . gp_fmt
 plot 'spectra-l3.tsv' index 0 using 1:($2-$5):($2+$5) with filledcurves ls 1 fs transparent solid 0.18 noborder notitle, \
   'spectra-l3.tsv' index 0 using 1:2 with lines ls 1 title 'No mixup', \
-  'spectra-l3.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
-  'spectra-l3.tsv' index 1 using 1:2 with lines ls 3 title 'Manifold Mixup (alpha 2)', \
-  'spectra-l3.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
-  'spectra-l3.tsv' index 2 using 1:2 with lines ls 6 title 'Manifold Mixup (alpha 0.2)', \
-  'spectra-l3.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 15 fs transparent solid 0.18 noborder notitle, \
-  'spectra-l3.tsv' index 3 using 1:2 with lines ls 15 title 'Manifold Mixup (alpha 0.5)'
+  'spectra-l3.tsv' index 1 using 1:($2-$5):($2+$5) with filledcurves ls 2 fs transparent solid 0.18 noborder notitle, \
+  'spectra-l3.tsv' index 1 using 1:2 with lines ls 2 title 'Input mixup (alpha 1)', \
+  'spectra-l3.tsv' index 2 using 1:($2-$5):($2+$5) with filledcurves ls 3 fs transparent solid 0.18 noborder notitle, \
+  'spectra-l3.tsv' index 2 using 1:2 with lines ls 3 title 'Manifold Mixup (alpha 2)', \
+  'spectra-l3.tsv' index 3 using 1:($2-$5):($2+$5) with filledcurves ls 6 fs transparent solid 0.18 noborder notitle, \
+  'spectra-l3.tsv' index 3 using 1:2 with lines ls 6 title 'Manifold Mixup (alpha 0.2)', \
+  'spectra-l3.tsv' index 4 using 1:($2-$5):($2+$5) with filledcurves ls 15 fs transparent solid 0.18 noborder notitle, \
+  'spectra-l3.tsv' index 4 using 1:2 with lines ls 15 title 'Manifold Mixup (alpha 0.5)'
 unset multiplot
 set output
 }
